@@ -1,0 +1,16 @@
+//! Signal processing that runs on the DSP thread: the streaming STFT, filterbanks, the
+//! bundle-described feature front-end, and the assembly of model windows from frames.
+
+pub mod filterbank;
+pub mod frontend;
+pub mod stft;
+pub mod window;
+
+pub use frontend::{Frontend, FrontendSpec, StepSpec};
+
+/// A front-end description that cannot be built.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FrontendError {
+    #[error("invalid front-end: {0}")]
+    InvalidParameter(String),
+}

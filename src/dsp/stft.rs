@@ -1,0 +1,307 @@
+//! Streaming short-time Fourier transform.
+//!
+//! Samples arrive in chunks of any size; frames come out hop by hop. The FFT plan, the
+//! window and every buffer are made once in [`StftFramer::new`], so pushing samples never
+//! allocates once the internal buffer has grown to its working size (a few frames).
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::FrontendError;
+
+/// Window functions, named as the bundle spec names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    /// Periodic Hann (`scipy.signal.get_window('hann', n, fftbins=True)`, librosa's default).
+    Hann,
+    /// Symmetric Hann (`np.hanning`), as madmom uses.
+    HannSymmetric,
+    /// Periodic Hamming.
+    Hamming,
+    /// No taper.
+    Rect,
+}
+
+impl WindowKind {
+    fn coefficients(self, len: usize) -> Vec<f32> {
+        let two_pi = 2.0 * std::f64::consts::PI;
+        // Periodic windows divide by N, symmetric ones by N - 1.
+        let denom = match self {
+            WindowKind::HannSymmetric => len.saturating_sub(1).max(1) as f64,
+            _ => len as f64,
+        };
+        (0..len)
+            .map(|i| {
+                let phase = two_pi * i as f64 / denom;
+                let value = match self {
+                    WindowKind::Hann | WindowKind::HannSymmetric => 0.5 - 0.5 * phase.cos(),
+                    WindowKind::Hamming => 0.54 - 0.46 * phase.cos(),
+                    WindowKind::Rect => 1.0,
+                };
+                value as f32
+            })
+            .collect()
+    }
+}
+
+/// How the half frame before the first sample is filled when frames are centred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PadMode {
+    /// Zeros (librosa >= 0.10 default).
+    Constant,
+    /// Mirror without repeating the edge sample (`np.pad(mode="reflect")`).
+    Reflect,
+}
+
+/// STFT parameters, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StftParams {
+    pub n_fft: usize,
+    pub win_length: usize,
+    pub hop_samples: usize,
+    pub window: WindowKind,
+    pub center: bool,
+    pub pad_mode: PadMode,
+    /// 1.0 for magnitude, 2.0 for power.
+    pub power: f32,
+    /// Keep `n_fft / 2` bins instead of `n_fft / 2 + 1` (madmom).
+    pub drop_nyquist: bool,
+}
+
+impl StftParams {
+    pub fn validate(&self) -> Result<(), FrontendError> {
+        let invalid = |reason: String| Err(FrontendError::InvalidParameter(reason));
+        if self.n_fft < 2 || self.n_fft % 2 != 0 {
+            return invalid(format!(
+                "n_fft must be even and at least 2, got {}",
+                self.n_fft
+            ));
+        }
+        if self.win_length == 0 || self.win_length > self.n_fft {
+            return invalid(format!(
+                "win_length must be between 1 and n_fft ({}), got {}",
+                self.n_fft, self.win_length
+            ));
+        }
+        if self.hop_samples == 0 || self.hop_samples > self.n_fft {
+            return invalid(format!(
+                "hop_samples must be between 1 and n_fft ({}), got {}",
+                self.n_fft, self.hop_samples
+            ));
+        }
+        if self.power != 1.0 && self.power != 2.0 {
+            return invalid(format!("power must be 1.0 or 2.0, got {}", self.power));
+        }
+        Ok(())
+    }
+
+    /// Number of spectrum bins each frame has.
+    pub fn n_bins(&self) -> usize {
+        if self.drop_nyquist {
+            self.n_fft / 2
+        } else {
+            self.n_fft / 2 + 1
+        }
+    }
+
+    /// Samples of padding before the first sample (and after the last, offline).
+    pub fn pad_samples(&self) -> usize {
+        if self.center {
+            self.n_fft / 2
+        } else {
+            0
+        }
+    }
+
+    /// Frames produced for a whole signal of `len_samples`, end padding included.
+    pub fn frames_for(&self, len_samples: usize) -> usize {
+        if self.center {
+            1 + len_samples / self.hop_samples
+        } else if len_samples >= self.n_fft {
+            1 + (len_samples - self.n_fft) / self.hop_samples
+        } else {
+            0
+        }
+    }
+
+    /// Shortest signal that yields `frames` frames offline.
+    pub fn samples_for_frames(&self, frames: usize) -> usize {
+        let steps = frames.saturating_sub(1) * self.hop_samples;
+        if self.center {
+            steps
+        } else {
+            steps + self.n_fft
+        }
+    }
+}
+
+/// Turns a stream of samples into a stream of magnitude or power spectra.
+pub struct StftFramer {
+    params: StftParams,
+    /// Window of `n_fft` coefficients, zero outside the centred `win_length`.
+    window: Vec<f32>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    fft_input: Vec<f32>,
+    fft_output: Vec<Complex<f32>>,
+    fft_scratch: Vec<Complex<f32>>,
+    spectrum: Vec<f32>,
+    /// Padded signal not yet consumed; `pending[0]` is the first sample of the next frame.
+    pending: Vec<f32>,
+    /// The last `pad + 1` input samples, for reflect padding at the end.
+    recent: Vec<f32>,
+    /// Whether the start padding has been written into `pending`.
+    started: bool,
+    total_input_samples: u64,
+}
+
+impl StftFramer {
+    pub fn new(params: StftParams) -> Result<Self, FrontendError> {
+        params.validate()?;
+        let n_fft = params.n_fft;
+        let mut window = vec![0.0; n_fft];
+        let offset = (n_fft - params.win_length) / 2;
+        window[offset..offset + params.win_length]
+            .copy_from_slice(&params.window.coefficients(params.win_length));
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft_input = fft.make_input_vec();
+        let fft_output = fft.make_output_vec();
+        let fft_scratch = fft.make_scratch_vec();
+        let pad = params.pad_samples();
+        Ok(Self {
+            spectrum: vec![0.0; params.n_bins()],
+            pending: Vec::with_capacity(4 * n_fft),
+            recent: Vec::with_capacity(pad + 1),
+            window,
+            fft,
+            fft_input,
+            fft_output,
+            fft_scratch,
+            started: false,
+            total_input_samples: 0,
+            params,
+        })
+    }
+
+    pub fn params(&self) -> &StftParams {
+        &self.params
+    }
+
+    /// Forget all audio, as if newly made.
+    pub fn reset(&mut self) {
+        self.pending.clear();
+        self.recent.clear();
+        self.started = false;
+        self.total_input_samples = 0;
+    }
+
+    /// Feeds samples; calls `on_frame` with each spectrum that becomes complete.
+    pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
+        self.remember_recent(samples);
+        self.total_input_samples += samples.len() as u64;
+        self.pending.extend_from_slice(samples);
+        if !self.started {
+            let pad = self.params.pad_samples();
+            let reflect = self.params.center && self.params.pad_mode == PadMode::Reflect;
+            if reflect && self.pending.len() < pad + 1 {
+                // Reflect padding needs samples 1..=pad before the first frame exists.
+                return;
+            }
+            self.write_start_padding(pad, reflect);
+            self.started = true;
+        }
+        self.drain_frames(&mut on_frame);
+    }
+
+    /// Ends the stream: pads the end as the offline transform would and emits the last
+    /// frames. The framer is then reset.
+    pub fn finish(&mut self, mut on_frame: impl FnMut(&[f32])) {
+        let pad = self.params.pad_samples();
+        let reflect = self.params.center && self.params.pad_mode == PadMode::Reflect;
+        // Too short to mirror: librosa refuses such input; zeros are the honest fallback.
+        let can_reflect = reflect && self.recent.len() > pad;
+        if !self.started {
+            self.write_start_padding(pad, can_reflect);
+            self.started = true;
+        }
+        if self.params.center {
+            if can_reflect {
+                // np.pad reflect at the end: x[n-2], x[n-3], ..., x[n-1-pad].
+                let n = self.recent.len();
+                for i in 0..pad {
+                    let sample = self.recent[n - 2 - i];
+                    self.pending.push(sample);
+                }
+            } else {
+                self.pending.resize(self.pending.len() + pad, 0.0);
+            }
+        }
+        self.drain_frames(&mut on_frame);
+        self.reset();
+    }
+
+    fn write_start_padding(&mut self, pad: usize, reflect: bool) {
+        if pad == 0 {
+            return;
+        }
+        let old_len = self.pending.len();
+        self.pending.resize(old_len + pad, 0.0);
+        self.pending.copy_within(0..old_len, pad);
+        if reflect {
+            // np.pad reflect at the start: x[pad], x[pad-1], ..., x[1].
+            for i in 0..pad {
+                self.pending[i] = self.pending[pad + pad - i];
+            }
+        } else {
+            self.pending[..pad].fill(0.0);
+        }
+    }
+
+    fn remember_recent(&mut self, samples: &[f32]) {
+        let keep = self.params.pad_samples() + 1;
+        if samples.len() >= keep {
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&samples[samples.len() - keep..]);
+        } else {
+            let overflow = (self.recent.len() + samples.len()).saturating_sub(keep);
+            self.recent.drain(..overflow);
+            self.recent.extend_from_slice(samples);
+        }
+    }
+
+    fn drain_frames(&mut self, on_frame: &mut impl FnMut(&[f32])) {
+        let n_fft = self.params.n_fft;
+        let hop = self.params.hop_samples;
+        let mut start = 0;
+        while start + n_fft <= self.pending.len() {
+            self.transform(start);
+            on_frame(&self.spectrum);
+            start += hop;
+        }
+        // Keep what later frames still need; drain does not shrink the allocation.
+        // `start <= len` holds because hop_samples <= n_fft (checked in validate).
+        self.pending.drain(..start);
+    }
+
+    fn transform(&mut self, start: usize) {
+        let frame = &self.pending[start..start + self.params.n_fft];
+        for ((dst, &x), &w) in self.fft_input.iter_mut().zip(frame).zip(&self.window) {
+            *dst = x * w;
+        }
+        // The lengths come from the plan itself, so process cannot fail.
+        let _ = self.fft.process_with_scratch(
+            &mut self.fft_input,
+            &mut self.fft_output,
+            &mut self.fft_scratch,
+        );
+        let squared = self.params.power == 2.0;
+        for (dst, c) in self.spectrum.iter_mut().zip(&self.fft_output) {
+            let power = c.norm_sqr();
+            *dst = if squared { power } else { power.sqrt() };
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! livetag: real-time audio tagging with self-describing ONNX model bundles.
+//!
+//! Data flows capture/file audio -> [`dsp`] (front-end, windows) -> [`inference`] (ONNX
+//! Runtime) -> results. [`bundle`] describes a model; [`cli`] is the command-line front door.
+//! See `docs/ARCHITECTURE.md` for threads and ownership.
+
+pub mod dsp;
