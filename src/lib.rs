@@ -4,4 +4,7 @@
 //! Runtime) -> results. [`bundle`] describes a model; [`cli`] is the command-line front door.
 //! See `docs/ARCHITECTURE.md` for threads and ownership.
 
+pub mod audio;
+pub mod bundle;
 pub mod dsp;
+pub mod inference;

@@ -1,0 +1,327 @@
+//! Whole-file decoding with symphonia, mixed down to mono.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
+use symphonia::core::codecs::CodecParameters;
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::MetadataOptions;
+
+use super::{AudioError, DecodedAudio};
+
+/// How many undecodable packets are tolerated per file. A handful of damaged mp3 frames
+/// should not lose a whole recording, but a file that keeps failing is not audio we trust.
+const MAX_BAD_PACKETS: usize = 16;
+
+/// Upper bound on the up-front allocation taken from the container's frame count, which
+/// comes from the file header and so cannot be trusted (about 10 minutes at 48 kHz).
+const MAX_PREALLOCATED_FRAMES: u64 = 1 << 25;
+
+const TRUNCATED_BEFORE_AUDIO: &str = "file ends before its first complete audio packet";
+
+/// Decodes the first decodable audio track of `path` and mixes it down to mono.
+///
+/// Supported: wav (integer and float PCM), flac, ogg/vorbis and mp3. The container is
+/// detected from the content; the file extension is only a hint.
+///
+/// Gapless information is honoured: encoder delay and padding are trimmed when the file
+/// records them (flac, vorbis, mp3 with a LAME/Xing header), so the length matches the
+/// original. An mp3 without such a header keeps the decoder's leading delay and the
+/// padding of its last frame.
+///
+/// A file that ends early (for example a wav whose header announces more data than the
+/// file holds) is decoded up to the last complete packet; only a file that yields no audio
+/// at all is an error. Up to 16 malformed packets are skipped (see `MAX_BAD_PACKETS`).
+///
+/// # Errors
+/// [`AudioError::Open`] / [`AudioError::Read`] for I/O failures, [`AudioError::Empty`] for a
+/// zero-length file or one without samples, [`AudioError::Unsupported`] for an unknown
+/// format or codec, [`AudioError::NoAudioTrack`], [`AudioError::Corrupt`] for malformed
+/// data, and [`AudioError::NonFinite`] when any decoded sample is NaN or infinite.
+pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
+    let file = File::open(path).map_err(|source| AudioError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let metadata = file.metadata().map_err(|source| AudioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Both checked here because symphonia swallows these read failures while probing and
+    // reports "no suitable format reader", which would hide the much simpler truth.
+    if metadata.is_dir() {
+        return Err(AudioError::Open {
+            path: path.to_path_buf(),
+            source: io::Error::from(io::ErrorKind::IsADirectory),
+        });
+    }
+    if metadata.len() == 0 {
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+
+    let mut format = probe(path, Box::new(file)).map_err(|err| map_stream_error(path, err))?;
+    let mut track = open_first_audio_track(path, format.as_ref())?;
+    decode_track(path, format.as_mut(), &mut track)
+}
+
+/// Detects the container of `source`, using the file extension of `path` as a hint.
+fn probe(
+    path: &Path,
+    source: Box<dyn MediaSource>,
+) -> Result<Box<dyn FormatReader>, SymphoniaError> {
+    let stream = MediaSourceStream::new(source, Default::default());
+    let mut hint = Hint::new();
+    if let Some(extension) = path.extension().and_then(|ext| ext.to_str()) {
+        hint.with_extension(extension);
+    }
+    symphonia::default::get_probe().probe(
+        &hint,
+        stream,
+        FormatOptions::default(),
+        MetadataOptions::default(),
+    )
+}
+
+/// The track chosen for decoding.
+struct OpenTrack {
+    id: u32,
+    decoder: Box<dyn AudioDecoder>,
+    /// Frame count from the container header: a hint only, never trusted for correctness.
+    frames_hint: Option<u64>,
+}
+
+/// Picks the first audio track that has a codec this build can decode; an audio track in
+/// a codec without a compiled-in decoder is passed over in favour of a later one.
+fn open_first_audio_track(path: &Path, format: &dyn FormatReader) -> Result<OpenTrack, AudioError> {
+    // Gapless trimming is what makes lossy files come out at their true length.
+    let options = AudioDecoderOptions::default().gapless(true);
+    let mut last_error: Option<SymphoniaError> = None;
+    let mut saw_audio_track = false;
+    for track in format.tracks() {
+        let Some(CodecParameters::Audio(params)) = &track.codec_params else {
+            continue;
+        };
+        saw_audio_track = true;
+        if params.codec == CODEC_ID_NULL_AUDIO {
+            continue;
+        }
+        match symphonia::default::get_codecs().make_audio_decoder(params, &options) {
+            Ok(decoder) => {
+                return Ok(OpenTrack {
+                    id: track.id,
+                    decoder,
+                    frames_hint: track.num_frames,
+                })
+            }
+            Err(err) => last_error = Some(err),
+        }
+    }
+    match (saw_audio_track, last_error) {
+        (false, _) => Err(AudioError::NoAudioTrack {
+            path: path.to_path_buf(),
+        }),
+        (true, Some(err)) => Err(map_stream_error(path, err)),
+        (true, None) => Err(AudioError::Unsupported {
+            path: path.to_path_buf(),
+            reason: "audio track has an unknown codec".to_owned(),
+        }),
+    }
+}
+
+/// Running state of the mono mix, shared across packets.
+struct MonoMix {
+    samples: Vec<f32>,
+    /// Reused per packet so interleaved conversion does not allocate in the loop.
+    interleaved: Vec<f32>,
+    sample_rate_hz: Option<u32>,
+    channels: Option<u16>,
+    non_finite: usize,
+}
+
+impl MonoMix {
+    /// Appends one decoded packet. Fails when the stream changes rate or channel count,
+    /// since a single mono signal cannot represent that faithfully.
+    fn push(&mut self, path: &Path, rate_hz: u32, channel_count: usize) -> Result<(), AudioError> {
+        let channels = u16::try_from(channel_count)
+            .ok()
+            .filter(|&count| count > 0)
+            .ok_or_else(|| AudioError::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!("unsupported channel count {channel_count}"),
+            })?;
+        match (self.sample_rate_hz, self.channels) {
+            (None, None) => {
+                self.sample_rate_hz = Some(rate_hz);
+                self.channels = Some(channels);
+            }
+            (Some(known_rate), Some(known_channels))
+                if known_rate == rate_hz && known_channels == channels => {}
+            _ => {
+                return Err(AudioError::Unsupported {
+                    path: path.to_path_buf(),
+                    reason: "sample rate or channel count changes mid-stream".to_owned(),
+                })
+            }
+        }
+
+        self.non_finite += self.interleaved.iter().filter(|s| !s.is_finite()).count();
+        if channels == 1 {
+            self.samples.extend_from_slice(&self.interleaved);
+        } else {
+            let scale = 1.0 / f32::from(channels);
+            self.samples.extend(
+                self.interleaved
+                    .chunks_exact(channel_count)
+                    .map(|frame| frame.iter().sum::<f32>() * scale),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn decode_track(
+    path: &Path,
+    format: &mut dyn FormatReader,
+    track: &mut OpenTrack,
+) -> Result<DecodedAudio, AudioError> {
+    let frames_hint = track.frames_hint;
+    let capacity = frames_hint.unwrap_or(0).min(MAX_PREALLOCATED_FRAMES);
+    let mut mix = MonoMix {
+        samples: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
+        interleaved: Vec::new(),
+        sample_rate_hz: None,
+        channels: None,
+        non_finite: 0,
+    };
+    let mut bad_packets = 0usize;
+    let mut last_bad_reason = String::new();
+    let mut truncated = false;
+
+    loop {
+        let packet = match format.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            // A truncated file: keep what was decoded before the cut.
+            Err(SymphoniaError::IoError(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                truncated = true;
+                break;
+            }
+            Err(err) => return Err(map_stream_error(path, err)),
+        };
+        if packet.track_id != track.id {
+            continue;
+        }
+        match track.decoder.decode(&packet) {
+            Ok(buffer) => {
+                if buffer.frames() == 0 {
+                    continue;
+                }
+                let rate_hz = buffer.spec().rate();
+                let channel_count = buffer.spec().channels().count();
+                buffer.copy_to_vec_interleaved(&mut mix.interleaved);
+                mix.push(path, rate_hz, channel_count)?;
+            }
+            // Per the AudioDecoder contract these reject only this packet; decoding may go on.
+            Err(SymphoniaError::DecodeError(reason)) => {
+                bad_packets += 1;
+                last_bad_reason = reason.to_owned();
+            }
+            Err(SymphoniaError::IoError(err)) => {
+                bad_packets += 1;
+                last_bad_reason = err.to_string();
+            }
+            Err(err) => return Err(map_stream_error(path, err)),
+        }
+        if bad_packets > MAX_BAD_PACKETS {
+            return Err(AudioError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "more than {MAX_BAD_PACKETS} undecodable packets ({last_bad_reason})"
+                ),
+            });
+        }
+    }
+
+    let (Some(sample_rate_hz), Some(channels)) = (mix.sample_rate_hz, mix.channels) else {
+        // Nothing decoded. If packets failed or the data was cut short, the file is damaged
+        // rather than merely empty. Some demuxers (flac, mp3) end quietly on a partial first
+        // frame, so a header that promised frames also counts as a cut.
+        let promised_frames = frames_hint.is_some_and(|frames| frames > 0);
+        return Err(if bad_packets > 0 {
+            AudioError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("no packet could be decoded ({last_bad_reason})"),
+            }
+        } else if truncated || promised_frames {
+            AudioError::Corrupt {
+                path: path.to_path_buf(),
+                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
+            }
+        } else {
+            AudioError::Empty {
+                path: path.to_path_buf(),
+            }
+        });
+    };
+    if mix.non_finite > 0 {
+        return Err(AudioError::NonFinite {
+            path: path.to_path_buf(),
+            count: mix.non_finite,
+        });
+    }
+    if mix.samples.is_empty() || sample_rate_hz == 0 {
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(DecodedAudio {
+        samples: mix.samples,
+        sample_rate_hz,
+        channels,
+    })
+}
+
+/// Maps symphonia errors raised outside the packet loop (probing, decoder creation). The
+/// packet loop handles end-of-file and per-packet errors itself.
+fn map_stream_error(path: &Path, err: SymphoniaError) -> AudioError {
+    let path = path.to_path_buf();
+    match err {
+        SymphoniaError::IoError(source) if source.kind() == io::ErrorKind::UnexpectedEof => {
+            AudioError::Corrupt {
+                path,
+                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
+            }
+        }
+        SymphoniaError::IoError(source) => AudioError::Read { path, source },
+        SymphoniaError::DecodeError(reason) => AudioError::Corrupt {
+            path,
+            reason: reason.to_owned(),
+        },
+        // Also where random bytes end up: the probe finds no container it knows.
+        SymphoniaError::Unsupported(reason) => AudioError::Unsupported {
+            path,
+            reason: reason.to_owned(),
+        },
+        SymphoniaError::LimitError(reason) => AudioError::Corrupt {
+            path,
+            reason: format!("exceeds decoder limit: {reason}"),
+        },
+        // Chained streams (e.g. concatenated Ogg files) would need a new decoder part-way;
+        // refusing is clearer than silently returning only the first part.
+        SymphoniaError::ResetRequired => AudioError::Unsupported {
+            path,
+            reason: "stream layout changes mid-file (chained stream)".to_owned(),
+        },
+        other => AudioError::Corrupt {
+            path,
+            reason: other.to_string(),
+        },
+    }
+}

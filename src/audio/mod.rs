@@ -1,0 +1,138 @@
+//! File audio input: decode common formats to mono `f32` and resample offline.
+//!
+//! The pipeline is `decode_file` (symphonia: wav, flac, ogg/vorbis, mp3) which mixes
+//! every channel down to mono, followed by `resample` (rubato's FFT synchronous
+//! resampler) to the model's rate. `load_mono` does both.
+//!
+//! Everything here is offline and whole-file: it trades memory for simplicity, which is
+//! fine for clips and test material but not for hour-long recordings streamed live.
+
+mod decode;
+mod resample;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use decode::decode_file;
+pub use resample::{resample, MAX_RATE_HZ, MIN_RATE_HZ};
+
+/// Everything that can go wrong while loading or resampling audio.
+///
+/// Variants that concern a file carry its path so that the `Display` message alone
+/// tells a user which file to look at.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// The file could not be opened (missing, permissions, a directory...).
+    #[error("cannot open audio file {}: {source}", path.display())]
+    Open {
+        /// The file that was asked for.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+
+    /// An I/O error other than a premature end of file happened while reading.
+    #[error("cannot read audio file {}: {source}", path.display())]
+    Read {
+        /// The file being read.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+
+    /// The container or codec is not one this build can decode.
+    #[error("unsupported audio file {}: {reason}", path.display())]
+    Unsupported {
+        /// The file being decoded.
+        path: PathBuf,
+        /// What was not supported, as reported by the decoder.
+        reason: String,
+    },
+
+    /// The file is recognised but its contents are malformed.
+    #[error("corrupt audio file {}: {reason}", path.display())]
+    Corrupt {
+        /// The file being decoded.
+        path: PathBuf,
+        /// What was wrong, as reported by the decoder.
+        reason: String,
+    },
+
+    /// The container holds no audio track at all.
+    #[error("no audio track in {}", path.display())]
+    NoAudioTrack {
+        /// The file being decoded.
+        path: PathBuf,
+    },
+
+    /// The decoded audio contains NaN or infinite samples (possible in float wavs).
+    #[error("{count} non-finite (NaN or infinite) samples in {}", path.display())]
+    NonFinite {
+        /// The file being decoded.
+        path: PathBuf,
+        /// How many source samples (counted per channel) were not finite.
+        count: usize,
+    },
+
+    /// The file is zero bytes long or decodes to zero samples.
+    #[error("no audio samples in {}", path.display())]
+    Empty {
+        /// The file being decoded.
+        path: PathBuf,
+    },
+
+    /// Resampling could not be set up or failed.
+    #[error(
+        "cannot resample{}: {reason}",
+        path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default()
+    )]
+    Resample {
+        /// The file whose audio was being resampled, when there is one.
+        path: Option<PathBuf>,
+        /// Why resampling failed.
+        reason: String,
+    },
+}
+
+/// A decoded file, mixed down to mono.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedAudio {
+    /// Mono samples, nominally in `[-1.0, 1.0]`, the average of all source channels.
+    pub samples: Vec<f32>,
+    /// Sample rate of `samples` (the file's own rate; nothing is resampled here).
+    pub sample_rate_hz: u32,
+    /// Number of channels in the source file before the mono mix.
+    pub channels: u16,
+}
+
+impl DecodedAudio {
+    /// Duration of the decoded audio in seconds.
+    pub fn duration_s(&self) -> f64 {
+        if self.sample_rate_hz == 0 {
+            return 0.0;
+        }
+        self.samples.len() as f64 / f64::from(self.sample_rate_hz)
+    }
+}
+
+/// Decodes `path` to mono and resamples it to `target_rate_hz` when the file's rate differs.
+///
+/// The target rate is checked before decoding so a bad configuration fails fast instead of
+/// after decoding a long file.
+pub fn load_mono(path: &Path, target_rate_hz: u32) -> Result<Vec<f32>, AudioError> {
+    resample::check_rate(target_rate_hz).map_err(|reason| AudioError::Resample {
+        path: Some(path.to_path_buf()),
+        reason,
+    })?;
+    let decoded = decode_file(path)?;
+    if decoded.sample_rate_hz == target_rate_hz {
+        return Ok(decoded.samples);
+    }
+    resample(&decoded.samples, decoded.sample_rate_hz, target_rate_hz).map_err(|err| match err {
+        AudioError::Resample { path: None, reason } => AudioError::Resample {
+            path: Some(path.to_path_buf()),
+            reason,
+        },
+        other => other,
+    })
+}

@@ -1,0 +1,133 @@
+//! Offline, whole-signal sample-rate conversion with rubato's FFT resampler.
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler};
+
+use super::AudioError;
+
+/// Lowest sample rate accepted by [`resample`].
+pub const MIN_RATE_HZ: u32 = 1_000;
+
+/// Highest sample rate accepted by [`resample`]. Rates come from file headers, and the FFT
+/// size grows with the rates, so an absurd header must not turn into a huge allocation.
+pub const MAX_RATE_HZ: u32 = 768_000;
+
+/// Target frames per `process` call. Only a hint: rubato rounds it to a multiple of the
+/// reduced rate ratio. Larger chunks amortise FFT overhead; the value barely matters offline.
+const CHUNK_FRAMES: usize = 1024;
+
+/// Resamples a whole mono signal from `from_hz` to `to_hz`.
+///
+/// Uses rubato's synchronous FFT resampler (band-limited, anti-aliased, exact rational
+/// ratio). Its processing delay is trimmed, so a feature at time `t` in the input is at
+/// time `t` in the output, and the output has exactly `round(len * to_hz / from_hz)`
+/// samples. Equal rates return a copy.
+///
+/// # Errors
+/// [`AudioError::Resample`] when a rate is outside `MIN_RATE_HZ..=MAX_RATE_HZ` or rubato
+/// fails.
+pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, AudioError> {
+    let fail = |reason: String| AudioError::Resample { path: None, reason };
+    check_rate(from_hz).map_err(fail)?;
+    check_rate(to_hz).map_err(fail)?;
+    if from_hz == to_hz {
+        return Ok(samples.to_vec());
+    }
+    let output_frames = expected_output_frames(samples.len(), from_hz, to_hz)
+        .ok_or_else(|| fail("signal too long to resample".to_owned()))?;
+    if samples.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut resampler = Fft::<f32>::new(
+        from_hz as usize,
+        to_hz as usize,
+        CHUNK_FRAMES,
+        1,
+        FixedSync::Both,
+    )
+    .map_err(|err| fail(err.to_string()))?;
+
+    // process_all_into_buffer drops the first output_delay() frames and keeps pumping
+    // zeros through the tail, so the output starts at input time zero and is not cut short.
+    let buffer_frames = resampler.process_all_needed_output_len(samples.len());
+    let mut output = vec![0.0f32; buffer_frames];
+    let input_adapter =
+        InterleavedSlice::new(samples, 1, samples.len()).map_err(|err| fail(err.to_string()))?;
+    let mut output_adapter = InterleavedSlice::new_mut(&mut output, 1, buffer_frames)
+        .map_err(|err| fail(err.to_string()))?;
+    let (_, produced_frames) = resampler
+        .process_all_into_buffer(&input_adapter, &mut output_adapter, samples.len(), None)
+        .map_err(|err| fail(err.to_string()))?;
+
+    // rubato produces ceil(len * ratio); callers get the rounded length so that a
+    // there-and-back round trip returns the original length.
+    if produced_frames < output_frames {
+        return Err(fail(format!(
+            "resampler produced {produced_frames} frames, expected {output_frames}"
+        )));
+    }
+    output.truncate(output_frames);
+    Ok(output)
+}
+
+/// Validates one sample rate, returning the reason when it is out of range.
+pub(super) fn check_rate(rate_hz: u32) -> Result<(), String> {
+    if (MIN_RATE_HZ..=MAX_RATE_HZ).contains(&rate_hz) {
+        Ok(())
+    } else {
+        Err(format!(
+            "sample rate {rate_hz} Hz outside supported {MIN_RATE_HZ}..={MAX_RATE_HZ} Hz"
+        ))
+    }
+}
+
+/// `round(input_frames * to_hz / from_hz)` in exact integer arithmetic, half rounding up.
+fn expected_output_frames(input_frames: usize, from_hz: u32, to_hz: u32) -> Option<usize> {
+    let from = u128::from(from_hz);
+    let scaled = (input_frames as u128).checked_mul(u128::from(to_hz))?;
+    let rounded = scaled.checked_add(from / 2)? / from;
+    usize::try_from(rounded).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_length_rounds_to_nearest() {
+        assert_eq!(expected_output_frames(44_100, 44_100, 16_000), Some(16_000));
+        // 3 * 16000 / 44100 = 1.088 -> 1
+        assert_eq!(expected_output_frames(3, 44_100, 16_000), Some(1));
+        // 1 * 48000 / 32000 = 1.5 -> 2
+        assert_eq!(expected_output_frames(1, 32_000, 48_000), Some(2));
+        assert_eq!(expected_output_frames(0, 8_000, 48_000), Some(0));
+    }
+
+    #[test]
+    fn rejects_out_of_range_rates() {
+        assert!(matches!(
+            resample(&[0.0; 10], 0, 16_000),
+            Err(AudioError::Resample { .. })
+        ));
+        assert!(matches!(
+            resample(&[0.0; 10], 16_000, u32::MAX),
+            Err(AudioError::Resample { .. })
+        ));
+    }
+
+    #[test]
+    fn tiny_inputs_have_exact_length() {
+        for len in [1usize, 2, 3, 7, 100] {
+            let input = vec![0.25f32; len];
+            for (from, to) in [(44_100, 16_000), (8_000, 48_000), (48_000, 32_000)] {
+                let out = resample(&input, from, to).expect("resample");
+                assert_eq!(
+                    Some(out.len()),
+                    expected_output_frames(len, from, to),
+                    "len {len} {from}->{to}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! What livetag needs to know about an ONNX file, read straight from its protobuf without
+//! ONNX Runtime: graph inputs and outputs (names, element types, dims), the opset, and the
+//! initializers (parameter count, precision). Reading it ourselves lets a bundle be checked,
+//! and a garbage or truncated file be named as such, before any runtime is involved.
+
+use std::collections::{BTreeMap, HashSet};
+
+/// ONNX `TensorProto.DataType` values livetag cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementType {
+    Float32,
+    Float16,
+    BFloat16,
+    Float64,
+    Int64,
+    Int32,
+    Int8,
+    UInt8,
+    Bool,
+    Other(i64),
+}
+
+impl ElementType {
+    fn from_code(code: i64) -> Self {
+        match code {
+            1 => Self::Float32,
+            2 => Self::UInt8,
+            3 => Self::Int8,
+            6 => Self::Int32,
+            7 => Self::Int64,
+            9 => Self::Bool,
+            10 => Self::Float16,
+            11 => Self::Float64,
+            16 => Self::BFloat16,
+            other => Self::Other(other),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Self::Float32 => "float32".into(),
+            Self::Float16 => "float16".into(),
+            Self::BFloat16 => "bfloat16".into(),
+            Self::Float64 => "float64".into(),
+            Self::Int64 => "int64".into(),
+            Self::Int32 => "int32".into(),
+            Self::Int8 => "int8".into(),
+            Self::UInt8 => "uint8".into(),
+            Self::Bool => "bool".into(),
+            Self::Other(code) => format!("onnx type {code}"),
+        }
+    }
+}
+
+/// One dimension of a graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(i64),
+    /// Named or unnamed dynamic dimension.
+    Dynamic(String),
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Dynamic(name) if name.is_empty() => write!(f, "?"),
+            Dim::Dynamic(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub element_type: ElementType,
+    pub dims: Vec<Dim>,
+}
+
+impl TensorInfo {
+    pub fn shape_string(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(Dim::to_string).collect();
+        format!("[{}]", dims.join(", "))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnnxInfo {
+    pub ir_version: i64,
+    /// Default-domain opset version.
+    pub opset: Option<i64>,
+    pub producer: String,
+    /// Graph inputs that are not initializers, in graph order.
+    pub inputs: Vec<TensorInfo>,
+    pub outputs: Vec<TensorInfo>,
+    pub parameter_count: u64,
+    /// Parameter count per element type, for the "weight precision" line of a model card.
+    pub parameters_by_type: BTreeMap<String, u64>,
+    pub node_count: usize,
+}
+
+impl OnnxInfo {
+    pub fn input(&self, name: &str) -> Option<&TensorInfo> {
+        self.inputs.iter().find(|t| t.name == name)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&TensorInfo> {
+        self.outputs.iter().find(|t| t.name == name)
+    }
+
+    /// Parses a serialized `ModelProto`. The error says what is wrong in plain words.
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.is_empty() {
+            return Err("the file is empty".into());
+        }
+        let mut info = OnnxInfo {
+            ir_version: 0,
+            opset: None,
+            producer: String::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            parameter_count: 0,
+            parameters_by_type: BTreeMap::new(),
+            node_count: 0,
+        };
+        let mut graph = None;
+        for field in Fields::new(bytes) {
+            match field? {
+                (1, Value::Varint(v)) => info.ir_version = v as i64,
+                (2, Value::Bytes(b)) => info.producer = String::from_utf8_lossy(b).into_owned(),
+                (7, Value::Bytes(b)) => graph = Some(b),
+                (8, Value::Bytes(b)) => {
+                    let mut domain = String::new();
+                    let mut version = None;
+                    for field in Fields::new(b) {
+                        match field? {
+                            (1, Value::Bytes(d)) => domain = String::from_utf8_lossy(d).into(),
+                            (2, Value::Varint(v)) => version = Some(v as i64),
+                            _ => {}
+                        }
+                    }
+                    if domain.is_empty() || domain == "ai.onnx" {
+                        info.opset = version;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if info.ir_version <= 0 {
+            return Err("no ONNX ir_version: this is not an ONNX model".into());
+        }
+        let graph = graph.ok_or("the model has no graph")?;
+        parse_graph(graph, &mut info)?;
+        if info.outputs.is_empty() {
+            return Err("the graph has no outputs".into());
+        }
+        Ok(info)
+    }
+}
+
+fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+    let mut initializer_names = HashSet::new();
+    let mut inputs = Vec::new();
+    for field in Fields::new(graph) {
+        match field? {
+            (1, Value::Bytes(_)) => info.node_count += 1,
+            (5, Value::Bytes(tensor)) => {
+                let (name, element_type, count) = parse_initializer(tensor)?;
+                initializer_names.insert(name);
+                info.parameter_count += count;
+                *info
+                    .parameters_by_type
+                    .entry(element_type.name())
+                    .or_default() += count;
+            }
+            (11, Value::Bytes(b)) => inputs.push(parse_value_info(b)?),
+            (12, Value::Bytes(b)) => info.outputs.push(parse_value_info(b)?),
+            _ => {}
+        }
+    }
+    // Old exporters list initializers among the inputs; they are weights, not inputs.
+    info.inputs = inputs
+        .into_iter()
+        .filter(|t| !initializer_names.contains(&t.name))
+        .collect();
+    Ok(())
+}
+
+fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String> {
+    let mut name = String::new();
+    let mut dims = Vec::new();
+    let mut element_type = ElementType::Other(0);
+    for field in Fields::new(tensor) {
+        match field? {
+            (1, Value::Varint(d)) => dims.push(d),
+            (1, Value::Bytes(packed)) => {
+                let mut reader = Reader {
+                    buf: packed,
+                    pos: 0,
+                };
+                while !reader.done() {
+                    dims.push(reader.varint()?);
+                }
+            }
+            (2, Value::Varint(t)) => element_type = ElementType::from_code(t as i64),
+            (8, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
+            _ => {}
+        }
+    }
+    Ok((name, element_type, dims.iter().product()))
+}
+
+fn parse_value_info(bytes: &[u8]) -> Result<TensorInfo, String> {
+    let mut name = String::new();
+    let mut element_type = ElementType::Other(0);
+    let mut dims = Vec::new();
+    for field in Fields::new(bytes) {
+        match field? {
+            (1, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
+            (2, Value::Bytes(type_proto)) => {
+                for field in Fields::new(type_proto) {
+                    if let (1, Value::Bytes(tensor_type)) = field? {
+                        for field in Fields::new(tensor_type) {
+                            match field? {
+                                (1, Value::Varint(t)) => {
+                                    element_type = ElementType::from_code(t as i64)
+                                }
+                                (2, Value::Bytes(shape)) => dims = parse_shape(shape)?,
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(TensorInfo {
+        name,
+        element_type,
+        dims,
+    })
+}
+
+fn parse_shape(shape: &[u8]) -> Result<Vec<Dim>, String> {
+    let mut dims = Vec::new();
+    for field in Fields::new(shape) {
+        if let (1, Value::Bytes(dim)) = field? {
+            let mut value = Dim::Dynamic(String::new());
+            for field in Fields::new(dim) {
+                match field? {
+                    (1, Value::Varint(v)) => value = Dim::Fixed(v as i64),
+                    (2, Value::Bytes(p)) => {
+                        value = Dim::Dynamic(String::from_utf8_lossy(p).into_owned())
+                    }
+                    _ => {}
+                }
+            }
+            dims.push(value);
+        }
+    }
+    Ok(dims)
+}
+
+/// A protobuf field value, by wire type.
+enum Value<'a> {
+    Varint(u64),
+    Fixed,
+    Bytes(&'a [u8]),
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .buf
+                .get(self.pos)
+                .ok_or("the file ends in the middle of a number (truncated?)")?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("malformed protobuf varint: this is not an ONNX model".into())
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| end <= self.buf.len())
+            .ok_or("the file ends in the middle of a field (truncated?)")?;
+        let bytes = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn field(&mut self) -> Result<(u32, Value<'a>), String> {
+        let key = self.varint()?;
+        let field_number = (key >> 3) as u32;
+        if field_number == 0 {
+            return Err("protobuf field number 0: this is not an ONNX model".into());
+        }
+        let value = match key & 7 {
+            0 => Value::Varint(self.varint()?),
+            1 => {
+                self.take(8)?;
+                Value::Fixed
+            }
+            2 => {
+                let len = usize::try_from(self.varint()?).map_err(|_| "field too long")?;
+                Value::Bytes(self.take(len)?)
+            }
+            5 => {
+                self.take(4)?;
+                Value::Fixed
+            }
+            other => {
+                return Err(format!(
+                    "protobuf wire type {other} is not valid here: this is not an ONNX model"
+                ))
+            }
+        };
+        Ok((field_number, value))
+    }
+}
+
+/// Iterates the fields of one message; stops after the first error.
+struct Fields<'a> {
+    reader: Reader<'a>,
+    failed: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self {
+            reader: Reader { buf, pos: 0 },
+            failed: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u32, Value<'a>), String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.reader.done() {
+            return None;
+        }
+        let item = self.reader.field();
+        self.failed = item.is_err();
+        Some(item)
+    }
+}

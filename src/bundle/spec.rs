@@ -1,0 +1,146 @@
+//! `bundle.toml`, as written on disk. Unknown keys are rejected; [`super::Bundle::load`]
+//! turns this into checked, resolved types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::FrontendSpec;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSpec {
+    pub model: ModelSection,
+    pub input: InputSpec,
+    pub frontend: Option<FrontendSpec>,
+    pub outputs: Vec<OutputSpec>,
+    #[serde(default)]
+    pub state: Vec<StateSpec>,
+    #[serde(default)]
+    pub constants: Vec<ConstantSpec>,
+    pub reference: Option<ReferenceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_model_file")]
+    pub file: String,
+    #[serde(default = "default_labels_file")]
+    pub labels: String,
+    pub licence: String,
+    #[serde(default = "default_licence_file")]
+    pub licence_file: String,
+}
+
+fn default_model_file() -> String {
+    "model.onnx".into()
+}
+fn default_labels_file() -> String {
+    "labels.txt".into()
+}
+fn default_licence_file() -> String {
+    "LICENSE".into()
+}
+
+/// Axis names of the audio input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Axis {
+    Batch,
+    Channel,
+    Time,
+    Feature,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputSpec {
+    /// livetag computes the `[frontend]` and feeds feature frames.
+    Features {
+        name: String,
+        sample_rate_hz: u32,
+        layout: Vec<Axis>,
+        window_frames: usize,
+        hop_frames: usize,
+        min_frames: Option<usize>,
+    },
+    /// The model takes samples.
+    Waveform {
+        name: String,
+        sample_rate_hz: u32,
+        layout: Vec<Axis>,
+        window_samples: usize,
+        hop_samples: usize,
+        min_samples: Option<usize>,
+        #[serde(default)]
+        lead_in_samples: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputKind {
+    Clip,
+    Framewise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputValues {
+    Probabilities,
+    Logits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Sigmoid,
+    Softmax,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub name: String,
+    pub kind: OutputKind,
+    pub values: OutputValues,
+    pub activation: Activation,
+    pub logit_clip: Option<f32>,
+    pub frame_rate_hz: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    pub input: String,
+    pub output: String,
+    pub shape: Vec<usize>,
+    #[serde(default)]
+    pub init: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstantType {
+    Float32,
+    Int64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantSpec {
+    pub name: String,
+    pub dtype: ConstantType,
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    pub audio: String,
+    pub expected: String,
+    pub tolerance: Option<f32>,
+}
