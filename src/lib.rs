@@ -6,5 +6,7 @@
 
 pub mod audio;
 pub mod bundle;
+pub mod cli;
 pub mod dsp;
 pub mod inference;
+pub mod tagger;

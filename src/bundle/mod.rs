@@ -3,6 +3,7 @@
 //! graph once, so that everything downstream can trust it. Each broken rule gives one
 //! [`BundleError`] naming the file and the field.
 
+pub mod catalog;
 pub mod onnx;
 pub mod spec;
 

@@ -4,6 +4,7 @@
 pub mod filterbank;
 pub mod frontend;
 pub mod stft;
+pub mod stream;
 pub mod window;
 
 pub use frontend::{Frontend, FrontendSpec, StepSpec};

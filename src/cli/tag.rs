@@ -1,0 +1,210 @@
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ModelArgs;
+use crate::tagger::{tag_samples, TagSettings, WindowScores};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// Audio files (wav, flac, ogg/vorbis, mp3).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Seconds between window starts (default: the bundle's hop).
+    #[arg(long)]
+    pub hop_secs: Option<f64>,
+    /// Labels per record.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+    /// Add every label's score to each record.
+    #[arg(long)]
+    pub all_scores: bool,
+    /// Windows per inference call.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+/// Audio longer than this gets a progress bar.
+const PROGRESS_MIN_SECS: f64 = 30.0;
+
+pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if let Some(hop) = args.hop_secs {
+        anyhow::ensure!(
+            hop > 0.0 && hop.is_finite(),
+            "--hop-secs must be positive, got {hop}"
+        );
+    }
+    let (bundle, mut runner) = super::open_model(&args.model, ort_lib)?;
+    let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
+    let rate_hz = bundle.input.sample_rate_hz;
+    let labels = &bundle.labels;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.format == Format::Csv {
+        writeln!(out, "{}", csv_header(args, labels))?;
+    }
+
+    let started = Instant::now();
+    let (mut audio_secs, mut windows, mut failed) = (0.0, 0usize, 0usize);
+    for file in &args.files {
+        let samples = match crate::audio::load_mono(file, rate_hz) {
+            Ok(samples) => samples,
+            Err(error) => {
+                eprintln!("error: {error}");
+                failed += 1;
+                continue;
+            }
+        };
+        let file_secs = samples.len() as f64 / f64::from(rate_hz);
+        let progress = progress_bar(file, file_secs, samples.len());
+        let name = file.display().to_string();
+        let mut write_error = None;
+        let result = tag_samples(
+            &mut runner,
+            &bundle.input,
+            &samples,
+            settings,
+            |done| progress.set_position(done as u64),
+            |scores| {
+                windows += 1;
+                if write_error.is_none() {
+                    write_error = write_record(&mut out, args, &name, labels, &scores).err();
+                }
+            },
+        );
+        progress.finish_and_clear();
+        if let Some(error) = write_error {
+            return Err(error).context("writing results");
+        }
+        match result {
+            Ok(()) => audio_secs += file_secs,
+            Err(error) => {
+                eprintln!("error: {}: {error}", file.display());
+                failed += 1;
+            }
+        }
+    }
+    out.flush()?;
+    let wall_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "livetag: {} of {} files, {windows} windows, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
+        args.files.len() - failed,
+        args.files.len(),
+        audio_secs / wall_secs.max(1e-9),
+        bundle.name(),
+        runner.provider(),
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn progress_bar(file: &std::path::Path, file_secs: f64, samples: usize) -> ProgressBar {
+    if file_secs < PROGRESS_MIN_SECS {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(samples as u64);
+    let style = ProgressStyle::with_template("{msg} [{bar:30}] {percent}% (eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_message(file.display().to_string());
+    bar
+}
+
+/// Indices of the `k` best scores, best first.
+fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(k);
+    order
+}
+
+fn write_record(
+    out: &mut impl Write,
+    args: &TagArgs,
+    file: &str,
+    labels: &[String],
+    window: &WindowScores,
+) -> std::io::Result<()> {
+    let best = top_k(&window.scores, args.top_k);
+    match args.format {
+        Format::Jsonl => {
+            let top: Vec<serde_json::Value> = best
+                .iter()
+                .map(|&i| serde_json::json!({ "label": labels[i], "score": window.scores[i] }))
+                .collect();
+            let mut record = serde_json::json!({
+                "file": file,
+                "start": round_ms(window.start_secs),
+                "end": round_ms(window.end_secs),
+                "top": top,
+            });
+            if args.all_scores {
+                let all: serde_json::Map<String, serde_json::Value> = labels
+                    .iter()
+                    .zip(&window.scores)
+                    .map(|(label, score)| (label.clone(), serde_json::json!(score)))
+                    .collect();
+                record["scores"] = serde_json::Value::Object(all);
+            }
+            writeln!(out, "{record}")
+        }
+        Format::Csv => {
+            let mut fields = vec![
+                csv_field(file),
+                round_ms(window.start_secs).to_string(),
+                round_ms(window.end_secs).to_string(),
+            ];
+            if args.all_scores {
+                fields.extend(window.scores.iter().map(f32::to_string));
+            } else {
+                for &i in &best {
+                    fields.push(csv_field(&labels[i]));
+                    fields.push(window.scores[i].to_string());
+                }
+            }
+            writeln!(out, "{}", fields.join(","))
+        }
+    }
+}
+
+fn csv_header(args: &TagArgs, labels: &[String]) -> String {
+    let mut columns = vec!["file".to_string(), "start_secs".into(), "end_secs".into()];
+    if args.all_scores {
+        columns.extend(labels.iter().map(|l| csv_field(l)));
+    } else {
+        for rank in 1..=args.top_k.min(labels.len()) {
+            columns.push(format!("label_{rank}"));
+            columns.push(format!("score_{rank}"));
+        }
+    }
+    columns.join(",")
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn round_ms(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
