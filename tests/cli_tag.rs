@@ -1,0 +1,263 @@
+//! `livetag tag`, `inspect` and `models` end to end on the tiny test models. Needs the ONNX
+//! Runtime library that `tools/setup.sh` installs.
+
+mod common;
+
+use common::{copy_bundle, livetag, repo};
+
+fn tiny_tone() -> String {
+    repo().join("tests/models/tiny-tone").display().to_string()
+}
+
+fn run_ok(cmd: &mut std::process::Command) -> (String, String) {
+    let out = cmd.output().expect("run livetag");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "livetag failed: {stderr}");
+    (stdout, stderr)
+}
+
+/// Exact window times and scores against `tools/make_tiny_models.py`'s librosa + NumPy
+/// computation of the same front-end and model.
+#[test]
+fn tag_gives_the_reference_scores_and_timestamps() {
+    let clip = repo().join("tests/fixtures/tiny/tones.wav");
+    let (stdout, stderr) = run_ok(
+        livetag()
+            .args([
+                "tag",
+                "--model",
+                &tiny_tone(),
+                "--all-scores",
+                "--batch",
+                "3",
+            ])
+            .arg(&clip),
+    );
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/tiny/tones.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let expected = expected["windows"].as_array().unwrap();
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), expected.len(), "window count");
+    for (record, want) in records.iter().zip(expected) {
+        assert_eq!(record["start"], want["start"]);
+        assert_eq!(record["end"], want["end"]);
+        for (label, want_score) in ["low", "mid", "high"]
+            .iter()
+            .zip(want["scores"].as_array().unwrap())
+        {
+            let got = record["scores"][label].as_f64().unwrap();
+            let want_score = want_score.as_f64().unwrap();
+            assert!(
+                (got - want_score).abs() < 1e-4,
+                "{label} at {}: {got} vs {want_score}",
+                record["start"]
+            );
+        }
+    }
+    let top: Vec<&str> = records
+        .iter()
+        .map(|r| r["top"][0]["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(top, ["low", "low", "mid", "mid", "high", "high", "high"]);
+    assert!(
+        stderr.contains("real time") && stderr.contains("provider CPU"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn mp3_and_csv_and_hop_override() {
+    let mp3 = repo().join("tests/fixtures/audio/tone440_mono_44100.mp3");
+    let (stdout, _) = run_ok(
+        livetag()
+            .args([
+                "tag",
+                "--model",
+                &tiny_tone(),
+                "--format",
+                "csv",
+                "--top-k",
+                "2",
+                "--hop-secs",
+                "0.128",
+            ])
+            .arg(&mp3),
+    );
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("file,start_secs,end_secs,label_1,score_1,label_2,score_2")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 1.0 s of audio at 8 kHz: 63 frames; windows of 32 frames every 8 frames, plus the tail.
+    let starts: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(starts, ["0", "0.128", "0.256", "0.384", "0.496"]);
+    assert!(
+        rows.iter().all(|r| r[3] == "low"),
+        "440 Hz is in the low bands: {rows:?}"
+    );
+}
+
+#[test]
+fn a_corrupt_file_is_named_and_the_others_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.wav");
+    std::fs::write(&broken, b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
+    let good = repo().join("tests/fixtures/tiny/tones.wav");
+    let out = livetag()
+        .args(["tag", "--model", &tiny_tone()])
+        .arg(&broken)
+        .arg(&good)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a failed file must fail the run");
+    assert!(stderr.contains("broken.wav"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("1 of 2 files"), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        7,
+        "the good file is still tagged"
+    );
+}
+
+#[test]
+fn stateful_model_carries_state_feeds_constants_and_lead_in() {
+    // tiny-state scores h_out * gain where h_out = h + sum(window); gain = 2, lead-in 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("ramp.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    let samples: Vec<f32> = (0..30).map(|i| i as f32 / 100.0).collect();
+    for s in &samples {
+        writer.write_sample(*s).unwrap();
+    }
+    writer.finalize().unwrap();
+    let model = repo().join("tests/models/tiny-state");
+    let (stdout, _) = run_ok(
+        livetag()
+            .args(["tag", "--all-scores", "--model"])
+            .arg(&model)
+            .arg(&wav),
+    );
+    let scores: Vec<f64> = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["scores"]["running sum"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    // Rows are 2 zeros then the 30 samples: windows end at rows 8, 16, 24, 32.
+    let padded: Vec<f64> = [0.0, 0.0]
+        .into_iter()
+        .chain(samples.iter().map(|&s| f64::from(s)))
+        .collect();
+    let expected: Vec<f64> = [8, 16, 24, 32]
+        .iter()
+        .map(|&end| 2.0 * padded[..end].iter().sum::<f64>())
+        .collect();
+    assert_eq!(scores.len(), expected.len(), "{stdout}");
+    for (got, want) in scores.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-4, "{scores:?} vs {expected:?}");
+    }
+}
+
+#[test]
+fn inspect_describes_the_bundle_and_self_test_passes() {
+    let (stdout, _) = run_ok(livetag().args(["inspect", "--self-test", &tiny_tone()]));
+    for needle in [
+        "tiny-tone",
+        "opset 17",
+        "parameters:  48",
+        "features float32 [batch, time, 16]",
+        "labels:      3",
+        "self-test: PASS",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn self_test_fails_on_a_wrong_reference() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::write(
+        bundle.join("reference/expected.json"),
+        r#"{"output": "logits", "scores": [[0.2, 0.3, 0.5]]}"#,
+    )
+    .unwrap();
+    let out = livetag()
+        .args(["inspect", "--self-test"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("self-test: FAIL"), "{stdout}");
+}
+
+#[test]
+fn missing_onnx_runtime_names_the_fix() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = livetag()
+        .args(["tag", "--model", &tiny_tone()])
+        .arg(repo().join("tests/fixtures/tiny/tones.wav"))
+        .env("ORT_DYLIB_PATH", empty.path().join("nope.so"))
+        .env("LIVETAG_CACHE_DIR", empty.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("ONNX Runtime") && stderr.contains("tools/setup.sh"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_library_that_is_not_onnx_runtime_is_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let out = livetag()
+        .args(["tag", "--model", &tiny_tone(), "--ort-lib"])
+        .arg(&fake)
+        .arg(repo().join("tests/fixtures/tiny/tones.wav"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("could not load ONNX Runtime") && stderr.contains("tools/setup.sh"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn models_lists_bundles_on_the_model_path() {
+    let (stdout, _) = run_ok(
+        livetag()
+            .arg("models")
+            .env("LIVETAG_MODEL_PATH", repo().join("tests/models")),
+    );
+    assert!(
+        stdout.contains("tiny-tone") && stdout.contains("tiny-state"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 classes, 8000 Hz"), "{stdout}");
+}
