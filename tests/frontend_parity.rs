@@ -76,11 +76,15 @@ fn max_error(fixture: &Fixture, actual: &[f32]) -> (f64, usize) {
     let start = fixture.first_comparable_frame * fixture.bands;
     let end = fixture.frames * fixture.bands;
     let mut worst = (0.0, 0);
-    for i in start..end {
-        let (a, b) = (f64::from(actual[i]), f64::from(fixture.expected[i]));
+    for (i, (&a, &b)) in actual[start..end]
+        .iter()
+        .zip(&fixture.expected[start..end])
+        .enumerate()
+    {
+        let (a, b) = (f64::from(a), f64::from(b));
         let err = (a - b).abs() / b.abs().max(1.0);
         if err > worst.0 || err.is_nan() {
-            worst = (err, i / fixture.bands);
+            worst = (err, (start + i) / fixture.bands);
         }
     }
     worst

@@ -480,7 +480,7 @@ def patches(rep: np.ndarray, n_frames: int = N_FRAMES) -> list[tuple[int, int]]:
 
 
 # Whistle: see tools/musicnn_reference.py --whistle-search for how it was chosen.
-WHISTLE = dict(f0=1000.0, vibrato_hz=5.5, vibrato_cents=40.0, breath_db=-30.0,
+WHISTLE = dict(f0=1500.0, vibrato_hz=5.5, vibrato_cents=40.0, breath_db=-30.0,
                second_harmonic_db=-30.0, attack_s=0.08)
 
 

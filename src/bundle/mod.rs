@@ -552,7 +552,7 @@ impl Checker<'_> {
                         "a framewise output needs its frame rate",
                     ))
                 }
-                (OutputKind::Framewise, Some(rate)) if !(rate > 0.0) => {
+                (OutputKind::Framewise, Some(rate)) if rate.is_nan() || rate <= 0.0 => {
                     return Err(self.invalid(
                         field("frame_rate_hz"),
                         format!("must be positive, got {rate}"),

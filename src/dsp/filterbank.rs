@@ -91,6 +91,7 @@ impl Filterbank {
 
     /// librosa's `filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm)`, restricted to the
     /// first `n_bins` bins (which is `n_fft / 2 + 1` unless the Nyquist bin is dropped).
+    #[allow(clippy::too_many_arguments)]
     pub fn mel(
         sample_rate_hz: f64,
         n_fft: usize,
