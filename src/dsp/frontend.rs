@@ -245,6 +245,11 @@ impl Frontend {
                     step.op_name()
                 ))
             };
+            let is_filterbank =
+                matches!(step, StepSpec::Mel { .. } | StepSpec::LogFilterbank { .. });
+            if is_filterbank && filtered {
+                return Err(at("a second filterbank is not supported".into()));
+            }
             let built = match step {
                 StepSpec::Mel {
                     n_bands,
@@ -253,10 +258,6 @@ impl Frontend {
                     scale,
                     norm,
                 } => {
-                    if filtered {
-                        return Err(at("a second filterbank is not supported".into()));
-                    }
-                    filtered = true;
                     let bank = Filterbank::mel(
                         sr,
                         params.n_fft,
@@ -268,7 +269,6 @@ impl Frontend {
                         *norm,
                     )
                     .map_err(|e| at(e.to_string()))?;
-                    width = bank.n_bands();
                     Step::Filterbank(bank)
                 }
                 StepSpec::LogFilterbank {
@@ -279,10 +279,6 @@ impl Frontend {
                     norm_filters,
                     unique_filters,
                 } => {
-                    if filtered {
-                        return Err(at("a second filterbank is not supported".into()));
-                    }
-                    filtered = true;
                     let bank = Filterbank::logarithmic(
                         sr,
                         params.n_fft,
@@ -295,7 +291,6 @@ impl Frontend {
                         *unique_filters,
                     )
                     .map_err(|e| at(e.to_string()))?;
-                    width = bank.n_bands();
                     Step::Filterbank(bank)
                 }
                 StepSpec::AWeightingDb {
@@ -360,6 +355,10 @@ impl Frontend {
                     }
                 }
             };
+            if let Step::Filterbank(bank) = &built {
+                filtered = true;
+                width = bank.n_bands();
+            }
             steps.push(built);
             widths.push(width);
         }
