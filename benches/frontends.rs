@@ -3,41 +3,21 @@
 //! as `tools/bench_librosa.py` does. `tools/compare_frontends.py` runs this and librosa in
 //! one go and prints the ratios.
 
-use std::path::PathBuf;
+#[path = "../tests/common/frontend_fixtures.rs"]
+mod frontend_fixtures;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use frontend_fixtures::CASES;
 use livetag::dsp::{Frontend, FrontendSpec};
 
 const SECONDS: usize = 60;
-pub const CASES: [&str; 6] = [
-    "librosa_mel_slaney_db",
-    "librosa_mel_htk_log",
-    "panns_logmel",
-    "musicnn",
-    "dorfer_v1",
-    "dorfer_v2",
-];
-
-#[derive(serde::Deserialize)]
-struct FixtureToml {
-    sample_rate_hz: u32,
-    frontend: FrontendSpec,
-}
 
 fn load(case: &str) -> (FrontendSpec, u32, Vec<f32>) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/frontend")
-        .join(case);
-    let text = std::fs::read_to_string(dir.join("frontend.toml")).expect("fixture spec");
-    let parsed: FixtureToml = toml::from_str(&text).expect("fixture spec parses");
-    let bytes = std::fs::read(dir.join("input.f32")).expect("fixture input");
-    let clip: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let total = SECONDS * parsed.sample_rate_hz as usize;
+    let (spec, rate_hz) = frontend_fixtures::spec(case);
+    let clip = frontend_fixtures::read_f32(&frontend_fixtures::dir(case).join("input.f32"));
+    let total = SECONDS * rate_hz as usize;
     let signal = clip.iter().copied().cycle().take(total).collect();
-    (parsed.frontend, parsed.sample_rate_hz, signal)
+    (spec, rate_hz, signal)
 }
 
 fn frontends(c: &mut Criterion) {

@@ -3,6 +3,7 @@
 //! [`ModelRunner`]. Batches hold windows of one length only; stateful models run one
 //! window at a time.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::bundle::{AudioInput, Bundle, InputKind};
@@ -79,12 +80,10 @@ impl Batcher<'_> {
             .runner
             .run(&self.data, self.spans.len(), self.rows, &mut self.scores);
         self.data.clear();
-        let spans = std::mem::take(&mut self.spans);
-        result?;
         let n_classes = self.runner.n_classes();
-        for ((start_secs, end_secs), scores) in
-            spans.into_iter().zip(self.scores.chunks_exact(n_classes))
-        {
+        let spans = self.spans.drain(..);
+        result?;
+        for ((start_secs, end_secs), scores) in spans.zip(self.scores.chunks_exact(n_classes)) {
             on_window(WindowScores {
                 start_secs,
                 end_secs,
@@ -116,14 +115,13 @@ pub fn tag_samples(
     mut on_window: impl FnMut(WindowScores),
 ) -> Result<(), InferenceError> {
     const CHUNK_SAMPLES: usize = 1 << 16;
-    let padded;
-    let samples = if samples.len() < minimum_samples(input) {
+    let min_samples = minimum_samples(input);
+    let samples: Cow<'_, [f32]> = if samples.len() < min_samples {
         let mut extended = samples.to_vec();
-        extended.resize(minimum_samples(input), 0.0);
-        padded = extended;
-        &padded[..]
+        extended.resize(min_samples, 0.0);
+        Cow::Owned(extended)
     } else {
-        samples
+        Cow::Borrowed(samples)
     };
     let capacity = settings
         .batch_size

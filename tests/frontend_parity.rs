@@ -5,17 +5,13 @@
 //! values of magnitude above 1 and absolute error below (log values cross zero, where a
 //! purely relative error means nothing). Target: at most 1e-4.
 
-use std::path::{Path, PathBuf};
+#[path = "common/frontend_fixtures.rs"]
+mod frontend_fixtures;
 
+use frontend_fixtures::{read_f32, CASES};
 use livetag::dsp::{Frontend, FrontendSpec};
 
 const TOLERANCE: f64 = 1e-4;
-
-#[derive(serde::Deserialize)]
-struct FixtureToml {
-    sample_rate_hz: u32,
-    frontend: FrontendSpec,
-}
 
 struct Fixture {
     sample_rate_hz: u32,
@@ -28,23 +24,12 @@ struct Fixture {
     first_comparable_frame: usize,
 }
 
-fn read_f32(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
 fn fixture(name: &str) -> Fixture {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/frontend")
-        .join(name);
-    let toml_text = std::fs::read_to_string(dir.join("frontend.toml")).unwrap();
-    let parsed: FixtureToml = toml::from_str(&toml_text).unwrap();
+    let dir = frontend_fixtures::dir(name);
+    let (spec, sample_rate_hz) = frontend_fixtures::spec(name);
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
-    let uses_top_db = parsed.frontend.steps.iter().any(|s| {
+    let uses_top_db = spec.steps.iter().any(|s| {
         matches!(
             s,
             livetag::dsp::StepSpec::Db {
@@ -57,8 +42,8 @@ fn fixture(name: &str) -> Fixture {
         )
     });
     Fixture {
-        sample_rate_hz: parsed.sample_rate_hz,
-        spec: parsed.frontend,
+        sample_rate_hz,
+        spec,
         input: read_f32(&dir.join("input.f32")),
         expected: read_f32(&dir.join("expected.f32")),
         frames: meta["frames"].as_u64().unwrap() as usize,
@@ -181,15 +166,7 @@ fn top_db_matches_librosa_from_the_loudest_frame_on() {
 /// Pushing audio in uneven chunks gives bit-identical frames to the whole-signal run.
 #[test]
 fn streaming_equals_offline_for_every_frontend() {
-    for name in [
-        "librosa_mel_slaney_db",
-        "librosa_mel_htk_log",
-        "panns_logmel",
-        "musicnn",
-        "dorfer_v1",
-        "dorfer_v2",
-        "streaming_db_top_db",
-    ] {
+    for name in CASES.into_iter().chain(["streaming_db_top_db"]) {
         let fixture = fixture(name);
         let mut frontend = Frontend::new(&fixture.spec, fixture.sample_rate_hz).unwrap();
         let offline = frontend.compute(&fixture.input);

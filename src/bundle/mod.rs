@@ -213,10 +213,6 @@ impl Bundle {
             .find(|o| o.kind == OutputKind::Clip)
             .unwrap_or(&self.spec.outputs[0])
     }
-
-    pub fn is_stateful(&self) -> bool {
-        !self.spec.state.is_empty()
-    }
 }
 
 fn read_text(path: &Path, what: &'static str) -> Result<String, BundleError> {
@@ -296,13 +292,7 @@ impl Checker<'_> {
         name: &str,
         field: &str,
     ) -> Result<&'o TensorInfo, BundleError> {
-        onnx.input(name).ok_or_else(|| {
-            let names: Vec<&str> = onnx.inputs.iter().map(|t| t.name.as_str()).collect();
-            self.invalid(
-                field,
-                format!("the model has no input `{name}`; its inputs are {names:?}"),
-            )
-        })
+        self.find_tensor(&onnx.inputs, "input", name, field)
     }
 
     fn model_output<'o>(
@@ -311,11 +301,22 @@ impl Checker<'_> {
         name: &str,
         field: &str,
     ) -> Result<&'o TensorInfo, BundleError> {
-        onnx.output(name).ok_or_else(|| {
-            let names: Vec<&str> = onnx.outputs.iter().map(|t| t.name.as_str()).collect();
+        self.find_tensor(&onnx.outputs, "output", name, field)
+    }
+
+    /// The graph input or output called `name`, or an error listing the ones that exist.
+    fn find_tensor<'o>(
+        &self,
+        tensors: &'o [TensorInfo],
+        kind: &str,
+        name: &str,
+        field: &str,
+    ) -> Result<&'o TensorInfo, BundleError> {
+        tensors.iter().find(|t| t.name == name).ok_or_else(|| {
+            let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
             self.invalid(
                 field,
-                format!("the model has no output `{name}`; its outputs are {names:?}"),
+                format!("the model has no {kind} `{name}`; its {kind}s are {names:?}"),
             )
         })
     }
@@ -416,15 +417,17 @@ impl Checker<'_> {
         }
         let is_features = matches!(kind, InputKind::Features { .. });
         let count = |axis: Axis| layout.iter().filter(|&&a| a == axis).count();
-        let layout_ok = count(Axis::Batch) == 1
+        // The session copies windows into the tensor assuming batch is the outermost axis.
+        let layout_ok = layout.first() == Some(&Axis::Batch)
+            && count(Axis::Batch) == 1
             && count(Axis::Time) == 1
             && count(Axis::Channel) <= 1
             && count(Axis::Feature) == usize::from(is_features);
         if !layout_ok {
             let needs = if is_features {
-                "batch, time and feature once each, and channel at most once"
+                "batch first, then time and feature once each, and channel at most once"
             } else {
-                "batch and time once each, channel at most once, and no feature axis"
+                "batch first, then time once, channel at most once, and no feature axis"
             };
             return Err(self.invalid(field("layout"), format!("{layout:?} must list {needs}")));
         }

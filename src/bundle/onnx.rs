@@ -100,14 +100,6 @@ pub struct OnnxInfo {
 }
 
 impl OnnxInfo {
-    pub fn input(&self, name: &str) -> Option<&TensorInfo> {
-        self.inputs.iter().find(|t| t.name == name)
-    }
-
-    pub fn output(&self, name: &str) -> Option<&TensorInfo> {
-        self.outputs.iter().find(|t| t.name == name)
-    }
-
     /// Parses a serialized `ModelProto`. The error says what is wrong in plain words.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         if bytes.is_empty() {

@@ -77,21 +77,15 @@ fn print_card(bundle: &Bundle) {
         precision.join(", "),
         onnx.node_count
     );
-    for tensor in &onnx.inputs {
-        println!(
-            "  input:       {} {} {}",
-            tensor.name,
-            tensor.element_type.name(),
-            tensor.shape_string()
-        );
-    }
-    for tensor in &onnx.outputs {
-        println!(
-            "  output:      {} {} {}",
-            tensor.name,
-            tensor.element_type.name(),
-            tensor.shape_string()
-        );
+    for (kind, tensors) in [("input: ", &onnx.inputs), ("output:", &onnx.outputs)] {
+        for tensor in tensors {
+            println!(
+                "  {kind}      {} {} {}",
+                tensor.name,
+                tensor.element_type.name(),
+                tensor.shape_string()
+            );
+        }
     }
     let unit = match &input.kind {
         InputKind::Features { n_bands, frontend } => {
@@ -104,11 +98,7 @@ fn print_card(bundle: &Bundle) {
                 frontend
                     .steps
                     .iter()
-                    .map(|s| format!("{s:?}")
-                        .split([' ', '{'])
-                        .next()
-                        .unwrap_or("")
-                        .to_lowercase())
+                    .map(|step| step.op_name())
                     .collect::<Vec<_>>()
                     .join(" -> ")
             );

@@ -54,19 +54,6 @@ impl Filterbank {
         }
     }
 
-    /// Dense matrix `[bands][bins]`, for inspection and tests.
-    pub fn to_dense(&self) -> Vec<Vec<f32>> {
-        self.bands
-            .iter()
-            .map(|band| {
-                let mut row = vec![0.0; self.n_bins];
-                row[band.first_bin..band.first_bin + band.weights.len()]
-                    .copy_from_slice(&band.weights);
-                row
-            })
-            .collect()
-    }
-
     fn from_dense_rows(n_bins: usize, rows: Vec<Vec<f32>>) -> Self {
         let bands = rows
             .into_iter()

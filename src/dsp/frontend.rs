@@ -87,7 +87,8 @@ pub enum StepSpec {
 }
 
 impl StepSpec {
-    fn op_name(&self) -> &'static str {
+    /// The `op` name as written in the spec.
+    pub fn op_name(&self) -> &'static str {
         match self {
             StepSpec::Mel { .. } => "mel",
             StepSpec::LogFilterbank { .. } => "log_filterbank",
@@ -225,7 +226,6 @@ pub struct Frontend {
     buf_b: Vec<f32>,
     widths: Vec<usize>,
     n_bands: usize,
-    sample_rate_hz: u32,
 }
 
 impl Frontend {
@@ -370,25 +370,12 @@ impl Frontend {
             buf_b: vec![0.0; max_width],
             widths,
             n_bands: width,
-            sample_rate_hz,
         })
     }
 
     /// Values per output frame.
     pub fn n_bands(&self) -> usize {
         self.n_bands
-    }
-
-    pub fn hop_samples(&self) -> usize {
-        self.stft.params().hop_samples
-    }
-
-    pub fn stft_params(&self) -> &StftParams {
-        self.stft.params()
-    }
-
-    pub fn sample_rate_hz(&self) -> u32 {
-        self.sample_rate_hz
     }
 
     /// Forget all audio and running state.

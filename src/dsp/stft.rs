@@ -155,7 +155,6 @@ pub struct StftFramer {
     recent: Vec<f32>,
     /// Whether the start padding has been written into `pending`.
     started: bool,
-    total_input_samples: u64,
 }
 
 impl StftFramer {
@@ -181,7 +180,6 @@ impl StftFramer {
             fft_output,
             fft_scratch,
             started: false,
-            total_input_samples: 0,
             params,
         })
     }
@@ -195,13 +193,11 @@ impl StftFramer {
         self.pending.clear();
         self.recent.clear();
         self.started = false;
-        self.total_input_samples = 0;
     }
 
     /// Feeds samples; calls `on_frame` with each spectrum that becomes complete.
     pub fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(&[f32])) {
         self.remember_recent(samples);
-        self.total_input_samples += samples.len() as u64;
         self.pending.extend_from_slice(samples);
         if !self.started {
             let pad = self.params.pad_samples();

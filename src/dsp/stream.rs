@@ -57,10 +57,6 @@ impl WindowStream {
         }
     }
 
-    pub fn plan(&self) -> WindowPlan {
-        self.windower.plan()
-    }
-
     pub fn time_base(&self) -> TimeBase {
         self.time_base
     }

@@ -46,11 +46,6 @@ impl Windower {
     /// `plan` must have `1 <= min_rows <= window_rows` and `hop_rows >= 1`; the bundle
     /// loader guarantees it.
     pub fn new(plan: WindowPlan, width: usize) -> Self {
-        let first_end = if plan.grow_from_min {
-            plan.min_rows
-        } else {
-            plan.window_rows
-        };
         Self {
             plan,
             width,
@@ -58,25 +53,18 @@ impl Windower {
             buf: Vec::with_capacity(2 * (plan.window_rows + plan.hop_rows) * width),
             buf_start_row: 0,
             total_rows: 0,
-            next_end_row: first_end as u64,
+            next_end_row: first_end_row(&plan),
             last_end_row: None,
         }
     }
 
-    pub fn plan(&self) -> WindowPlan {
-        self.plan
-    }
-
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
-    pub fn total_rows(&self) -> u64 {
-        self.total_rows
-    }
-
+    /// Forgets all rows; keeps the buffer's allocation.
     pub fn reset(&mut self) {
-        *self = Self::new(self.plan, self.width);
+        self.buf.clear();
+        self.buf_start_row = 0;
+        self.total_rows = 0;
+        self.next_end_row = first_end_row(&self.plan);
+        self.last_end_row = None;
     }
 
     /// Adds whole rows (`rows.len()` must be a multiple of the width) and emits the
@@ -128,6 +116,15 @@ impl Windower {
             self.buf_start_row += drop_rows;
         }
     }
+}
+
+fn first_end_row(plan: &WindowPlan) -> u64 {
+    let rows = if plan.grow_from_min {
+        plan.min_rows
+    } else {
+        plan.window_rows
+    };
+    rows as u64
 }
 
 #[cfg(test)]

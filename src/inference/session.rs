@@ -31,15 +31,6 @@ pub enum Provider {
     Cuda,
 }
 
-impl Provider {
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Cpu => "CPUExecutionProvider",
-            Provider::Cuda => "CUDAExecutionProvider",
-        }
-    }
-}
-
 /// The provider in use, and why it is not the one asked for when it is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderReport {
@@ -352,7 +343,7 @@ fn fill_input(
         < layout.iter().position(|a| *a == Axis::Feature)
         || width == 1;
     if time_before_feature {
-        // Batch always comes first in practice, so the data is already in order.
+        // The bundle checker puts batch first, so the windows are already in order.
         dst.extend_from_slice(windows);
     } else {
         dst.reserve(windows.len());
