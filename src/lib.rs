@@ -1,12 +1,17 @@
 //! livetag: real-time audio tagging with self-describing ONNX model bundles.
 //!
-//! Data flows capture/file audio -> [`dsp`] (front-end, windows) -> [`inference`] (ONNX
-//! Runtime) -> results. [`bundle`] describes a model; [`cli`] is the command-line front door.
-//! See `docs/ARCHITECTURE.md` for threads and ownership.
+//! Live data flows [`capture`] (audio thread) -> [`pipeline`] (DSP thread: [`dsp`]
+//! front-end and windows; inference thread: [`inference`], ONNX Runtime) -> [`ui`] (the
+//! window) or `livetag listen --headless`. Files take [`audio`] -> [`tagger`]. [`bundle`]
+//! describes a model; [`cli`] is the command-line front door. See `docs/ARCHITECTURE.md`
+//! for threads and ownership.
 
 pub mod audio;
 pub mod bundle;
+pub mod capture;
 pub mod cli;
 pub mod dsp;
 pub mod inference;
+pub mod pipeline;
 pub mod tagger;
+pub mod ui;

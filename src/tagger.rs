@@ -94,6 +94,14 @@ impl Batcher<'_> {
     }
 }
 
+/// Indices of the `k` best scores, best first.
+pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order.truncate(k);
+    order
+}
+
 /// Samples the stream needs so that at least `min_rows` rows exist.
 fn minimum_samples(input: &AudioInput) -> usize {
     match &input.kind {

@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use decode::decode_file;
-pub use resample::{resample, MAX_RATE_HZ, MIN_RATE_HZ};
+pub use resample::{resample, StreamResampler, MAX_RATE_HZ, MIN_RATE_HZ};
 
 /// Everything that can go wrong while loading or resampling audio.
 ///

@@ -131,3 +131,83 @@ mod tests {
         }
     }
 }
+
+/// Sample-rate conversion of an endless stream, for the live path.
+///
+/// Input is converted in blocks of about 10 ms. The resampler's delay is trimmed from the
+/// start of the output, so output sample `k` still belongs to input time `k / to_hz`; the
+/// price is that output trails input by up to a block plus that delay.
+pub struct StreamResampler {
+    inner: Option<Fft<f32>>,
+    pending: Vec<f32>,
+    output: Vec<f32>,
+    skip_frames: usize,
+}
+
+impl StreamResampler {
+    /// # Errors
+    /// [`AudioError::Resample`] for a rate outside the supported range.
+    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        check_rate(from_hz).map_err(fail)?;
+        check_rate(to_hz).map_err(fail)?;
+        if from_hz == to_hz {
+            return Ok(Self {
+                inner: None,
+                pending: Vec::new(),
+                output: Vec::new(),
+                skip_frames: 0,
+            });
+        }
+        let block_frames = (from_hz as usize / 100).max(64);
+        let inner = Fft::<f32>::new(
+            from_hz as usize,
+            to_hz as usize,
+            block_frames,
+            1,
+            FixedSync::Input,
+        )
+        .map_err(|err| fail(err.to_string()))?;
+        Ok(Self {
+            pending: Vec::with_capacity(inner.input_frames_max() * 2),
+            output: vec![0.0; inner.output_frames_max()],
+            skip_frames: inner.output_delay(),
+            inner: Some(inner),
+        })
+    }
+
+    /// Converts `input`, handing each converted block to `on_output`.
+    pub fn push(&mut self, input: &[f32], mut on_output: impl FnMut(&[f32])) {
+        let Some(inner) = &mut self.inner else {
+            on_output(input);
+            return;
+        };
+        self.pending.extend_from_slice(input);
+        let mut consumed = 0;
+        loop {
+            let needed = inner.input_frames_next();
+            if self.pending.len() - consumed < needed {
+                break;
+            }
+            let block = &self.pending[consumed..consumed + needed];
+            let (Ok(input_adapter), Ok(mut output_adapter)) = (
+                InterleavedSlice::new(block, 1, needed),
+                InterleavedSlice::new_mut(&mut self.output, 1, inner.output_frames_max()),
+            ) else {
+                break;
+            };
+            let Ok((used, produced)) =
+                inner.process_into_buffer(&input_adapter, &mut output_adapter, None)
+            else {
+                break;
+            };
+            consumed += used;
+            let skip = self.skip_frames.min(produced);
+            self.skip_frames -= skip;
+            if produced > skip {
+                on_output(&self.output[skip..produced]);
+            }
+        }
+        self.pending.drain(..consumed);
+    }
+}

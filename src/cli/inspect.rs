@@ -11,8 +11,9 @@ pub struct InspectArgs {
     /// Run the bundle's reference audio through the whole pipeline and compare its scores.
     #[arg(long)]
     pub self_test: bool,
+    /// ONNX Runtime execution provider for the self-test.
     #[arg(long, value_enum, default_value_t = crate::inference::DevicePreference::Auto)]
-    pub device: crate::inference::DevicePreference,
+    pub provider: crate::inference::DevicePreference,
 }
 
 pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
@@ -24,7 +25,7 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     }
     let model_args = ModelArgs {
         model: Some(path.display().to_string()),
-        device: args.device,
+        provider: args.provider,
         threads: None,
     };
     let (bundle, mut runner) = super::open_model(&model_args, ort_lib)?;

@@ -1,9 +1,13 @@
 //! The command-line front door. Errors become `anyhow` here, at the edge, and are printed
 //! once by `main`.
 
+mod devices;
 mod inspect;
+mod listen;
 mod models;
 mod tag;
+
+pub use listen::ListenArgs;
 
 use std::path::PathBuf;
 
@@ -21,8 +25,9 @@ pub struct Cli {
     /// ONNX Runtime library to load (else ORT_DYLIB_PATH, beside the executable, livetag's cache).
     #[arg(long, global = true, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
+    /// Default: `listen`, the live window on the default model.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options that pick and run a model.
@@ -31,16 +36,27 @@ pub struct ModelArgs {
     /// Bundle folder, or the name of an installed bundle (`livetag models`).
     #[arg(long, short)]
     pub model: Option<String>,
-    /// Execution provider.
+    /// ONNX Runtime execution provider.
     #[arg(long, value_enum, default_value_t = DevicePreference::Auto)]
-    pub device: DevicePreference,
+    pub provider: DevicePreference,
     /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
     #[arg(long)]
     pub threads: Option<usize>,
 }
 
+/// `livetag` alone means `livetag listen` with its defaults.
+#[derive(Debug, Parser)]
+struct DefaultListen {
+    #[command(flatten)]
+    args: ListenArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Tag live audio: the window, or with --headless, results on stdout.
+    Listen(listen::ListenArgs),
+    /// List the audio input devices.
+    Devices,
     /// Tag audio files: one record per model window.
     Tag(tag::TagArgs),
     /// List the model bundles found.
@@ -50,10 +66,17 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    match cli.command {
-        Command::Tag(args) => tag::run(&args, cli.ort_lib.as_deref()),
+    let ort_lib = cli.ort_lib.as_deref();
+    let Some(command) = cli.command else {
+        let defaults = DefaultListen::parse_from(["livetag"]);
+        return listen::run(&defaults.args, ort_lib);
+    };
+    match command {
+        Command::Listen(args) => listen::run(&args, ort_lib),
+        Command::Devices => devices::run(),
+        Command::Tag(args) => tag::run(&args, ort_lib),
         Command::Models => models::run(),
-        Command::Inspect(args) => inspect::run(&args, cli.ort_lib.as_deref()),
+        Command::Inspect(args) => inspect::run(&args, ort_lib),
     }
 }
 
@@ -66,14 +89,28 @@ fn open_model(
     let bundle = crate::bundle::Bundle::load(&path)?;
     let runtime = crate::inference::runtime(ort_lib)?;
     let options = crate::inference::SessionOptions {
-        device: args.device,
+        device: args.provider,
         threads: args.threads,
     };
     let runner = crate::inference::ModelRunner::new(&runtime, &bundle, &options)?;
-    if args.device == DevicePreference::Cuda {
+    if args.provider == DevicePreference::Cuda {
         if let Some(reason) = &runner.provider().fallback_reason {
-            eprintln!("warning: --device cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
+            eprintln!("warning: --provider cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
         }
     }
     Ok((bundle, runner))
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// Rounds to three decimals (milliseconds, when the value is in seconds).
+fn round3(value: f64) -> f64 {
+    (value * 1e3).round() / 1e3
 }

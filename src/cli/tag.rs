@@ -7,7 +7,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ModelArgs;
-use crate::tagger::{tag_samples, TagSettings, WindowScores};
+use crate::tagger::{tag_samples, top_k, TagSettings, WindowScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -127,14 +127,6 @@ fn progress_bar(file: &std::path::Path, file_secs: f64, samples: usize) -> Progr
     bar
 }
 
-/// Indices of the `k` best scores, best first.
-fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order.truncate(k);
-    order
-}
-
 fn write_record(
     out: &mut impl Write,
     args: &TagArgs,
@@ -151,8 +143,8 @@ fn write_record(
                 .collect();
             let mut record = serde_json::json!({
                 "file": file,
-                "start": round_ms(window.start_secs),
-                "end": round_ms(window.end_secs),
+                "start": super::round3(window.start_secs),
+                "end": super::round3(window.end_secs),
                 "top": top,
             });
             if args.all_scores {
@@ -167,15 +159,15 @@ fn write_record(
         }
         Format::Csv => {
             let mut fields = vec![
-                csv_field(file),
-                round_ms(window.start_secs).to_string(),
-                round_ms(window.end_secs).to_string(),
+                super::csv_field(file),
+                super::round3(window.start_secs).to_string(),
+                super::round3(window.end_secs).to_string(),
             ];
             if args.all_scores {
                 fields.extend(window.scores.iter().map(f32::to_string));
             } else {
                 for &i in &best {
-                    fields.push(csv_field(&labels[i]));
+                    fields.push(super::csv_field(&labels[i]));
                     fields.push(window.scores[i].to_string());
                 }
             }
@@ -187,7 +179,7 @@ fn write_record(
 fn csv_header(args: &TagArgs, labels: &[String]) -> String {
     let mut columns = vec!["file".to_string(), "start_secs".into(), "end_secs".into()];
     if args.all_scores {
-        columns.extend(labels.iter().map(|l| csv_field(l)));
+        columns.extend(labels.iter().map(|l| super::csv_field(l)));
     } else {
         for rank in 1..=args.top_k.min(labels.len()) {
             columns.push(format!("label_{rank}"));
@@ -195,16 +187,4 @@ fn csv_header(args: &TagArgs, labels: &[String]) -> String {
         }
     }
     columns.join(",")
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-fn round_ms(secs: f64) -> f64 {
-    (secs * 1000.0).round() / 1000.0
 }

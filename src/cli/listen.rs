@@ -1,0 +1,238 @@
+//! `livetag listen`: the live window, or with `--headless`, live results on stdout.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use super::ModelArgs;
+use crate::capture::SourceRequest;
+use crate::pipeline::{
+    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats,
+};
+use crate::tagger::top_k;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Print live results instead of opening the window.
+    #[arg(long)]
+    pub headless: bool,
+    /// Input device: its id or part of its name (`livetag devices`). Default: the system's.
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Demo mode: play this audio file and tag it live, in step with what is heard.
+    #[arg(long, value_name = "FILE", conflicts_with = "device")]
+    pub file: Option<PathBuf>,
+    /// Analyse the demo file without playing it.
+    #[arg(long, requires = "file")]
+    pub mute: bool,
+    /// Stop after this long, for example 10s, 500ms or 2m. Default: run until stopped.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Seconds between predictions.
+    #[arg(long, default_value_t = 0.1)]
+    pub hop_secs: f64,
+    /// Labels per record.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    pub format: Format,
+}
+
+impl ListenArgs {
+    pub fn source(&self) -> SourceRequest {
+        match &self.file {
+            Some(path) => SourceRequest::File {
+                path: path.clone(),
+                audible: !self.mute,
+            },
+            None => SourceRequest::Microphone(self.device.clone()),
+        }
+    }
+}
+
+/// "10s", "250ms", "2m", or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(Duration::from_secs_f64(value * scale)),
+        _ => Err(format!(
+            "\"{text}\" is not a duration (examples: 10s, 500ms, 2m)"
+        )),
+    }
+}
+
+pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.hop_secs > 0.0 && args.hop_secs.is_finite(),
+        "--hop-secs must be positive, got {}",
+        args.hop_secs
+    );
+    if !args.headless {
+        return crate::ui::run(args.clone(), ort_lib.map(|p| p.to_path_buf()));
+    }
+    let (bundle, runner) = super::open_model(&args.model, ort_lib)?;
+    let provider = runner.provider().to_string();
+    let config = PipelineConfig {
+        hop_secs: args.hop_secs,
+        ..PipelineConfig::default()
+    };
+    let session = LiveSession::start(&args.source(), &bundle.input, Box::new(runner), config)?;
+    eprintln!(
+        "livetag listen: {} at {} Hz, model {}, provider {}",
+        session.source.label,
+        session.source.sample_rate_hz,
+        bundle.name(),
+        provider
+    );
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.format == Format::Csv {
+        write!(out, "end_secs,latency_ms,inference_ms")?;
+        for rank in 1..=args.top_k.min(bundle.labels.len()) {
+            write!(out, ",label_{rank},score_{rank}")?;
+        }
+        writeln!(out)?;
+    }
+    let started = Instant::now();
+    let mut latency_ms = Percentiles::new(100_000);
+    let mut inference_ms = Percentiles::new(100_000);
+    let mut errors = 0usize;
+    loop {
+        let wait = match args.duration {
+            Some(limit) => match limit.checked_sub(started.elapsed()) {
+                Some(left) => left,
+                None => break,
+            },
+            None => Duration::from_secs(3600),
+        };
+        match session.pipeline.events().recv_timeout(wait) {
+            Ok(PipelineEvent::Scores(scores)) => {
+                let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
+                latency_ms.push(latency);
+                inference_ms.push(scores.inference_secs * 1e3);
+                write_record(&mut out, args, &bundle.labels, &scores, latency)?;
+                out.flush()?;
+            }
+            Ok(PipelineEvent::Error(message)) => {
+                errors += 1;
+                eprintln!("error: {message}");
+            }
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if session.counters.device_lost.load(Ordering::Relaxed) {
+            anyhow::bail!("the input device {} went away", session.source.label);
+        }
+    }
+    let stats = session.pipeline.stats().clone();
+    let counters = session.counters.clone();
+    drop(session);
+    let ms = |p: &Percentiles, q: f64| {
+        p.percentile(q)
+            .map_or("-".to_string(), |v| format!("{v:.1}"))
+    };
+    eprintln!(
+        "livetag listen: {:.1} s, {} windows scored, {} dropped, {} events dropped, {} xruns, {} frames lost to overflow; latency p50 {} ms p99 {} ms; inference p50 {} ms p99 {} ms; longest audio callback {:.1} us",
+        started.elapsed().as_secs_f64(),
+        PipelineStats::load(&stats.windows_scored),
+        PipelineStats::load(&stats.windows_dropped),
+        PipelineStats::load(&stats.events_dropped),
+        counters.xruns.load(Ordering::Relaxed),
+        counters.overflow_frames.load(Ordering::Relaxed),
+        ms(&latency_ms, 50.0),
+        ms(&latency_ms, 99.0),
+        ms(&inference_ms, 50.0),
+        ms(&inference_ms, 99.0),
+        counters.max_callback_ns.load(Ordering::Relaxed) as f64 / 1e3,
+    );
+    Ok(if errors == 0 && !latency_ms.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_record(
+    out: &mut impl Write,
+    args: &ListenArgs,
+    labels: &[String],
+    scores: &LiveScores,
+    latency_ms: f64,
+) -> std::io::Result<()> {
+    let best = top_k(&scores.scores, args.top_k);
+    match args.format {
+        Format::Jsonl => {
+            let top: Vec<_> = best
+                .iter()
+                .map(|&i| serde_json::json!({"label": labels[i], "score": scores.scores[i]}))
+                .collect();
+            let record = serde_json::json!({
+                "end_secs": super::round3(scores.end_secs),
+                "window_secs": super::round3(scores.window_secs),
+                "latency_ms": super::round3(latency_ms),
+                "inference_ms": super::round3(scores.inference_secs * 1e3),
+                "top": top,
+            });
+            writeln!(out, "{record}")
+        }
+        Format::Csv => {
+            write!(
+                out,
+                "{:.3},{:.3},{:.3}",
+                scores.end_secs,
+                latency_ms,
+                scores.inference_secs * 1e3
+            )?;
+            for &i in &best {
+                write!(
+                    out,
+                    ",{},{:.6}",
+                    super::csv_field(&labels[i]),
+                    scores.scores[i]
+                )?;
+            }
+            writeln!(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_in_the_forms_the_help_gives() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
+        assert!(parse_duration("-1s").is_err());
+    }
+}

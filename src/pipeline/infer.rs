@@ -1,0 +1,54 @@
+//! The inference thread: the freshest window in, scores out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::dsp::send_event;
+use super::{LiveScores, LiveScoresJob, PipelineEvent, PipelineStats, Scorer};
+
+/// How often an idle inference thread looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+pub(super) fn run(
+    mut scorer: Box<dyn Scorer>,
+    jobs: Receiver<LiveScoresJob>,
+    events: Sender<PipelineEvent>,
+    stats: Arc<PipelineStats>,
+    stop: &AtomicBool,
+) {
+    let mut last_error = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        let job = match jobs.recv_timeout(STOP_POLL) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let started = Instant::now();
+        let mut scores = Vec::new();
+        match scorer.score(&job.window, job.rows, &mut scores) {
+            Ok(()) => {
+                stats.windows_scored.fetch_add(1, Ordering::Relaxed);
+                let event = PipelineEvent::Scores(LiveScores {
+                    end_secs: job.end_secs,
+                    window_secs: job.window_secs,
+                    captured_at: job.captured_at,
+                    inference_secs: started.elapsed().as_secs_f64(),
+                    scores,
+                });
+                send_event(&events, &stats, event);
+            }
+            Err(error) => {
+                stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                // The same failure on every window is reported once.
+                let message = error.to_string();
+                if message != last_error {
+                    send_event(&events, &stats, PipelineEvent::Error(message.clone()));
+                    last_error = message;
+                }
+            }
+        }
+    }
+}
