@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One-time set-up for livetag on a fresh machine: fetches the ONNX Runtime shared library
-# from the onnxruntime wheel on PyPI (no Python is needed at run time) into livetag's cache,
-# where the app finds it. Safe to run again; it does nothing when the library is there.
+# One-time set-up for livetag on a fresh machine: installs the ALSA headers cpal builds
+# against (tools/system-packages.sh), then fetches the ONNX Runtime shared library from the
+# onnxruntime wheel on PyPI (no Python is needed at run time) into livetag's cache, where
+# the app finds it. Safe to run again; it does nothing when everything is there.
 #
 #   LIVETAG_CACHE_DIR   cache folder (default ${XDG_CACHE_HOME:-~/.cache}/livetag)
 #   LIVETAG_ORT_WHEEL   onnxruntime or onnxruntime-gpu (default: -gpu when an NVIDIA driver exists)
@@ -11,6 +12,8 @@ ORT_VERSION=1.31.1
 cache="${LIVETAG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/livetag}"
 dest="$cache/onnxruntime-$ORT_VERSION"
 lib="$dest/libonnxruntime.so.$ORT_VERSION"
+
+"$(dirname "$0")/system-packages.sh" build
 
 if [ -f "$lib" ]; then
     echo "ONNX Runtime $ORT_VERSION is already in $dest"

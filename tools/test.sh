@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: fetches what the tests need (the ONNX Runtime library,
-# via tools/setup.sh), then `cargo test`. The tests need no Python, GPU or sound card:
+# Runs every test on a fresh machine: installs what the tests need (Debian packages for
+# the virtual microphone, the virtual display and software rendering; the ONNX Runtime
+# library via tools/setup.sh), then `cargo test`. No Python, GPU or sound card is needed:
 # reference features, tiny models and audio fixtures are committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tools/system-packages.sh test
 tools/setup.sh
+# What was just installed is now required: the sound-server and window tests fail
+# instead of skipping.
+export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1
 cargo test

@@ -64,15 +64,6 @@ pub struct LiveSource {
     pub control: SourceControl,
 }
 
-impl LiveSource {
-    pub fn playback(&self) -> Option<&FilePlayback> {
-        match &self.control {
-            SourceControl::File(playback) => Some(playback),
-            SourceControl::Device(_) => None,
-        }
-    }
-}
-
 /// The error callback of every stream: counters only, since it may run on the audio thread.
 fn note_stream_error(counters: &CaptureCounters, error: &cpal::Error) {
     match error.kind() {

@@ -48,6 +48,14 @@ pub struct ListenArgs {
     pub top_k: usize,
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
+    /// Window only: save a PNG screenshot just before closing (with --duration).
+    #[arg(
+        long,
+        value_name = "PNG",
+        requires = "duration",
+        conflicts_with = "headless"
+    )]
+    pub screenshot: Option<PathBuf>,
 }
 
 impl ListenArgs {
@@ -97,7 +105,8 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         hop_secs: args.hop_secs,
         ..PipelineConfig::default()
     };
-    let session = LiveSession::start(&args.source(), &bundle.input, Box::new(runner), config)?;
+    let source = args.source().open()?;
+    let session = LiveSession::start(source, &bundle.input, Box::new(runner), config)?;
     eprintln!(
         "livetag listen: {} at {} Hz, model {}, provider {}",
         session.source.label,

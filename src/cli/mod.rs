@@ -81,7 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 }
 
 /// Loads the bundle and opens a session for it.
-fn open_model(
+pub(crate) fn open_model(
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
 ) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {

@@ -27,7 +27,7 @@ const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// Display spectrogram: one column per 10 ms.
 const DISPLAY_COLUMNS_PER_SEC: u32 = 100;
 
-/// The display spectrogram: mel power in dB over the source's whole band.
+/// The display spectrogram: mel power in dB re full scale, over the source's whole band.
 struct DisplayTap {
     frontend: Frontend,
     hop_samples: usize,
@@ -62,6 +62,12 @@ impl DisplayTap {
                     reference: 1.0,
                     amin: 1e-10,
                     top_db: None,
+                },
+                // dB relative to full scale: a full-scale sine's Hann-windowed peak bin has
+                // magnitude n_fft / 4.
+                StepSpec::Affine {
+                    scale: 1.0,
+                    offset: -20.0 * (n_fft as f32 / 4.0).log10(),
                 },
             ],
         };

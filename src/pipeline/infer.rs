@@ -18,7 +18,7 @@ pub(super) fn run(
     events: Sender<PipelineEvent>,
     stats: Arc<PipelineStats>,
     stop: &AtomicBool,
-) {
+) -> Box<dyn Scorer> {
     let mut last_error = String::new();
     while !stop.load(Ordering::Relaxed) {
         let job = match jobs.recv_timeout(STOP_POLL) {
@@ -51,4 +51,5 @@ pub(super) fn run(
             }
         }
     }
+    scorer
 }

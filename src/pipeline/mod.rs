@@ -40,6 +40,9 @@ pub trait Scorer: Send {
         rows: usize,
         scores: &mut Vec<f32>,
     ) -> Result<(), InferenceError>;
+
+    /// Forgets carried state before a new stream.
+    fn reset(&mut self) {}
 }
 
 impl Scorer for ModelRunner {
@@ -50,6 +53,10 @@ impl Scorer for ModelRunner {
         scores: &mut Vec<f32>,
     ) -> Result<(), InferenceError> {
         self.run(window, 1, rows, scores)
+    }
+
+    fn reset(&mut self) {
+        self.reset_state();
     }
 }
 
@@ -177,7 +184,8 @@ impl PipelineStats {
 /// The running DSP and inference threads. Dropping it stops and joins both.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    dsp: Option<JoinHandle<()>>,
+    inference: Option<JoinHandle<Box<dyn Scorer>>>,
     events: Receiver<PipelineEvent>,
     stats: Arc<PipelineStats>,
     display: DisplayInfo,
@@ -187,7 +195,7 @@ impl Pipeline {
     pub fn start(
         reader: CaptureReader,
         input: &AudioInput,
-        scorer: Box<dyn Scorer>,
+        mut scorer: Box<dyn Scorer>,
         config: PipelineConfig,
     ) -> Result<Self, PipelineError> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -206,39 +214,33 @@ impl Pipeline {
             Arc::clone(&stats),
         )?;
         let display = dsp.display_info();
-        let mut threads = Vec::with_capacity(2);
         let dsp_stop = Arc::clone(&stop);
-        threads.push(
-            std::thread::Builder::new()
-                .name("livetag-dsp".to_string())
-                .spawn(move || dsp.run(&dsp_stop))
-                .map_err(|source| PipelineError::Thread {
-                    name: "DSP",
-                    source,
-                })?,
-        );
-        let infer_stop = Arc::clone(&stop);
-        let infer_stats = Arc::clone(&stats);
-        let spawned = std::thread::Builder::new()
-            .name("livetag-inference".to_string())
-            .spawn(move || infer::run(scorer, jobs_rx, events_tx, infer_stats, &infer_stop));
+        let dsp = std::thread::Builder::new()
+            .name("livetag-dsp".to_string())
+            .spawn(move || dsp.run(&dsp_stop))
+            .map_err(|source| PipelineError::Thread {
+                name: "DSP",
+                source,
+            })?;
         let mut pipeline = Self {
             stop,
-            threads,
+            dsp: Some(dsp),
+            inference: None,
             events,
             stats,
             display,
         };
-        match spawned {
-            Ok(handle) => pipeline.threads.push(handle),
-            Err(source) => {
-                pipeline.shutdown();
-                return Err(PipelineError::Thread {
-                    name: "inference",
-                    source,
-                });
-            }
-        }
+        let infer_stop = Arc::clone(&pipeline.stop);
+        let infer_stats = Arc::clone(&pipeline.stats);
+        scorer.reset();
+        let inference = std::thread::Builder::new()
+            .name("livetag-inference".to_string())
+            .spawn(move || infer::run(scorer, jobs_rx, events_tx, infer_stats, &infer_stop))
+            .map_err(|source| PipelineError::Thread {
+                name: "inference",
+                source,
+            })?;
+        pipeline.inference = Some(inference);
         Ok(pipeline)
     }
 
@@ -254,17 +256,23 @@ impl Pipeline {
         &self.display
     }
 
-    fn shutdown(&mut self) {
+    /// Stops both threads and hands back the scorer, to serve another source.
+    pub fn into_scorer(mut self) -> Option<Box<dyn Scorer>> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Option<Box<dyn Scorer>> {
         self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        if let Some(dsp) = self.dsp.take() {
+            let _ = dsp.join();
         }
+        self.inference.take().and_then(|thread| thread.join().ok())
     }
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }
 
@@ -277,15 +285,6 @@ struct LiveScoresJob {
     captured_at: Instant,
 }
 
-/// Why a live session could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    #[error(transparent)]
-    Capture(#[from] crate::capture::CaptureError),
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-}
-
 /// A source wired to a model: what the window and `livetag listen` run.
 pub struct LiveSession {
     // Declared first so it is dropped first: threads stop before the audio does.
@@ -296,18 +295,20 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
+    /// Wires an open source to a scorer. Callers open the source first, so that a source
+    /// that cannot be opened never costs them a running session.
     pub fn start(
-        request: &crate::capture::SourceRequest,
+        source: crate::capture::LiveSource,
         input: &AudioInput,
         scorer: Box<dyn Scorer>,
         config: PipelineConfig,
-    ) -> Result<Self, LiveError> {
+    ) -> Result<Self, PipelineError> {
         let crate::capture::LiveSource {
             reader,
             counters,
             info,
             control,
-        } = request.open()?;
+        } = source;
         let pipeline = Pipeline::start(reader, input, scorer, config)?;
         Ok(Self {
             pipeline,
@@ -315,5 +316,25 @@ impl LiveSession {
             counters,
             control,
         })
+    }
+}
+
+impl LiveSession {
+    /// The demo-mode file's playback controls, when the source is a file.
+    pub fn playback(&self) -> Option<&crate::capture::FilePlayback> {
+        match &self.control {
+            crate::capture::SourceControl::File(playback) => Some(playback),
+            crate::capture::SourceControl::Device(_) => None,
+        }
+    }
+
+    /// Stops the threads, then the audio, and hands back the scorer.
+    pub fn stop(self) -> Option<Box<dyn Scorer>> {
+        let Self {
+            pipeline, control, ..
+        } = self;
+        let scorer = pipeline.into_scorer();
+        drop(control);
+        scorer
     }
 }

@@ -1,0 +1,996 @@
+//! The eframe application: menus, shortcuts, the running session, model loading, device
+//! reconnection and the error banner. What is drawn from pipeline data lives in `view`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use eframe::egui::{self, Color32, Key, KeyboardShortcut, Modifiers};
+
+use super::view::{LiveView, ViewSettings};
+use crate::bundle::{catalog, Bundle};
+use crate::capture::{list_inputs, InputDeviceInfo, SourceKind, SourceRequest};
+use crate::cli::ListenArgs;
+use crate::inference::ModelRunner;
+use crate::pipeline::{LiveSession, PipelineConfig, PipelineStats};
+
+const OPEN_MODEL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+const OPEN_AUDIO: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::O);
+const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q);
+/// Single keys (ignored while typing in a text field).
+const PAUSE: Key = Key::Space;
+const NEXT_COLORMAP: Key = Key::C;
+const MODEL_INPUT: Key = Key::M;
+const HELP: Key = Key::F1;
+/// A microphone silent for this long is treated as gone.
+const STALL: Duration = Duration::from_secs(2);
+const RECONNECT_EVERY: Duration = Duration::from_secs(2);
+/// Audio file types offered for demo mode.
+const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "flac", "ogg", "oga", "mp3", "wave"];
+
+/// Everything that survives a restart.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    pub view: ViewSettings,
+    /// Last model (bundle path or name).
+    pub model: Option<String>,
+    /// Last microphone id.
+    pub device: Option<String>,
+}
+
+/// What the window was asked to do from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub model: Option<String>,
+    pub source: Option<SourceRequest>,
+    pub hop_secs: f64,
+    pub provider: crate::inference::DevicePreference,
+    pub threads: Option<usize>,
+    pub ort_lib: Option<PathBuf>,
+    /// Close by itself after this long (scripts, CI).
+    pub quit_after: Option<Duration>,
+    /// Save a screenshot just before closing.
+    pub screenshot: Option<PathBuf>,
+}
+
+impl Launch {
+    pub fn from_args(args: &ListenArgs, ort_lib: Option<PathBuf>) -> Self {
+        Self {
+            model: args.model.model.clone(),
+            source: (args.file.is_some() || args.device.is_some()).then(|| args.source()),
+            hop_secs: args.hop_secs,
+            provider: args.model.provider,
+            threads: args.model.threads,
+            ort_lib,
+            quit_after: args.duration,
+            screenshot: args.screenshot.clone(),
+        }
+    }
+}
+
+/// A model ready to run.
+struct LoadedModel {
+    bundle: Bundle,
+    runner: ModelRunner,
+}
+
+struct Running {
+    session: LiveSession,
+    request: SourceRequest,
+    bundle: Bundle,
+    provider: String,
+    /// Audio callbacks seen at the last check, and when they last advanced.
+    callbacks: u64,
+    callbacks_moved_at: Instant,
+}
+
+/// A message in the banner.
+struct Banner {
+    text: String,
+    error: bool,
+}
+
+pub struct LivetagApp {
+    settings: Settings,
+    launch: Launch,
+    running: Option<Running>,
+    view: Option<LiveView>,
+    loading: Option<(String, Receiver<Result<LoadedModel, String>>)>,
+    /// A loaded model still waiting for a source that opens.
+    idle_model: Option<LoadedModel>,
+    /// Where to connect the next loaded model.
+    pending_source: SourceRequest,
+    banners: Vec<Banner>,
+    device_problem: Option<String>,
+    next_reconnect: Instant,
+    paused: bool,
+    devices: Vec<InputDeviceInfo>,
+    model_dialog: Option<String>,
+    audio_dialog: Option<String>,
+    browse: Option<(BrowseFor, Receiver<Option<PathBuf>>)>,
+    show_help: bool,
+    started: Instant,
+    screenshot: Option<Receiver<Arc<egui::ColorImage>>>,
+    closing: bool,
+    /// Where the last frame drew the spectrogram and the bars (for screenshot checks).
+    layout: ScreenLayout,
+}
+
+/// Written beside a screenshot, so a script can check the picture region by region.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct ScreenLayout {
+    pixels_per_point: f32,
+    spectrogram: [f32; 4],
+    bars: Vec<(String, [f32; 4])>,
+}
+
+fn corners(rect: egui::Rect) -> [f32; 4] {
+    [rect.min.x, rect.min.y, rect.max.x, rect.max.y]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BrowseFor {
+    Model,
+    Audio,
+}
+
+impl LivetagApp {
+    pub fn new(launch: Launch, settings: Settings) -> Self {
+        let pending_source = launch
+            .source
+            .clone()
+            .unwrap_or_else(|| SourceRequest::Microphone(settings.device.clone()));
+        let model = launch
+            .model
+            .clone()
+            .or_else(|| settings.model.clone())
+            .unwrap_or_else(|| catalog::DEFAULT_MODEL.to_string());
+        let mut app = Self {
+            settings,
+            launch,
+            running: None,
+            view: None,
+            loading: None,
+            idle_model: None,
+            pending_source,
+            banners: Vec::new(),
+            device_problem: None,
+            next_reconnect: Instant::now(),
+            paused: false,
+            devices: Vec::new(),
+            model_dialog: None,
+            audio_dialog: None,
+            browse: None,
+            show_help: false,
+            started: Instant::now(),
+            screenshot: None,
+            closing: false,
+            layout: ScreenLayout::default(),
+        };
+        app.load_model(model);
+        app
+    }
+
+    fn report(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::warn!("{text}");
+        if !self.banners.iter().any(|b| b.text == text) {
+            self.banners.push(Banner { text, error: true });
+        }
+    }
+
+    /// Loads a model on a worker thread; the running session keeps going meanwhile.
+    fn load_model(&mut self, model: String) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let args = crate::cli::ModelArgs {
+            model: Some(model.clone()),
+            provider: self.launch.provider,
+            threads: self.launch.threads,
+        };
+        let ort_lib = self.launch.ort_lib.clone();
+        let spawned = std::thread::Builder::new()
+            .name("livetag-model-loader".to_string())
+            .spawn(move || {
+                let loaded = crate::cli::open_model(&args, ort_lib.as_deref())
+                    .map(|(bundle, runner)| LoadedModel { bundle, runner })
+                    .map_err(|e| format!("{e:#}"));
+                let _ = tx.send(loaded);
+            });
+        match spawned {
+            Ok(_) => self.loading = Some((model, rx)),
+            Err(e) => self.report(format!("cannot start loading {model}: {e}")),
+        }
+    }
+
+    fn config(&self) -> PipelineConfig {
+        PipelineConfig {
+            hop_secs: self.launch.hop_secs,
+            ..PipelineConfig::default()
+        }
+    }
+
+    /// Starts `model` on `request`, replacing what runs. On failure what runs stays.
+    fn start(&mut self, model: LoadedModel, request: SourceRequest) {
+        let source = match request.open() {
+            Ok(source) => source,
+            Err(error) => {
+                // Keep the model and retry: the device may come (back), or the user may
+                // pick another source.
+                if self.running.is_none() {
+                    self.device_problem = Some(error.to_string());
+                    self.idle_model = Some(model);
+                } else {
+                    self.report(error.to_string());
+                }
+                return;
+            }
+        };
+        let previous_position = self
+            .running
+            .as_ref()
+            .filter(|r| r.request == request)
+            .and_then(|r| r.session.playback())
+            .map(|p| p.position_secs());
+        if let Some(old) = self.running.take() {
+            old.session.stop();
+        }
+        let provider = model.runner.provider().to_string();
+        let LoadedModel { bundle, runner } = model;
+        match LiveSession::start(source, &bundle.input, Box::new(runner), self.config()) {
+            Ok(session) => {
+                if let (Some(secs), Some(playback)) = (previous_position, session.playback()) {
+                    playback.seek(secs);
+                }
+                self.view = Some(LiveView::new(
+                    bundle.name().to_string(),
+                    bundle.labels.clone(),
+                    session.pipeline.display().clone(),
+                    &self.settings.view,
+                ));
+                if let SourceRequest::Microphone(_) = &request {
+                    self.settings.device = Some(session.source.label.clone());
+                }
+                self.settings.model = Some(bundle.dir.display().to_string());
+                self.device_problem = None;
+                self.running = Some(Running {
+                    callbacks: 0,
+                    callbacks_moved_at: Instant::now(),
+                    session,
+                    request,
+                    bundle,
+                    provider,
+                });
+            }
+            Err(error) => self.report(error.to_string()),
+        }
+    }
+
+    /// Moves the running model to another source.
+    fn switch_source(&mut self, request: SourceRequest) {
+        self.pending_source = request.clone();
+        if let Some(model) = self.idle_model.take() {
+            return self.start(model, request);
+        }
+        if self.running.is_none() {
+            return;
+        }
+        let source = match request.open() {
+            Ok(source) => source,
+            Err(error) => return self.report(error.to_string()),
+        };
+        let Some(Running {
+            session,
+            bundle,
+            provider,
+            ..
+        }) = self.running.take()
+        else {
+            return;
+        };
+        let Some(scorer) = session.stop() else {
+            return self.report("the inference thread ended unexpectedly; reload the model");
+        };
+        match LiveSession::start(source, &bundle.input, scorer, self.config()) {
+            Ok(session) => {
+                self.view = Some(LiveView::new(
+                    bundle.name().to_string(),
+                    bundle.labels.clone(),
+                    session.pipeline.display().clone(),
+                    &self.settings.view,
+                ));
+                if let SourceRequest::Microphone(_) = &request {
+                    self.settings.device = Some(session.source.label.clone());
+                }
+                self.device_problem = None;
+                self.running = Some(Running {
+                    callbacks: 0,
+                    callbacks_moved_at: Instant::now(),
+                    session,
+                    request,
+                    bundle,
+                    provider,
+                });
+            }
+            Err(error) => self.report(error.to_string()),
+        }
+    }
+
+    /// Per-frame work that does not draw: loaded models, pipeline events, device health.
+    fn tick(&mut self, ctx: &egui::Context) {
+        if let Some((name, rx)) = &self.loading {
+            match rx.try_recv() {
+                Ok(Ok(model)) => {
+                    self.loading = None;
+                    let request = self.pending_source.clone();
+                    self.start(model, request);
+                }
+                Ok(Err(error)) => {
+                    let name = name.clone();
+                    self.loading = None;
+                    self.report(format!("cannot load model {name}: {error}"));
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some((what, rx)) = &self.browse {
+            if let Ok(picked) = rx.try_recv() {
+                let what = *what;
+                self.browse = None;
+                if let Some(path) = picked {
+                    self.open_path(&path, Some(what));
+                }
+            }
+        }
+
+        let now = Instant::now();
+        if self.idle_model.is_some() && now >= self.next_reconnect {
+            self.next_reconnect = now + RECONNECT_EVERY;
+            if let Some(model) = self.idle_model.take() {
+                let request = self.pending_source.clone();
+                self.start(model, request);
+            }
+        }
+        let Some(running) = &mut self.running else {
+            return;
+        };
+        let mut errors = Vec::new();
+        for event in running.session.pipeline.events().try_iter() {
+            if self.paused {
+                continue;
+            }
+            if let Some(view) = &mut self.view {
+                if let Some(error) = view.ingest(event, now, &self.settings.view) {
+                    errors.push(error);
+                }
+            }
+        }
+        // Device health: an error callback, or a microphone that stopped delivering.
+        let callbacks = running.session.counters.callbacks.load(Ordering::Relaxed);
+        if callbacks != running.callbacks {
+            running.callbacks = callbacks;
+            running.callbacks_moved_at = now;
+        }
+        let is_mic = running.session.source.kind == SourceKind::Microphone;
+        let label = running.session.source.label.clone();
+        let lost = running.session.counters.device_lost.load(Ordering::Relaxed);
+        let stalled = is_mic && now.duration_since(running.callbacks_moved_at) > STALL;
+        for error in errors {
+            self.report(error);
+        }
+        if lost || stalled {
+            if self.device_problem.is_none() {
+                self.device_problem = Some(if lost {
+                    format!("input device {label} went away")
+                } else {
+                    format!("no audio from {label} for {} s", STALL.as_secs())
+                });
+            }
+            if now >= self.next_reconnect {
+                self.next_reconnect = now + RECONNECT_EVERY;
+                let request = self
+                    .running
+                    .as_ref()
+                    .map(|r| r.request.clone())
+                    .unwrap_or_else(|| self.pending_source.clone());
+                self.try_reconnect(request);
+            }
+        }
+        let _ = ctx;
+    }
+
+    /// Reopens the source; on failure the banner stays and the old session keeps its data.
+    fn try_reconnect(&mut self, request: SourceRequest) {
+        let Some(running) = &self.running else { return };
+        let before = running.session.counters.clone();
+        self.switch_source(request);
+        let reconnected = self
+            .running
+            .as_ref()
+            .is_some_and(|r| !Arc::ptr_eq(&r.session.counters, &before));
+        if reconnected {
+            self.banners
+                .retain(|b| !b.text.starts_with("cannot open input device"));
+        }
+    }
+
+    /// A dropped or chosen path: a bundle folder, a bundle.toml, an .onnx inside a bundle,
+    /// or an audio file for demo mode.
+    fn open_path(&mut self, path: &Path, hint: Option<BrowseFor>) {
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let is_audio = AUDIO_EXTENSIONS.contains(&extension.as_str());
+        if is_audio && hint != Some(BrowseFor::Model) {
+            self.switch_source(SourceRequest::File {
+                path: path.to_path_buf(),
+                audible: true,
+            });
+            return;
+        }
+        let bundle_dir = if extension == "onnx" || extension == "toml" {
+            path.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            path.to_path_buf()
+        };
+        if extension == "onnx" && !bundle_dir.join("bundle.toml").is_file() {
+            self.report(format!(
+                "{} is a bare ONNX file: livetag needs its bundle (a folder with bundle.toml, labels and licence; see docs/BUNDLE_FORMAT.md)",
+                path.display()
+            ));
+            return;
+        }
+        self.load_model(bundle_dir.display().to_string());
+    }
+
+    fn browse(&mut self, what: BrowseFor) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("livetag-file-dialog".to_string())
+            .spawn(move || {
+                let dialog = rfd::FileDialog::new();
+                let picked = match what {
+                    BrowseFor::Model => {
+                        dialog.set_title("Open a model bundle folder").pick_folder()
+                    }
+                    BrowseFor::Audio => dialog
+                        .set_title("Open an audio file")
+                        .add_filter("audio", &AUDIO_EXTENSIONS)
+                        .pick_file(),
+                };
+                let _ = tx.send(picked);
+            });
+        if spawned.is_ok() {
+            self.browse = Some((what, rx));
+        }
+    }
+
+    fn toggle_pause(&mut self) {
+        self.paused = !self.paused;
+        if let Some(playback) = self.running.as_ref().and_then(|r| r.session.playback()) {
+            playback.set_paused(self.paused);
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.input_mut(|i| i.consume_shortcut(&OPEN_AUDIO)) {
+            self.audio_dialog = Some(String::new());
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&OPEN_MODEL)) {
+            self.model_dialog = Some(String::new());
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&QUIT)) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let pressed = |key| ctx.input_mut(|i| i.consume_key(Modifiers::NONE, key));
+        if pressed(PAUSE) {
+            self.toggle_pause();
+        }
+        if pressed(NEXT_COLORMAP) {
+            self.settings.view.colormap = self.settings.view.colormap.next();
+        }
+        if pressed(MODEL_INPUT) {
+            self.settings.view.show_model_input = !self.settings.view.show_model_input;
+        }
+        if pressed(HELP) {
+            self.show_help = !self.show_help;
+        }
+    }
+
+    fn menu_bar(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("Source", |ui| {
+                if self.devices.is_empty() {
+                    self.devices = list_inputs();
+                }
+                ui.label("Microphone");
+                let current = self
+                    .running
+                    .as_ref()
+                    .map(|r| r.session.source.label.clone());
+                let mut picked = None;
+                for device in &self.devices {
+                    let selected = current.as_deref() == Some(device.id.as_str());
+                    let text = format!("{} ({})", device.name, device.id);
+                    if ui.selectable_label(selected, text).clicked() {
+                        picked = Some(device.id.clone());
+                    }
+                }
+                if ui.button("Refresh device list").clicked() {
+                    self.devices = list_inputs();
+                }
+                ui.separator();
+                if ui
+                    .add(
+                        egui::Button::new("Open audio file (demo mode)…")
+                            .shortcut_text(ctx.format_shortcut(&OPEN_AUDIO)),
+                    )
+                    .clicked()
+                {
+                    self.audio_dialog = Some(String::new());
+                    ui.close();
+                }
+                if let Some(id) = picked {
+                    self.switch_source(SourceRequest::Microphone(Some(id)));
+                    ui.close();
+                }
+            });
+            ui.menu_button("Model", |ui| {
+                if ui
+                    .add(
+                        egui::Button::new("Open model…")
+                            .shortcut_text(ctx.format_shortcut(&OPEN_MODEL)),
+                    )
+                    .clicked()
+                {
+                    self.model_dialog = Some(String::new());
+                    ui.close();
+                }
+                ui.separator();
+                ui.label("Installed");
+                for (path, loaded) in catalog::list() {
+                    if let Ok(bundle) = loaded {
+                        if ui
+                            .button(bundle.name())
+                            .on_hover_text(path.display().to_string())
+                            .clicked()
+                        {
+                            self.load_model(path.display().to_string());
+                            ui.close();
+                        }
+                    }
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let view = &mut self.settings.view;
+                if ui
+                    .add(
+                        egui::Button::new(if self.paused { "Resume" } else { "Pause" })
+                            .shortcut_text("Space"),
+                    )
+                    .clicked()
+                {
+                    self.paused = !self.paused;
+                }
+                ui.checkbox(&mut view.show_model_input, "Model input (M)");
+                egui::ComboBox::from_label("colour map (C)")
+                    .selected_text(view.colormap.name())
+                    .show_ui(ui, |ui| {
+                        for map in super::colormap::Colormap::ALL {
+                            ui.selectable_value(&mut view.colormap, map, map.name());
+                        }
+                    });
+                ui.add(egui::Slider::new(&mut view.db_low, -160.0..=0.0).text("dB floor"));
+                ui.add(egui::Slider::new(&mut view.db_high, -100.0..=20.0).text("dB ceiling"));
+                if view.db_high <= view.db_low + 1.0 {
+                    view.db_high = view.db_low + 1.0;
+                }
+                ui.add(
+                    egui::Slider::new(&mut view.smoothing_secs, 0.0..=3.0).text("smoothing (s)"),
+                );
+                ui.add(egui::Slider::new(&mut view.top_k, 1..=10).text("classes shown"));
+                ui.add(
+                    egui::Slider::new(&mut view.default_threshold, 0.0..=1.0)
+                        .text("default threshold"),
+                );
+            });
+            ui.menu_button("Help", |ui| {
+                if ui
+                    .add(egui::Button::new("Keyboard shortcuts").shortcut_text("F1"))
+                    .clicked()
+                {
+                    self.show_help = true;
+                    ui.close();
+                }
+                if ui
+                    .add(egui::Button::new("Quit").shortcut_text(ctx.format_shortcut(&QUIT)))
+                    .clicked()
+                {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            if self.paused {
+                ui.colored_label(ui.visuals().warn_fg_color, "paused (Space resumes)");
+            }
+            if let Some((name, _)) = &self.loading {
+                ui.spinner();
+                ui.label(format!("loading {name}…"));
+            }
+        });
+    }
+
+    fn banners(&mut self, ui: &mut egui::Ui) {
+        let mut dismissed = None;
+        let problem = self.device_problem.as_ref().map(|p| Banner {
+            text: format!("{p}. Reconnecting… (or pick another device in Source)"),
+            error: true,
+        });
+        for (i, banner) in problem.iter().chain(self.banners.iter()).enumerate() {
+            let colour = if banner.error {
+                ui.visuals().error_fg_color
+            } else {
+                ui.visuals().warn_fg_color
+            };
+            egui::Frame::new()
+                .fill(colour.gamma_multiply(0.15))
+                .stroke((1.0, colour))
+                .inner_margin(6)
+                .corner_radius(4)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.colored_label(colour, &banner.text);
+                        if (problem.is_none() || i > 0) && ui.small_button("✕").clicked() {
+                            dismissed = Some(i - usize::from(problem.is_some()));
+                        }
+                    });
+                });
+        }
+        if let Some(i) = dismissed {
+            self.banners.remove(i);
+        }
+    }
+
+    fn status_bar(&self, ui: &mut egui::Ui) {
+        let Some(running) = &self.running else {
+            ui.label("no session yet");
+            return;
+        };
+        let session = &running.session;
+        let stats = session.pipeline.stats();
+        let counters = &session.counters;
+        let (latency, inference) = match &self.view {
+            Some(view) => (
+                percentiles(&view.latency_ms),
+                percentiles(&view.inference_ms),
+            ),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let line = StatusLine {
+            source: format!(
+                "{} @ {} Hz",
+                session.source.label, session.source.sample_rate_hz
+            ),
+            model: running.bundle.name().to_string(),
+            provider: running.provider.clone(),
+            inference_ms: inference,
+            latency_ms: latency,
+            dropped_windows: PipelineStats::load(&stats.windows_dropped),
+            xruns: counters.xruns.load(Ordering::Relaxed),
+            overflow_frames: counters.overflow_frames.load(Ordering::Relaxed),
+        };
+        line.ui(ui);
+    }
+
+    fn seek_bar(&mut self, ui: &mut egui::Ui) {
+        let Some(playback) = self.running.as_ref().and_then(|r| r.session.playback()) else {
+            return;
+        };
+        let mut position = playback.position_secs();
+        let duration = playback.duration_secs();
+        let mut toggle = false;
+        ui.horizontal(|ui| {
+            if ui
+                .button(if playback.is_paused() {
+                    "Play"
+                } else {
+                    "Pause"
+                })
+                .clicked()
+            {
+                toggle = true;
+            }
+            ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(100.0);
+            let label = format!("{position:.1} / {duration:.1} s");
+            let slider = egui::Slider::new(&mut position, 0.0..=duration)
+                .show_value(false)
+                .text(label);
+            if ui.add(slider).changed() {
+                playback.seek(position);
+            }
+            if !playback.is_audible() {
+                ui.label("(muted: no output device)");
+            }
+        });
+        if toggle {
+            self.toggle_pause();
+        }
+    }
+
+    fn dialogs(&mut self, ctx: &egui::Context) {
+        if let Some(mut text) = self.model_dialog.take() {
+            let mut open = true;
+            let mut chosen = None;
+            egui::Window::new("Open model").open(&mut open).collapsible(false).show(ctx, |ui| {
+                ui.label("A bundle folder (bundle.toml, model.onnx, labels, licence), or an installed name:");
+                let response = ui.add(egui::TextEdit::singleline(&mut text).hint_text("models/musicnn-mtt").desired_width(360.0));
+                ui.horizontal(|ui| {
+                    if ui.button("Open").clicked() || (response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter))) {
+                        chosen = Some(text.clone());
+                    }
+                    if ui.button("Browse…").clicked() {
+                        self.browse(BrowseFor::Model);
+                    }
+                });
+                ui.separator();
+                for (path, loaded) in catalog::list() {
+                    if let Ok(bundle) = loaded {
+                        if ui.button(format!("{} ({} classes)", bundle.name(), bundle.labels.len())).clicked() {
+                            chosen = Some(path.display().to_string());
+                        }
+                    }
+                }
+            });
+            match chosen {
+                Some(path) if !path.trim().is_empty() => {
+                    self.open_path(Path::new(path.trim()), Some(BrowseFor::Model))
+                }
+                _ if open => self.model_dialog = Some(text),
+                _ => {}
+            }
+        }
+        if let Some(mut text) = self.audio_dialog.take() {
+            let mut open = true;
+            let mut chosen = None;
+            egui::Window::new("Open audio file")
+                .open(&mut open)
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label("Played in real time and tagged live (wav, flac, ogg, mp3):");
+                    let response = ui.add(
+                        egui::TextEdit::singleline(&mut text)
+                            .hint_text("assets/whistle.wav")
+                            .desired_width(360.0),
+                    );
+                    ui.horizontal(|ui| {
+                        if ui.button("Play").clicked()
+                            || (response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)))
+                        {
+                            chosen = Some(text.clone());
+                        }
+                        if ui.button("Browse…").clicked() {
+                            self.browse(BrowseFor::Audio);
+                        }
+                    });
+                });
+            match chosen {
+                Some(path) if !path.trim().is_empty() => {
+                    self.open_path(Path::new(path.trim()), Some(BrowseFor::Audio))
+                }
+                _ if open => self.audio_dialog = Some(text),
+                _ => {}
+            }
+        }
+        if self.show_help {
+            egui::Window::new("Keyboard shortcuts")
+                .open(&mut self.show_help)
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    egui::Grid::new("shortcuts").show(ui, |ui| {
+                        for (keys, what) in [
+                            ("Space", "pause / resume"),
+                            ("C", "next colour map"),
+                            ("M", "show the model's input"),
+                            (&*ctx.format_shortcut(&OPEN_MODEL), "open a model"),
+                            (
+                                &*ctx.format_shortcut(&OPEN_AUDIO),
+                                "open an audio file (demo mode)",
+                            ),
+                            (&*ctx.format_shortcut(&QUIT), "quit"),
+                            ("F1", "this help"),
+                            ("right-click a bar", "set that class's threshold"),
+                        ] {
+                            ui.monospace(keys);
+                            ui.label(what);
+                            ui.end_row();
+                        }
+                    });
+                });
+        }
+    }
+
+    /// Scripted runs: close after `quit_after`, taking a screenshot first if asked.
+    fn scripted_exit(&mut self, ctx: &egui::Context) {
+        let Some(after) = self.launch.quit_after else {
+            return;
+        };
+        if self.started.elapsed() < after || self.closing {
+            if let Some(rx) = &self.screenshot {
+                if let Ok(image) = rx.try_recv() {
+                    if let Some(path) = &self.launch.screenshot {
+                        let layout = serde_json::to_string_pretty(&self.layout).unwrap_or_default();
+                        let _ = std::fs::write(path.with_extension("json"), layout);
+                        if let Err(e) = save_png(&image, path) {
+                            eprintln!("error: cannot save screenshot {}: {e}", path.display());
+                        } else {
+                            eprintln!("livetag: screenshot saved to {}", path.display());
+                        }
+                    }
+                    self.screenshot = None;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+            return;
+        }
+        self.closing = true;
+        if self.launch.screenshot.is_some() {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let repaint = ctx.clone();
+            ctx.request_screenshot(move |image| {
+                let _ = tx.send(image);
+                repaint.request_repaint();
+            });
+            self.screenshot = Some(rx);
+        } else {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
+    let [width, height] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    image::save_buffer(
+        path,
+        &bytes,
+        width as u32,
+        height as u32,
+        image::ColorType::Rgba8,
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn percentiles(values: &crate::pipeline::Percentiles) -> String {
+    match (values.percentile(50.0), values.percentile(99.0)) {
+        (Some(p50), Some(p99)) => format!("{p50:.0}/{p99:.0}"),
+        _ => "-".to_string(),
+    }
+}
+
+/// The status bar's figures, already formatted where that is simpler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    pub source: String,
+    pub model: String,
+    pub provider: String,
+    /// "p50/p99" in ms.
+    pub inference_ms: String,
+    pub latency_ms: String,
+    pub dropped_windows: u64,
+    pub xruns: u64,
+    pub overflow_frames: u64,
+}
+
+impl StatusLine {
+    pub fn ui(&self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("source {}", self.source));
+            ui.separator();
+            ui.label(format!("model {} on {}", self.model, self.provider));
+            ui.separator();
+            ui.label(format!("inference p50/p99 {} ms", self.inference_ms));
+            ui.separator();
+            ui.label(format!("capture-to-screen p50/p99 {} ms", self.latency_ms));
+            ui.separator();
+            let problems = self.dropped_windows + self.xruns + self.overflow_frames > 0;
+            let colour = if problems {
+                ui.visuals().warn_fg_color
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.colored_label(
+                colour,
+                format!(
+                    "dropped windows {}, xruns {}, lost frames {}",
+                    self.dropped_windows, self.xruns, self.overflow_frames
+                ),
+            );
+        });
+    }
+}
+
+impl eframe::App for LivetagApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.tick(ctx);
+        self.scripted_exit(ctx);
+        ctx.request_repaint_after(Duration::from_millis(16));
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.layout.pixels_per_point = ctx.pixels_per_point();
+        self.shortcuts(&ctx);
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for path in dropped {
+            self.open_path(&path, None);
+        }
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_bar(ui);
+            self.banners(ui);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|r| r.session.playback().is_some())
+        {
+            egui::Panel::bottom("seek").show(ui, |ui| self.seek_bar(ui));
+        }
+        egui::Panel::right("tags")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| {
+                ui.heading("Top classes");
+                if let Some(view) = &self.view {
+                    let bars = view.top_k_ui(ui, &mut self.settings.view);
+                    self.layout.bars = bars.into_iter().map(|(l, r)| (l, corners(r))).collect();
+                } else {
+                    ui.label("loading model…");
+                }
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            let Some(view) = &mut self.view else {
+                ui.centered_and_justified(|ui| ui.label("starting…"));
+                return;
+            };
+            let timeline_height = (ui.available_height() * 0.35).max(120.0);
+            let spectrogram_height = (ui.available_height() - timeline_height - 8.0).max(80.0);
+            let rect = view.spectrogram_ui(ui, &self.settings.view, spectrogram_height);
+            self.layout.spectrogram = corners(rect);
+            view.timeline_ui(ui, &self.settings.view, timeline_height);
+        });
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop"),
+            ));
+            let rect = ctx.content_rect();
+            painter.rect_filled(rect, 0.0, Color32::from_black_alpha(180));
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "drop a model bundle (folder, bundle.toml, .onnx) or an audio file",
+                egui::FontId::proportional(20.0),
+                Color32::WHITE,
+            );
+        }
+        self.dialogs(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}

@@ -1,0 +1,435 @@
+//! What the window shows, built from pipeline events alone: the scrolling spectrograms,
+//! the smoothed scores, the probability history and the timing figures. It knows nothing
+//! about threads or devices, so tests can feed it fixed events and a fixed clock.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::colormap::Colormap;
+use super::spectrogram::{ColourScale, ScrollingImage};
+use crate::pipeline::{DisplayInfo, Percentiles, PipelineEvent};
+
+/// Timing figures are percentiles over this many recent windows.
+const TIMING_WINDOWS: usize = 500;
+/// Distinct, colour-blind-friendly line colours (Okabe-Ito).
+const LINE_COLOURS: [Color32; 6] = [
+    Color32::from_rgb(230, 159, 0),
+    Color32::from_rgb(86, 180, 233),
+    Color32::from_rgb(0, 158, 115),
+    Color32::from_rgb(240, 228, 66),
+    Color32::from_rgb(204, 121, 167),
+    Color32::from_rgb(213, 94, 0),
+];
+
+/// The view settings the user changes and the app persists.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ViewSettings {
+    pub colormap: Colormap,
+    pub db_low: f32,
+    pub db_high: f32,
+    /// Time constant of the score smoothing; 0 shows raw scores.
+    pub smoothing_secs: f32,
+    pub top_k: usize,
+    pub visible_secs: f32,
+    pub show_model_input: bool,
+    /// Threshold for classes without their own.
+    pub default_threshold: f32,
+    /// Per-model, per-label thresholds.
+    pub thresholds: BTreeMap<String, BTreeMap<String, f32>>,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        Self {
+            colormap: Colormap::Viridis,
+            db_low: -100.0,
+            db_high: -20.0,
+            smoothing_secs: 0.3,
+            top_k: 5,
+            visible_secs: 10.0,
+            show_model_input: false,
+            default_threshold: 0.5,
+            thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+impl ViewSettings {
+    pub fn threshold(&self, model: &str, label: &str) -> f32 {
+        self.thresholds
+            .get(model)
+            .and_then(|t| t.get(label))
+            .copied()
+            .unwrap_or(self.default_threshold)
+    }
+}
+
+struct ScoreRow {
+    end_secs: f64,
+    scores: Vec<f32>,
+}
+
+pub struct LiveView {
+    pub model: String,
+    pub labels: Vec<String>,
+    pub display: DisplayInfo,
+    spectrum: ScrollingImage,
+    model_input: Option<ScrollingImage>,
+    history: VecDeque<ScoreRow>,
+    smoothed: Vec<f32>,
+    pub latency_ms: Percentiles,
+    pub inference_ms: Percentiles,
+}
+
+impl LiveView {
+    pub fn new(
+        model: String,
+        labels: Vec<String>,
+        display: DisplayInfo,
+        settings: &ViewSettings,
+    ) -> Self {
+        let columns = (display.columns_per_sec * settings.visible_secs as f64).ceil() as usize;
+        let spectrum =
+            ScrollingImage::new("spectrogram", columns, display.bands, db_scale(settings));
+        let model_input = (display.model_row_width > 0).then(|| {
+            let rows = (display.model_rows_per_sec * settings.visible_secs as f64).ceil() as usize;
+            ScrollingImage::new(
+                "model input",
+                rows,
+                display.model_row_width,
+                ColourScale {
+                    colormap: settings.colormap,
+                    low: 0.0,
+                    high: 1.0,
+                },
+            )
+        });
+        Self {
+            smoothed: vec![0.0; labels.len()],
+            model,
+            labels,
+            display,
+            spectrum,
+            model_input,
+            history: VecDeque::new(),
+            latency_ms: Percentiles::new(TIMING_WINDOWS),
+            inference_ms: Percentiles::new(TIMING_WINDOWS),
+        }
+    }
+
+    /// Source time of the newest audio shown.
+    pub fn now_secs(&self) -> f64 {
+        self.spectrum.newest_end_secs()
+    }
+
+    pub fn has_scores(&self) -> bool {
+        !self.history.is_empty()
+    }
+
+    /// Takes one pipeline event; `now` is when it reaches the screen. Returns an error
+    /// message to show, if the event was one.
+    pub fn ingest(
+        &mut self,
+        event: PipelineEvent,
+        now: Instant,
+        settings: &ViewSettings,
+    ) -> Option<String> {
+        match event {
+            PipelineEvent::Spectrum(column) => self.spectrum.push(&column.db, column.end_secs),
+            PipelineEvent::ModelInput(rows) => {
+                if let Some(image) = &mut self.model_input {
+                    for row in rows.values.chunks_exact(rows.width.max(1)) {
+                        image.push(row, rows.end_secs);
+                    }
+                }
+            }
+            PipelineEvent::Scores(scores) => {
+                self.latency_ms.push(
+                    now.saturating_duration_since(scores.captured_at)
+                        .as_secs_f64()
+                        * 1e3,
+                );
+                self.inference_ms.push(scores.inference_secs * 1e3);
+                let alpha = match self.history.back() {
+                    Some(last) if settings.smoothing_secs > 0.0 => {
+                        let dt = (scores.end_secs - last.end_secs).max(0.0);
+                        1.0 - (-dt / settings.smoothing_secs as f64).exp() as f32
+                    }
+                    _ => 1.0,
+                };
+                for (smooth, &raw) in self.smoothed.iter_mut().zip(&scores.scores) {
+                    *smooth += alpha * (raw - *smooth);
+                }
+                self.history.push_back(ScoreRow {
+                    end_secs: scores.end_secs,
+                    scores: scores.scores,
+                });
+                let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
+                while self
+                    .history
+                    .front()
+                    .is_some_and(|row| row.end_secs < keep_after)
+                {
+                    self.history.pop_front();
+                }
+            }
+            PipelineEvent::Error(message) => return Some(message),
+        }
+        None
+    }
+
+    /// Label indices of the best smoothed scores, best first.
+    pub fn top(&self, k: usize) -> Vec<usize> {
+        crate::tagger::top_k(&self.smoothed, k)
+    }
+
+    pub fn smoothed(&self) -> &[f32] {
+        &self.smoothed
+    }
+
+    /// The scrolling spectrogram, or the model's input when `show_model_input` is on.
+    /// Returns where it was drawn.
+    pub fn spectrogram_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &ViewSettings,
+        height: f32,
+    ) -> Rect {
+        let (rect, _) =
+            ui.allocate_exact_size(egui::vec2(ui.available_width(), height), Sense::hover());
+        let span_secs = settings.visible_secs as f64;
+        let now_secs = self.now_secs();
+        let painter = ui.painter_at(rect);
+        let text_colour = Color32::from_white_alpha(220);
+        let font = FontId::proportional(11.0);
+        match (&mut self.model_input, settings.show_model_input) {
+            (Some(image), true) => {
+                let range = image.value_range().unwrap_or((0.0, 1.0));
+                image.set_scale(ColourScale {
+                    colormap: settings.colormap,
+                    low: range.0,
+                    high: range.1,
+                });
+                let rows_per_sec = self.display.model_rows_per_sec;
+                image.paint(ui, rect, now_secs, span_secs, rows_per_sec);
+                let bands = image.height();
+                for band in [0, bands / 2, bands - 1] {
+                    let y = rect.bottom() - (band as f32 + 0.5) / bands as f32 * rect.height();
+                    painter.text(
+                        egui::pos2(rect.left() + 4.0, y),
+                        Align2::LEFT_CENTER,
+                        format!("band {band}"),
+                        font.clone(),
+                        text_colour,
+                    );
+                }
+                painter.text(
+                    rect.right_top() + egui::vec2(-6.0, 4.0),
+                    Align2::RIGHT_TOP,
+                    format!("model input ({}, {bands} bands)", self.model),
+                    font.clone(),
+                    text_colour,
+                );
+            }
+            (None, true) => {
+                painter.rect_filled(rect, 0.0, Color32::BLACK);
+                painter.text(
+                    rect.center(),
+                    Align2::CENTER_CENTER,
+                    "this model takes the raw waveform: it has no input spectrogram",
+                    font.clone(),
+                    text_colour,
+                );
+            }
+            _ => {
+                self.spectrum.set_scale(db_scale(settings));
+                let columns_per_sec = self.display.columns_per_sec;
+                self.spectrum
+                    .paint(ui, rect, now_secs, span_secs, columns_per_sec);
+                for hz in [100.0, 250.0, 500.0, 1e3, 2e3, 4e3, 8e3, 16e3] {
+                    if hz > self.display.fmax_hz {
+                        break;
+                    }
+                    let band = self.display.hz_band(hz) as f32;
+                    let y =
+                        rect.bottom() - (band + 0.5) / self.display.bands as f32 * rect.height();
+                    if y < rect.top() + 8.0 {
+                        break;
+                    }
+                    painter.hline(
+                        rect.left()..=rect.left() + 6.0,
+                        y,
+                        Stroke::new(1.0, text_colour),
+                    );
+                    let label = if hz >= 1e3 {
+                        format!("{} kHz", hz / 1e3)
+                    } else {
+                        format!("{hz} Hz")
+                    };
+                    painter.text(
+                        egui::pos2(rect.left() + 8.0, y),
+                        Align2::LEFT_CENTER,
+                        label,
+                        font.clone(),
+                        text_colour,
+                    );
+                }
+            }
+        }
+        for second in 1..settings.visible_secs as usize {
+            let x = rect.right() - (second as f64 / span_secs) as f32 * rect.width();
+            painter.vline(
+                x,
+                rect.bottom() - 6.0..=rect.bottom(),
+                Stroke::new(1.0, text_colour),
+            );
+            painter.text(
+                egui::pos2(x, rect.bottom() - 8.0),
+                Align2::CENTER_BOTTOM,
+                format!("-{second} s"),
+                font.clone(),
+                text_colour,
+            );
+        }
+        if self.spectrum.columns_written() == 0 {
+            painter.text(
+                rect.center(),
+                Align2::CENTER_CENTER,
+                "waiting for audio…",
+                FontId::proportional(16.0),
+                text_colour,
+            );
+        }
+        rect
+    }
+
+    /// Top-k bars with scores and threshold marks. Right-click a bar to set its class's
+    /// threshold. Returns each bar's label and rectangle, best first.
+    pub fn top_k_ui(&self, ui: &mut egui::Ui, settings: &mut ViewSettings) -> Vec<(String, Rect)> {
+        let mut drawn = Vec::new();
+        if !self.has_scores() {
+            ui.label("waiting for the first window…");
+            return drawn;
+        }
+        let row_height = 22.0;
+        for (rank, label_index) in self.top(settings.top_k).into_iter().enumerate() {
+            let label = &self.labels[label_index];
+            let score = self.smoothed[label_index];
+            let threshold = settings.threshold(&self.model, label);
+            let (rect, response) = ui
+                .allocate_exact_size(egui::vec2(ui.available_width(), row_height), Sense::click());
+            drawn.push((label.clone(), rect));
+            let painter = ui.painter_at(rect);
+            let bar = Rect::from_min_max(
+                rect.left_top() + egui::vec2(0.0, 3.0),
+                rect.right_bottom() - egui::vec2(0.0, 3.0),
+            );
+            painter.rect_filled(bar, 3.0, ui.visuals().extreme_bg_color);
+            let fill = if score >= threshold {
+                LINE_COLOURS[rank % LINE_COLOURS.len()]
+            } else {
+                LINE_COLOURS[rank % LINE_COLOURS.len()].gamma_multiply(0.45)
+            };
+            let filled = Rect::from_min_size(
+                bar.min,
+                egui::vec2(bar.width() * score.clamp(0.0, 1.0), bar.height()),
+            );
+            painter.rect_filled(filled, 3.0, fill);
+            let mark_x = bar.left() + bar.width() * threshold.clamp(0.0, 1.0);
+            painter.vline(
+                mark_x,
+                bar.y_range(),
+                Stroke::new(2.0, ui.visuals().strong_text_color()),
+            );
+            let text_colour = ui.visuals().strong_text_color();
+            painter.text(
+                bar.left_center() + egui::vec2(6.0, 0.0),
+                Align2::LEFT_CENTER,
+                label,
+                FontId::proportional(13.0),
+                text_colour,
+            );
+            painter.text(
+                bar.right_center() - egui::vec2(6.0, 0.0),
+                Align2::RIGHT_CENTER,
+                format!("{score:.2}"),
+                FontId::monospace(12.0),
+                text_colour,
+            );
+            response
+                .on_hover_text(format!(
+                    "{label}: {score:.3}, threshold {threshold:.2} (right-click to change)"
+                ))
+                .context_menu(|ui| {
+                    let mut value = threshold;
+                    ui.label(format!("threshold for \"{label}\""));
+                    if ui
+                        .add(egui::Slider::new(&mut value, 0.0..=1.0).text("threshold"))
+                        .changed()
+                    {
+                        settings
+                            .thresholds
+                            .entry(self.model.clone())
+                            .or_default()
+                            .insert(label.clone(), value);
+                    }
+                    if ui.button("use the default").clicked() {
+                        if let Some(map) = settings.thresholds.get_mut(&self.model) {
+                            map.remove(label);
+                        }
+                        ui.close();
+                    }
+                });
+        }
+        drawn
+    }
+
+    /// Scores of the current top classes over the visible time, aligned with the
+    /// spectrogram: x is seconds before its newest column.
+    pub fn timeline_ui(&self, ui: &mut egui::Ui, settings: &ViewSettings, height: f32) {
+        let now_secs = self.now_secs();
+        let span_secs = settings.visible_secs as f64;
+        let classes = self.top(settings.top_k.min(LINE_COLOURS.len()));
+        Plot::new("timeline")
+            .height(height)
+            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+            .show_axes([true, false])
+            .default_x_bounds(-span_secs, 0.0)
+            .default_y_bounds(0.0, 1.0)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .allow_double_click_reset(false)
+            .set_margin_fraction(egui::vec2(0.0, 0.05))
+            .x_axis_formatter(|mark, _| format!("{:.0} s", mark.value))
+            .show(ui, |plot| {
+                plot.set_plot_bounds_x(-span_secs..=0.0);
+                plot.set_plot_bounds_y(0.0..=1.0);
+                for (rank, &class) in classes.iter().enumerate() {
+                    let points: PlotPoints = self
+                        .history
+                        .iter()
+                        .map(|row| [row.end_secs - now_secs, row.scores[class] as f64])
+                        .collect();
+                    plot.line(
+                        Line::new(self.labels[class].clone(), points)
+                            .color(LINE_COLOURS[rank % LINE_COLOURS.len()])
+                            .width(1.5),
+                    );
+                }
+            });
+    }
+}
+
+fn db_scale(settings: &ViewSettings) -> ColourScale {
+    ColourScale {
+        colormap: settings.colormap,
+        low: settings.db_low,
+        high: settings.db_high,
+    }
+}

@@ -1,0 +1,183 @@
+//! Snapshot tests of the window's panels, drawn by egui_kittest's headless wgpu renderer
+//! from fixed pipeline events and a fixed clock. `UPDATE_SNAPSHOTS=1 cargo test --test
+//! ui_snapshots` rewrites the PNGs under tests/snapshots/ after an intended change.
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use livetag::pipeline::{DisplayInfo, LiveScores, ModelInputRows, PipelineEvent, SpectrumColumn};
+use livetag::ui::view::{LiveView, ViewSettings};
+use livetag::ui::{Colormap, StatusLine};
+
+const LABELS: [&str; 6] = ["speech", "music", "dog", "siren", "whistle", "rain"];
+const BANDS: usize = 64;
+const COLUMNS_PER_SEC: f64 = 100.0;
+const MODEL_ROWS_PER_SEC: f64 = 50.0;
+const MODEL_BANDS: usize = 32;
+
+fn display() -> DisplayInfo {
+    DisplayInfo {
+        sample_rate_hz: 32_000,
+        columns_per_sec: COLUMNS_PER_SEC,
+        bands: BANDS,
+        fmax_hz: 16_000.0,
+        model_rows_per_sec: MODEL_ROWS_PER_SEC,
+        model_row_width: MODEL_BANDS,
+    }
+}
+
+/// Six seconds of a rising chirp over a noise floor, a model input that follows it, and a
+/// "whistle" score that rises while "speech" falls. All times derive from `clock`, so the
+/// latency figures are fixed too (every window reaches the screen 40 ms after capture).
+fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
+    let mut view = LiveView::new(
+        "test-model".to_string(),
+        LABELS.iter().map(|s| s.to_string()).collect(),
+        display(),
+        settings,
+    );
+    let seconds = 6.0;
+    for column in 0..(seconds * COLUMNS_PER_SEC) as usize {
+        let t = column as f64 / COLUMNS_PER_SEC;
+        let peak = (t / seconds * BANDS as f64) as usize;
+        let db = (0..BANDS)
+            .map(|band| {
+                if band.abs_diff(peak) <= 1 {
+                    -25.0
+                } else {
+                    -85.0 + (band % 7) as f32
+                }
+            })
+            .collect();
+        let event = PipelineEvent::Spectrum(SpectrumColumn {
+            end_secs: t + 0.01,
+            db,
+        });
+        assert!(view.ingest(event, clock, settings).is_none());
+    }
+    for row in 0..(seconds * MODEL_ROWS_PER_SEC) as usize {
+        let t = row as f64 / MODEL_ROWS_PER_SEC;
+        let peak = (t / seconds * MODEL_BANDS as f64) as usize;
+        let values = (0..MODEL_BANDS)
+            .map(|b| if b == peak { 3.0 } else { 0.5 })
+            .collect();
+        let event = PipelineEvent::ModelInput(ModelInputRows {
+            end_secs: t + 0.02,
+            width: MODEL_BANDS,
+            values,
+        });
+        view.ingest(event, clock, settings);
+    }
+    for window in 0..50 {
+        let end_secs = 1.0 + window as f64 * 0.1;
+        let rise = window as f32 / 49.0;
+        let mut scores = vec![0.05, 0.2, 0.02, 0.1, 0.1 + 0.8 * rise, 0.01];
+        scores[0] = 0.9 - 0.8 * rise;
+        let captured_at = clock + Duration::from_secs_f64(end_secs);
+        let shown_at = captured_at + Duration::from_millis(40);
+        let event = PipelineEvent::Scores(LiveScores {
+            end_secs,
+            window_secs: 1.0,
+            captured_at,
+            inference_secs: 0.012,
+            scores,
+        });
+        view.ingest(event, shown_at, settings);
+    }
+    view
+}
+
+fn settings() -> ViewSettings {
+    ViewSettings {
+        smoothing_secs: 0.0,
+        visible_secs: 8.0,
+        top_k: 4,
+        ..ViewSettings::default()
+    }
+}
+
+#[test]
+fn spectrogram_and_timeline() {
+    let settings = settings();
+    let view = fed_view(&settings, Instant::now());
+    // Raw scores (no smoothing): the last window's order.
+    assert_eq!(view.top(2), vec![4, 1]);
+    assert_eq!(view.latency_ms.percentile(50.0), Some(40.0));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(800.0, 420.0))
+        .build_ui_state(
+            |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                view.spectrogram_ui(ui, settings, 260.0);
+                view.timeline_ui(ui, settings, 140.0);
+            },
+            (view, settings),
+        );
+    harness.run();
+    harness.snapshot("spectrogram_and_timeline");
+}
+
+#[test]
+fn model_input_view_in_magma() {
+    let settings = ViewSettings {
+        show_model_input: true,
+        colormap: Colormap::Magma,
+        ..settings()
+    };
+    let view = fed_view(&settings, Instant::now());
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(600.0, 240.0))
+        .build_ui_state(
+            |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                view.spectrogram_ui(ui, settings, 230.0);
+            },
+            (view, settings),
+        );
+    harness.run();
+    harness.snapshot("model_input_magma");
+}
+
+#[test]
+fn top_k_bars_with_a_class_threshold() {
+    let mut settings = settings();
+    settings
+        .thresholds
+        .entry("test-model".to_string())
+        .or_default()
+        .insert("music".to_string(), 0.1);
+    let view = fed_view(&settings, Instant::now());
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(300.0, 120.0))
+        .build_ui_state(
+            |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                let bars = view.top_k_ui(ui, settings);
+                assert_eq!(bars.len(), 4);
+            },
+            (view, settings),
+        );
+    harness.run();
+    harness.snapshot("top_k_bars");
+}
+
+#[test]
+fn status_bar_shows_provider_latency_and_drops() {
+    let line = StatusLine {
+        source: "pulseaudio:virtmic @ 48000 Hz".to_string(),
+        model: "musicnn-mtt".to_string(),
+        provider: "CPU".to_string(),
+        inference_ms: "12/19".to_string(),
+        latency_ms: "41/57".to_string(),
+        dropped_windows: 3,
+        xruns: 0,
+        overflow_frames: 0,
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1100.0, 30.0))
+        .build_ui(move |ui| line.ui(ui));
+    harness.run();
+    harness.get_by_label_contains("capture-to-screen p50/p99 41/57 ms");
+    harness.get_by_label_contains("dropped windows 3, xruns 0, lost frames 0");
+    harness.get_by_label_contains("model musicnn-mtt on CPU");
+    harness.snapshot("status_bar");
+}

@@ -1,0 +1,135 @@
+//! The real window under a virtual X display: demo mode on the whistle clip for a few
+//! seconds, then a screenshot taken by the app itself, checked region by region with the
+//! layout the app writes beside it. The PNG stays at target/artifacts/live-window.png.
+//!
+//! Needs Xvfb. With LIVETAG_WINDOW_TEST=1 (as in CI) a missing Xvfb fails the test;
+//! otherwise the test says it is skipped.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Display number unlikely to clash with a desktop session.
+const DISPLAY: &str = ":97";
+
+struct Xvfb(Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_xvfb() -> Option<Xvfb> {
+    let child = Command::new("Xvfb")
+        .args([DISPLAY, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(child) => {
+            std::thread::sleep(Duration::from_millis(800));
+            Some(Xvfb(child))
+        }
+        Err(error) => {
+            assert!(
+                std::env::var("LIVETAG_WINDOW_TEST").as_deref() != Ok("1"),
+                "LIVETAG_WINDOW_TEST=1 but Xvfb cannot start: {error}"
+            );
+            eprintln!("skipped: Xvfb is not installed ({error})");
+            None
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Layout {
+    pixels_per_point: f32,
+    spectrogram: [f32; 4],
+    bars: Vec<(String, [f32; 4])>,
+}
+
+fn pixel_rect(layout: &Layout, rect: [f32; 4]) -> (u32, u32, u32, u32) {
+    let s = layout.pixels_per_point;
+    (
+        (rect[0] * s).ceil() as u32,
+        (rect[1] * s).ceil() as u32,
+        (rect[2] * s).floor() as u32,
+        (rect[3] * s).floor() as u32,
+    )
+}
+
+#[test]
+fn demo_mode_window_draws_the_spectrogram_and_the_flute_tag() {
+    let Some(_xvfb) = start_xvfb() else { return };
+    let artifacts = common::repo().join("target/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("live-window.png");
+    let _ = std::fs::remove_file(&png);
+    let config_home = tempfile::tempdir().unwrap();
+    let output = common::livetag()
+        .args(["listen", "--file"])
+        .arg(common::repo().join("assets/whistle.wav"))
+        .args(["--mute", "--duration", "5s", "--screenshot"])
+        .arg(&png)
+        .env("DISPLAY", DISPLAY)
+        // Fresh settings, so a developer's saved choices cannot change the picture.
+        .env("XDG_DATA_HOME", config_home.path())
+        .env("XDG_CONFIG_HOME", config_home.path())
+        .output()
+        .expect("run livetag");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "livetag failed: {stderr}");
+    assert!(png.is_file(), "no screenshot; stderr: {stderr}");
+
+    let layout: Layout =
+        serde_json::from_str(&std::fs::read_to_string(png.with_extension("json")).unwrap())
+            .unwrap();
+    let image = image::open(&png).unwrap().to_rgb8();
+
+    // The spectrogram shows sound: most of its recent half is not black, and it varies.
+    let (x0, y0, x1, y1) = pixel_rect(&layout, layout.spectrogram);
+    assert!(
+        x1 > x0 + 100 && y1 > y0 + 100,
+        "spectrogram too small: {x0},{y0}-{x1},{y1}"
+    );
+    let recent = (x0 + (x1 - x0) * 3 / 4)..x1;
+    let (mut lit, mut total, mut sum, mut sum_sq) = (0u64, 0u64, 0f64, 0f64);
+    for x in recent {
+        for y in y0..y1 {
+            let [r, g, b] = image.get_pixel(x, y).0;
+            let level = (r as f64 + g as f64 + b as f64) / 3.0;
+            lit += u64::from(level > 20.0);
+            total += 1;
+            sum += level;
+            sum_sq += level * level;
+        }
+    }
+    let mean = sum / total as f64;
+    let std = (sum_sq / total as f64 - mean * mean).sqrt();
+    assert!(
+        lit * 10 > total * 8,
+        "spectrogram mostly blank: {lit} of {total} pixels lit"
+    );
+    assert!(std > 10.0, "spectrogram flat: pixel std {std:.1}");
+
+    // The top bar is musicnn's flute tag, and text was drawn in it.
+    let (label, rect) = layout.bars.first().expect("no bars drawn");
+    assert_eq!(label, "flute", "bars: {:?}", layout.bars);
+    let (x0, y0, x1, y1) = pixel_rect(&layout, *rect);
+    let text_pixels = (x0..x0 + (x1 - x0) / 3)
+        .flat_map(|x| (y0..y1).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            let [r, g, b] = image.get_pixel(x, y).0;
+            r.min(g).min(b) > 180
+        })
+        .count();
+    assert!(
+        text_pixels > 15,
+        "no label text in the top bar ({text_pixels} bright pixels)"
+    );
+    assert!(Path::new(&png).metadata().unwrap().len() > 10_000);
+}
