@@ -118,6 +118,8 @@ pub struct LivetagApp {
     closing: bool,
     /// Where the last frame drew the spectrogram and the bars (for screenshot checks).
     layout: ScreenLayout,
+    /// CPU time of each `ui()` call, for the scripted-run report.
+    frame_ms: crate::pipeline::Percentiles,
 }
 
 /// Written beside a screenshot, so a script can check the picture region by region.
@@ -170,6 +172,7 @@ impl LivetagApp {
             screenshot: None,
             closing: false,
             layout: ScreenLayout::default(),
+            frame_ms: crate::pipeline::Percentiles::new(100_000),
         };
         app.load_model(model);
         app
@@ -840,6 +843,16 @@ impl LivetagApp {
             return;
         }
         self.closing = true;
+        if let Some(view) = &self.view {
+            eprintln!(
+                "livetag: {} frames, ui time p50 {} ms p99 {} ms; capture-to-screen p50/p99 {} ms; inference p50/p99 {} ms",
+                self.frame_ms.len(),
+                self.frame_ms.percentile(50.0).map_or("-".into(), |v| format!("{v:.2}")),
+                self.frame_ms.percentile(99.0).map_or("-".into(), |v| format!("{v:.2}")),
+                percentiles(&view.latency_ms),
+                percentiles(&view.inference_ms),
+            );
+        }
         if self.launch.screenshot.is_some() {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let repaint = ctx.clone();
@@ -924,6 +937,7 @@ impl eframe::App for LivetagApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_started = Instant::now();
         let ctx = ui.ctx().clone();
         self.layout.pixels_per_point = ctx.pixels_per_point();
         self.shortcuts(&ctx);
@@ -988,6 +1002,8 @@ impl eframe::App for LivetagApp {
             );
         }
         self.dialogs(&ctx);
+        self.frame_ms
+            .push(frame_started.elapsed().as_secs_f64() * 1e3);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
