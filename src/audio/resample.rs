@@ -90,48 +90,6 @@ fn expected_output_frames(input_frames: usize, from_hz: u32, to_hz: u32) -> Opti
     usize::try_from(rounded).ok()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn expected_length_rounds_to_nearest() {
-        assert_eq!(expected_output_frames(44_100, 44_100, 16_000), Some(16_000));
-        // 3 * 16000 / 44100 = 1.088 -> 1
-        assert_eq!(expected_output_frames(3, 44_100, 16_000), Some(1));
-        // 1 * 48000 / 32000 = 1.5 -> 2
-        assert_eq!(expected_output_frames(1, 32_000, 48_000), Some(2));
-        assert_eq!(expected_output_frames(0, 8_000, 48_000), Some(0));
-    }
-
-    #[test]
-    fn rejects_out_of_range_rates() {
-        assert!(matches!(
-            resample(&[0.0; 10], 0, 16_000),
-            Err(AudioError::Resample { .. })
-        ));
-        assert!(matches!(
-            resample(&[0.0; 10], 16_000, u32::MAX),
-            Err(AudioError::Resample { .. })
-        ));
-    }
-
-    #[test]
-    fn tiny_inputs_have_exact_length() {
-        for len in [1usize, 2, 3, 7, 100] {
-            let input = vec![0.25f32; len];
-            for (from, to) in [(44_100, 16_000), (8_000, 48_000), (48_000, 32_000)] {
-                let out = resample(&input, from, to).expect("resample");
-                assert_eq!(
-                    Some(out.len()),
-                    expected_output_frames(len, from, to),
-                    "len {len} {from}->{to}"
-                );
-            }
-        }
-    }
-}
-
 /// Sample-rate conversion of an endless stream, for the live path.
 ///
 /// Input is converted in blocks of about 10 ms. The resampler's delay is trimmed from the
@@ -209,5 +167,84 @@ impl StreamResampler {
             }
         }
         self.pending.drain(..consumed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_length_rounds_to_nearest() {
+        assert_eq!(expected_output_frames(44_100, 44_100, 16_000), Some(16_000));
+        // 3 * 16000 / 44100 = 1.088 -> 1
+        assert_eq!(expected_output_frames(3, 44_100, 16_000), Some(1));
+        // 1 * 48000 / 32000 = 1.5 -> 2
+        assert_eq!(expected_output_frames(1, 32_000, 48_000), Some(2));
+        assert_eq!(expected_output_frames(0, 8_000, 48_000), Some(0));
+    }
+
+    #[test]
+    fn rejects_out_of_range_rates() {
+        assert!(matches!(
+            resample(&[0.0; 10], 0, 16_000),
+            Err(AudioError::Resample { .. })
+        ));
+        assert!(matches!(
+            resample(&[0.0; 10], 16_000, u32::MAX),
+            Err(AudioError::Resample { .. })
+        ));
+    }
+
+    #[test]
+    fn tiny_inputs_have_exact_length() {
+        for len in [1usize, 2, 3, 7, 100] {
+            let input = vec![0.25f32; len];
+            for (from, to) in [(44_100, 16_000), (8_000, 48_000), (48_000, 32_000)] {
+                let out = resample(&input, from, to).expect("resample");
+                assert_eq!(
+                    Some(out.len()),
+                    expected_output_frames(len, from, to),
+                    "len {len} {from}->{to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_resampler_keeps_time_aligned_in_any_chunking() {
+        // A 1 kHz sine at 48 kHz, fed in uneven chunks, must come out as the same sine at
+        // 16 kHz with no time shift: the resampler's delay is trimmed.
+        let input: Vec<f32> = (0..48_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 48_000.0).sin() * 0.5)
+            .collect();
+        let mut resampler = super::StreamResampler::new(48_000, 16_000).unwrap();
+        let mut output = Vec::new();
+        let mut at = 0;
+        for chunk in [1usize, 7, 480, 1000, 33, 4096].iter().cycle() {
+            if at >= input.len() {
+                break;
+            }
+            let end = (at + chunk).min(input.len());
+            resampler.push(&input[at..end], |block| output.extend_from_slice(block));
+            at = end;
+        }
+        // All but the last block and the trimmed delay come out.
+        assert!(
+            output.len() > 15_000 && output.len() <= 16_000,
+            "{}",
+            output.len()
+        );
+        let worst = output
+            .iter()
+            .enumerate()
+            .skip(200)
+            .map(|(k, &y)| {
+                let expected =
+                    (2.0 * std::f32::consts::PI * 1000.0 * k as f32 / 16_000.0).sin() * 0.5;
+                (y - expected).abs()
+            })
+            .fold(0.0f32, f32::max);
+        assert!(worst < 5e-3, "max deviation from the ideal sine {worst}");
     }
 }
