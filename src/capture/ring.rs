@@ -27,7 +27,7 @@ pub struct CaptureCounters {
     pub frames: AtomicU64,
     /// Frames lost because the ring was full (the DSP thread fell behind).
     pub overflow_frames: AtomicU64,
-    /// NaN or infinite samples, replaced by silence.
+    /// NaN or infinite samples, each replaced by silence (a frame's other channels are kept).
     pub non_finite_samples: AtomicU64,
     /// Buffer under- or overruns reported by the audio host.
     pub xruns: AtomicU64,
@@ -122,7 +122,18 @@ impl CaptureWriter {
         for chunk in data.chunks(MIX_CHUNK_FRAMES * channels) {
             let frames = chunk.len() / channels;
             for (out, frame) in self.mono.iter_mut().zip(chunk.chunks_exact(channels)) {
-                let sum: f32 = frame.iter().map(|&s| f32::from_sample(s)).sum();
+                // Each bad sample is silenced on its own: one broken channel must not mute
+                // the others, and the counter counts samples, not frames.
+                let mut sum = 0.0f32;
+                for &sample in frame {
+                    let value = f32::from_sample(sample);
+                    if value.is_finite() {
+                        sum += value;
+                    } else {
+                        non_finite += 1;
+                    }
+                }
+                // Finite samples can still overflow when added (absurd float input only).
                 *out = if sum.is_finite() {
                     sum * gain
                 } else {
