@@ -163,6 +163,9 @@ impl WindowSink {
         let last_frame = self.timing.last_source_frame(window.end_row);
         let end_secs = (last_frame + 1) as f64 / self.timing.source_rate_hz;
         let Some(captured_at) = reader.captured_at(last_frame) else {
+            // No timing mark has arrived yet (only possible in the stream's first
+            // callback): the window cannot be dated, so it is dropped, and counted.
+            self.stats.windows_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
         if self.shows_rows {
