@@ -248,28 +248,39 @@ impl LivetagApp {
                 if let (Some(secs), Some(playback)) = (previous_position, session.playback()) {
                     playback.seek(secs);
                 }
-                self.view = Some(LiveView::new(
-                    bundle.name().to_string(),
-                    bundle.labels.clone(),
-                    session.pipeline.display().clone(),
-                    &self.settings.view,
-                ));
-                if let SourceRequest::Microphone(_) = &request {
-                    self.settings.device = Some(session.source.label.clone());
-                }
-                self.settings.model = Some(bundle.dir.display().to_string());
-                self.device_problem = None;
-                self.running = Some(Running {
-                    callbacks: 0,
-                    callbacks_moved_at: Instant::now(),
-                    session,
-                    request,
-                    bundle,
-                    provider,
-                });
+                self.install(session, request, bundle, provider);
             }
             Err(error) => self.report(error.to_string()),
         }
+    }
+
+    /// Makes a started session the one shown.
+    fn install(
+        &mut self,
+        session: LiveSession,
+        request: SourceRequest,
+        bundle: Bundle,
+        provider: String,
+    ) {
+        self.view = Some(LiveView::new(
+            bundle.name().to_string(),
+            bundle.labels.clone(),
+            session.pipeline.display().clone(),
+            &self.settings.view,
+        ));
+        if let SourceRequest::Microphone(_) = &request {
+            self.settings.device = Some(session.source.label.clone());
+        }
+        self.settings.model = Some(bundle.dir.display().to_string());
+        self.device_problem = None;
+        self.running = Some(Running {
+            callbacks: 0,
+            callbacks_moved_at: Instant::now(),
+            session,
+            request,
+            bundle,
+            provider,
+        });
     }
 
     /// Moves the running model to another source.
@@ -299,31 +310,14 @@ impl LivetagApp {
         };
         match LiveSession::start(source, &bundle.input, scorer, self.config()) {
             Ok(session) => {
-                self.view = Some(LiveView::new(
-                    bundle.name().to_string(),
-                    bundle.labels.clone(),
-                    session.pipeline.display().clone(),
-                    &self.settings.view,
-                ));
-                if let SourceRequest::Microphone(_) = &request {
-                    self.settings.device = Some(session.source.label.clone());
-                }
-                self.device_problem = None;
-                self.running = Some(Running {
-                    callbacks: 0,
-                    callbacks_moved_at: Instant::now(),
-                    session,
-                    request,
-                    bundle,
-                    provider,
-                });
+                self.install(session, request, bundle, provider);
             }
             Err(error) => self.report(error.to_string()),
         }
     }
 
     /// Per-frame work that does not draw: loaded models, pipeline events, device health.
-    fn tick(&mut self, ctx: &egui::Context) {
+    fn tick(&mut self) {
         if let Some((name, rx)) = &self.loading {
             match rx.try_recv() {
                 Ok(Ok(model)) => {
@@ -402,7 +396,6 @@ impl LivetagApp {
                 self.try_reconnect(request);
             }
         }
-        let _ = ctx;
     }
 
     /// Reopens the source; on failure the banner stays and the old session keeps its data.
@@ -573,7 +566,6 @@ impl LivetagApp {
                 }
             });
             ui.menu_button("View", |ui| {
-                let view = &mut self.settings.view;
                 if ui
                     .add(
                         egui::Button::new(if self.paused { "Resume" } else { "Pause" })
@@ -581,8 +573,9 @@ impl LivetagApp {
                     )
                     .clicked()
                 {
-                    self.paused = !self.paused;
+                    self.toggle_pause();
                 }
+                let view = &mut self.settings.view;
                 ui.checkbox(&mut view.show_model_input, "Model input (M)");
                 egui::ComboBox::from_label("colour map (C)")
                     .selected_text(view.colormap.name())
@@ -931,7 +924,7 @@ impl StatusLine {
 
 impl eframe::App for LivetagApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.tick(ctx);
+        self.tick();
         self.scripted_exit(ctx);
         ctx.request_repaint_after(Duration::from_millis(16));
     }
