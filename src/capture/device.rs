@@ -98,7 +98,7 @@ fn resolve(info: &InputDeviceInfo) -> Result<cpal::Device, String> {
 }
 
 /// A small fixed buffer when the device allows one.
-fn stream_config(supported: &SupportedStreamConfig) -> StreamConfig {
+pub(super) fn stream_config(supported: &SupportedStreamConfig) -> StreamConfig {
     let wanted = (supported.sample_rate() as f64 * CALLBACK_SECONDS).round() as u32;
     let buffer_size = match supported.buffer_size() {
         SupportedBufferSize::Range { min, max } => BufferSize::Fixed(wanted.clamp(*min, *max)),
@@ -216,8 +216,4 @@ pub(super) fn default_output() -> Option<(cpal::Device, SupportedStreamConfig)> 
     let device = cpal::default_host().default_output_device()?;
     let config = device.default_output_config().ok()?;
     Some((device, config))
-}
-
-pub(super) fn output_config(supported: &SupportedStreamConfig) -> StreamConfig {
-    stream_config(supported)
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
-use super::device::{default_output, output_config};
+use super::device::{default_output, stream_config};
 use super::ring::{capture_ring, CaptureWriter};
 use super::{CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind, RING_SECONDS};
 
@@ -138,7 +138,7 @@ pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError>
 
     let (stream, pacer) = match output {
         Some((device, supported)) => {
-            let config = output_config(&supported);
+            let config = stream_config(&supported);
             let stream = build_output(&device, config, supported.sample_format(), player)
                 .map_err(|reason| file_error(format!("output device: {reason}")))?;
             stream

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    DisplayInfo, LiveScoresJob, ModelInputRows, PipelineConfig, PipelineError, PipelineEvent,
-    PipelineStats, SpectrumColumn,
+    DisplayInfo, ModelInputRows, PipelineConfig, PipelineError, PipelineEvent, PipelineStats,
+    SpectrumColumn, WindowJob,
 };
 use crate::audio::StreamResampler;
 use crate::bundle::{AudioInput, InputKind};
@@ -113,7 +113,7 @@ struct Timing {
 }
 
 impl Timing {
-    fn new(input: &AudioInput) -> Self {
+    fn new(input: &AudioInput, source_rate_hz: u32) -> Self {
         let (frame_reach_samples, hop_samples, lead_in_rows) = match &input.kind {
             InputKind::Features { frontend, .. } => {
                 let reach = if frontend.center {
@@ -126,7 +126,7 @@ impl Timing {
             InputKind::Waveform { lead_in_samples } => (1, 1, *lead_in_samples as u64),
         };
         Self {
-            source_rate_hz: 0.0,
+            source_rate_hz: source_rate_hz as f64,
             model_rate_hz: input.sample_rate_hz as f64,
             frame_reach_samples,
             hop_samples,
@@ -145,9 +145,9 @@ impl Timing {
 
 /// Where windows go: to the inference thread, and their new rows to the UI.
 struct WindowSink {
-    jobs: Sender<LiveScoresJob>,
+    jobs: Sender<WindowJob>,
     /// The inference side's receiver, used to take back a stale queued window.
-    stale: Receiver<LiveScoresJob>,
+    stale: Receiver<WindowJob>,
     events: Sender<PipelineEvent>,
     stats: Arc<PipelineStats>,
     timing: Timing,
@@ -184,7 +184,7 @@ impl WindowSink {
                 self.rows_shown = window.end_row;
             }
         }
-        let job = LiveScoresJob {
+        let job = WindowJob {
             window: window.data.to_vec(),
             rows: window.rows(),
             end_secs,
@@ -230,8 +230,8 @@ impl DspThread {
         reader: CaptureReader,
         input: &AudioInput,
         config: PipelineConfig,
-        jobs: Sender<LiveScoresJob>,
-        stale: Receiver<LiveScoresJob>,
+        jobs: Sender<WindowJob>,
+        stale: Receiver<WindowJob>,
         events: Sender<PipelineEvent>,
         stats: Arc<PipelineStats>,
     ) -> Result<Self, PipelineError> {
@@ -256,8 +256,6 @@ impl DspThread {
             model_rows_per_sec: 1.0 / input.seconds_per_row(),
             model_row_width: if shows_rows { width } else { 0 },
         };
-        let mut timing = Timing::new(input);
-        timing.source_rate_hz = source_rate_hz as f64;
         Ok(Self {
             reader,
             display,
@@ -268,7 +266,7 @@ impl DspThread {
                 stale,
                 events,
                 stats,
-                timing,
+                timing: Timing::new(input, source_rate_hz),
                 seconds_per_row: input.seconds_per_row(),
                 width,
                 shows_rows,

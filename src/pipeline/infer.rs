@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::dsp::send_event;
-use super::{LiveScores, LiveScoresJob, PipelineEvent, PipelineStats, Scorer};
+use super::{LiveScores, PipelineEvent, PipelineStats, Scorer, WindowJob};
 
 /// How often an idle inference thread looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 pub(super) fn run(
     mut scorer: Box<dyn Scorer>,
-    jobs: Receiver<LiveScoresJob>,
+    jobs: Receiver<WindowJob>,
     events: Sender<PipelineEvent>,
     stats: Arc<PipelineStats>,
     stop: &AtomicBool,

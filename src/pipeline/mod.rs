@@ -277,7 +277,7 @@ impl Drop for Pipeline {
 }
 
 /// A window on its way to the inference thread.
-struct LiveScoresJob {
+struct WindowJob {
     window: Vec<f32>,
     rows: usize,
     end_secs: f64,

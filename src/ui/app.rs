@@ -11,7 +11,7 @@ use eframe::egui::{self, Color32, Key, KeyboardShortcut, Modifiers};
 
 use super::view::{LiveView, ViewSettings};
 use crate::bundle::{catalog, Bundle};
-use crate::capture::{list_inputs, InputDeviceInfo, SourceKind, SourceRequest};
+use crate::capture::{list_inputs, InputDeviceInfo, LiveSource, SourceKind, SourceRequest};
 use crate::cli::ListenArgs;
 use crate::inference::ModelRunner;
 use crate::pipeline::{LiveSession, PipelineConfig, PipelineStats};
@@ -88,6 +88,18 @@ struct Running {
     callbacks_moved_at: Instant,
 }
 
+/// An installed bundle, as the Model menu lists it.
+#[derive(Debug, Clone)]
+struct InstalledModel {
+    path: PathBuf,
+    name: String,
+    classes: usize,
+}
+
+/// How long the installed-model list is reused: reading it loads every bundle, which is
+/// too slow to repeat on each frame a menu is open.
+const INSTALLED_REFRESH: Duration = Duration::from_secs(5);
+
 /// A message in the banner.
 struct Banner {
     text: String,
@@ -109,6 +121,7 @@ pub struct LivetagApp {
     next_reconnect: Instant,
     paused: bool,
     devices: Vec<InputDeviceInfo>,
+    installed: Option<(Instant, Vec<InstalledModel>)>,
     model_dialog: Option<String>,
     audio_dialog: Option<String>,
     browse: Option<(BrowseFor, Receiver<Option<PathBuf>>)>,
@@ -164,6 +177,7 @@ impl LivetagApp {
             next_reconnect: Instant::now(),
             paused: false,
             devices: Vec::new(),
+            installed: None,
             model_dialog: None,
             audio_dialog: None,
             browse: None,
@@ -207,6 +221,32 @@ impl LivetagApp {
             Ok(_) => self.loading = Some((model, rx)),
             Err(e) => self.report(format!("cannot start loading {model}: {e}")),
         }
+    }
+
+    /// Installed bundles that load, read at most every `INSTALLED_REFRESH`.
+    fn installed_models(&mut self) -> Vec<InstalledModel> {
+        let fresh = self
+            .installed
+            .as_ref()
+            .is_some_and(|(read_at, _)| read_at.elapsed() < INSTALLED_REFRESH);
+        if !fresh {
+            let models = catalog::list()
+                .into_iter()
+                .filter_map(|(path, loaded)| {
+                    let bundle = loaded.ok()?;
+                    Some(InstalledModel {
+                        name: bundle.name().to_string(),
+                        classes: bundle.labels.len(),
+                        path,
+                    })
+                })
+                .collect();
+            self.installed = Some((Instant::now(), models));
+        }
+        self.installed
+            .as_ref()
+            .map(|(_, models)| models.clone())
+            .unwrap_or_default()
     }
 
     fn config(&self) -> PipelineConfig {
@@ -283,7 +323,8 @@ impl LivetagApp {
         });
     }
 
-    /// Moves the running model to another source.
+    /// Moves the running model to another source; a source that will not open is reported
+    /// and what runs stays.
     fn switch_source(&mut self, request: SourceRequest) {
         self.pending_source = request.clone();
         if let Some(model) = self.idle_model.take() {
@@ -292,10 +333,14 @@ impl LivetagApp {
         if self.running.is_none() {
             return;
         }
-        let source = match request.open() {
-            Ok(source) => source,
-            Err(error) => return self.report(error.to_string()),
-        };
+        match request.open() {
+            Ok(source) => self.switch_to(source, request),
+            Err(error) => self.report(error.to_string()),
+        }
+    }
+
+    /// Moves the running model to an opened source.
+    fn switch_to(&mut self, source: LiveSource, request: SourceRequest) {
         let Some(Running {
             session,
             bundle,
@@ -309,9 +354,7 @@ impl LivetagApp {
             return self.report("the inference thread ended unexpectedly; reload the model");
         };
         match LiveSession::start(source, &bundle.input, scorer, self.config()) {
-            Ok(session) => {
-                self.install(session, request, bundle, provider);
-            }
+            Ok(session) => self.install(session, request, bundle, provider),
             Err(error) => self.report(error.to_string()),
         }
     }
@@ -398,18 +441,11 @@ impl LivetagApp {
         }
     }
 
-    /// Reopens the source; on failure the banner stays and the old session keeps its data.
+    /// Reopens the lost source quietly: the device-problem banner already says what is
+    /// wrong, and stays until a source opens.
     fn try_reconnect(&mut self, request: SourceRequest) {
-        let Some(running) = &self.running else { return };
-        let before = running.session.counters.clone();
-        self.switch_source(request);
-        let reconnected = self
-            .running
-            .as_ref()
-            .is_some_and(|r| !Arc::ptr_eq(&r.session.counters, &before));
-        if reconnected {
-            self.banners
-                .retain(|b| !b.text.starts_with("cannot open input device"));
+        if let Ok(source) = request.open() {
+            self.switch_to(source, request);
         }
     }
 
@@ -552,16 +588,14 @@ impl LivetagApp {
                 }
                 ui.separator();
                 ui.label("Installed");
-                for (path, loaded) in catalog::list() {
-                    if let Ok(bundle) = loaded {
-                        if ui
-                            .button(bundle.name())
-                            .on_hover_text(path.display().to_string())
-                            .clicked()
-                        {
-                            self.load_model(path.display().to_string());
-                            ui.close();
-                        }
+                for model in self.installed_models() {
+                    if ui
+                        .button(&model.name)
+                        .on_hover_text(model.path.display().to_string())
+                        .clicked()
+                    {
+                        self.load_model(model.path.display().to_string());
+                        ui.close();
                     }
                 }
             });
@@ -722,6 +756,7 @@ impl LivetagApp {
 
     fn dialogs(&mut self, ctx: &egui::Context) {
         if let Some(mut text) = self.model_dialog.take() {
+            let installed = self.installed_models();
             let mut open = true;
             let mut chosen = None;
             egui::Window::new("Open model").open(&mut open).collapsible(false).show(ctx, |ui| {
@@ -736,11 +771,9 @@ impl LivetagApp {
                     }
                 });
                 ui.separator();
-                for (path, loaded) in catalog::list() {
-                    if let Ok(bundle) = loaded {
-                        if ui.button(format!("{} ({} classes)", bundle.name(), bundle.labels.len())).clicked() {
-                            chosen = Some(path.display().to_string());
-                        }
+                for model in &installed {
+                    if ui.button(format!("{} ({} classes)", model.name, model.classes)).clicked() {
+                        chosen = Some(model.path.display().to_string());
                     }
                 }
             });
@@ -817,22 +850,14 @@ impl LivetagApp {
         let Some(after) = self.launch.quit_after else {
             return;
         };
-        if self.started.elapsed() < after || self.closing {
-            if let Some(rx) = &self.screenshot {
-                if let Ok(image) = rx.try_recv() {
-                    if let Some(path) = &self.launch.screenshot {
-                        let layout = serde_json::to_string_pretty(&self.layout).unwrap_or_default();
-                        let _ = std::fs::write(path.with_extension("json"), layout);
-                        if let Err(e) = save_png(&image, path) {
-                            eprintln!("error: cannot save screenshot {}: {e}", path.display());
-                        } else {
-                            eprintln!("livetag: screenshot saved to {}", path.display());
-                        }
-                    }
-                    self.screenshot = None;
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                }
+        if let Some(image) = self.screenshot.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.screenshot = None;
+            if let Some(path) = &self.launch.screenshot {
+                self.save_screenshot(&image, path);
             }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        if self.closing || self.started.elapsed() < after {
             return;
         }
         self.closing = true;
@@ -856,6 +881,16 @@ impl LivetagApp {
             self.screenshot = Some(rx);
         } else {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    /// Writes the screenshot and, beside it, the layout of what the last frame drew.
+    fn save_screenshot(&self, image: &egui::ColorImage, path: &Path) {
+        let layout = serde_json::to_string_pretty(&self.layout).unwrap_or_default();
+        let _ = std::fs::write(path.with_extension("json"), layout);
+        match save_png(image, path) {
+            Ok(()) => eprintln!("livetag: screenshot saved to {}", path.display()),
+            Err(e) => eprintln!("error: cannot save screenshot {}: {e}", path.display()),
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct ScrollingImage {
     height: usize,
     /// All columns as values, column-major, so a colour change can repaint everything.
     values: Vec<f32>,
+    /// Each column's lowest and highest finite value, so the held range is cheap per frame.
+    column_ranges: Vec<Option<(f32, f32)>>,
     /// Columns written so far; the next one goes to `written % width`.
     written: u64,
     /// Source time of the newest column's end.
@@ -51,6 +53,7 @@ impl ScrollingImage {
             width: width.max(1),
             height: height.max(1),
             values: vec![f32::NAN; width.max(1) * height.max(1)],
+            column_ranges: vec![None; width.max(1)],
             written: 0,
             newest_end_secs: 0.0,
             lut: scale.colormap.lut(),
@@ -83,6 +86,7 @@ impl ScrollingImage {
         {
             *dst = *src;
         }
+        self.column_ranges[x] = finite_range(slot.iter().copied());
         self.written += 1;
         self.newest_end_secs = end_secs;
         if !self.repaint_all {
@@ -106,14 +110,11 @@ impl ScrollingImage {
 
     /// Lowest and highest finite values held, for auto-ranged colours.
     pub fn value_range(&self) -> Option<(f32, f32)> {
-        let mut range: Option<(f32, f32)> = None;
-        for &v in self.values.iter().filter(|v| v.is_finite()) {
-            range = Some(match range {
-                None => (v, v),
-                Some((lo, hi)) => (lo.min(v), hi.max(v)),
-            });
-        }
-        range
+        self.column_ranges
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
     }
 
     fn column_image(&self, x: usize) -> ColorImage {
@@ -193,4 +194,13 @@ impl ScrollingImage {
         let uv = Rect::from_min_max(egui::pos2(oldest, 0.0), egui::pos2(oldest + 1.0, 1.0));
         painter.image(texture.id(), image_rect, uv, Color32::WHITE);
     }
+}
+
+fn finite_range(values: impl Iterator<Item = f32>) -> Option<(f32, f32)> {
+    values
+        .filter(|v| v.is_finite())
+        .fold(None, |range, v| match range {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
 }
