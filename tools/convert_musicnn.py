@@ -66,6 +66,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_clips import synth_whistle  # noqa: E402
+
 WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 # musicnn/models.py in that wheel; the graph below mirrors build_musicnn() in this file.
@@ -481,39 +484,6 @@ def patches(rep: np.ndarray, n_frames: int = N_FRAMES) -> list[tuple[int, int]]:
     return [(s, s + n_frames) for s in range(0, rep.shape[0] - n_frames + 1, n_frames)]
 
 
-# Whistle: see tools/musicnn_reference.py --whistle-search for how it was chosen.
-WHISTLE = dict(f0=1500.0, vibrato_hz=5.5, vibrato_cents=40.0, breath_db=-30.0,
-               second_harmonic_db=-30.0, attack_s=0.08)
-
-
-def synth_whistle(n_samples: int, seed: int = 0, f0: float = WHISTLE["f0"],
-                  vibrato_hz: float = WHISTLE["vibrato_hz"],
-                  vibrato_cents: float = WHISTLE["vibrato_cents"],
-                  breath_db: float = WHISTLE["breath_db"],
-                  second_harmonic_db: float = WHISTLE["second_harmonic_db"],
-                  attack_s: float = WHISTLE["attack_s"], amplitude: float = 0.5) -> np.ndarray:
-    """A whistle-like tone: sine with vibrato, a weak 2nd harmonic, breath noise band-passed
-    around the pitch, soft attack and release. Deterministic for a given seed."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_samples) / SR
-    # vibrato grows in over the first half second, with slight rate drift
-    depth = vibrato_cents * np.minimum(1.0, t / 0.5)
-    cents = depth * np.sin(2 * np.pi * vibrato_hz * t + 0.3 * np.sin(2 * np.pi * 0.7 * t))
-    freq = f0 * 2.0 ** (cents / 1200.0)
-    phase = 2 * np.pi * np.cumsum(freq) / SR
-    tone = np.sin(phase) + 10 ** (second_harmonic_db / 20) * np.sin(2 * phase + 0.5)
-    # breath: white noise shaped by a band around f0 (FFT mask), amplitude-modulated like the tone
-    noise = rng.standard_normal(n_samples)
-    spec = np.fft.rfft(noise)
-    fr = np.fft.rfftfreq(n_samples, 1 / SR)
-    spec *= np.exp(-0.5 * ((fr - f0) / (0.6 * f0)) ** 2) + 0.05
-    noise = np.fft.irfft(spec, n_samples)
-    noise /= np.sqrt(np.mean(noise ** 2)) + 1e-12
-    env = np.minimum(1.0, t / attack_s) * np.minimum(1.0, (t[-1] - t) / 0.05 + 1e-9)
-    env = np.clip(env, 0, 1) * (1 + 0.05 * np.sin(2 * np.pi * 0.9 * t))
-    y = env * (tone / np.sqrt(0.5) + 10 ** (breath_db / 20) * noise)
-    y = amplitude * y / np.max(np.abs(y))
-    return y.astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------
@@ -681,7 +651,7 @@ def main() -> int:
     print(f"LICENSE from the wheel's {licence_src}")
     (out / "bundle.toml").write_text(bundle_toml(args.model, args.min_frames))
 
-    audio = synth_whistle(REFERENCE_SAMPLES, seed=0)
+    audio = synth_whistle(REFERENCE_SAMPLES, seed=0, sr=SR)
     wav_path = out / "reference" / "input.wav"
     wav_path.write_bytes(float32_wav(audio, SR))
     rep = musicnn_features(load_audio(wav_path))

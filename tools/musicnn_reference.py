@@ -34,8 +34,6 @@ import argparse
 import inspect
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +46,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import convert_musicnn as conv  # noqa: E402
+import reference_clips as clips  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "musicnn"
@@ -58,98 +57,9 @@ SR = conv.SR
 # Clips
 # --------------------------------------------------------------------------------------
 
-def _fade(y: np.ndarray, seconds: float = 0.02) -> np.ndarray:
-    n = int(seconds * SR)
-    ramp = np.linspace(0, 1, n)
-    y = y.copy()
-    y[:n] *= ramp
-    y[-n:] *= ramp[::-1]
-    return y
-
-
-def flute440(seconds: float) -> np.ndarray:
-    """440 Hz flute-like tone: harmonics falling ~12 dB/octave-ish, light vibrato, breath."""
-    rng = np.random.default_rng(2)
-    t = np.arange(int(seconds * SR)) / SR
-    f = 440.0 * 2 ** (15 * np.sin(2 * np.pi * 5 * t) / 1200)
-    phase = 2 * np.pi * np.cumsum(f) / SR
-    amps = [1.0, 0.5, 0.3, 0.12, 0.06, 0.03]
-    y = sum(a * np.sin((k + 1) * phase) for k, a in enumerate(amps))
-    y = y + 0.02 * rng.standard_normal(len(t))
-    return 0.4 * _fade(y / np.max(np.abs(y)), 0.08)
-
-
-def noise(seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(3)
-    return np.clip(0.25 * rng.standard_normal(int(seconds * SR)), -1, 1)
-
-
-def drums(seconds: float) -> np.ndarray:
-    """120 bpm: kick on 1 and 3, snare on 2 and 4, closed hats on eighths."""
-    rng = np.random.default_rng(4)
-    n = int(seconds * SR)
-    y = np.zeros(n)
-    beat = SR // 2  # 0.5 s at 120 bpm
-    tk = np.arange(int(0.3 * SR)) / SR
-    kick = np.sin(2 * np.pi * (50 * tk + 60 * (1 - np.exp(-tk * 30)) / 30)) * np.exp(-tk * 12)
-    ts = np.arange(int(0.2 * SR)) / SR
-    snare = (0.6 * rng.standard_normal(len(ts)) + 0.4 * np.sin(2 * np.pi * 190 * ts)) * np.exp(-ts * 20)
-    th = np.arange(int(0.05 * SR)) / SR
-    hat_noise = np.diff(rng.standard_normal(len(th) + 1))  # crude high-pass
-    hat = 0.25 * hat_noise * np.exp(-th * 80)
-    for i, start in enumerate(range(0, n, beat)):
-        for sound, offset in ((kick if i % 2 == 0 else snare, 0), (hat, 0), (hat, beat // 2)):
-            s = start + offset
-            e = min(n, s + len(sound))
-            if s < n:
-                y[s:e] += sound[:e - s]
-    return 0.5 * y / np.max(np.abs(y))
-
-
-def chirp(seconds: float) -> np.ndarray:
-    """Exponential sine sweep 100 Hz -> 7 kHz."""
-    t = np.arange(int(seconds * SR)) / SR
-    f0, f1 = 100.0, 7000.0
-    k = np.log(f1 / f0) / seconds
-    return 0.4 * _fade(np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k))
-
-
-SPEECH_TEXT = ("The quick brown fox jumps over the lazy dog. "
-               "She sells sea shells by the sea shore.")
-
-
-def speech(seconds: float) -> np.ndarray | None:
-    exe = shutil.which("espeak-ng")
-    if not exe:
-        return None
-    import librosa
-    import soundfile as sf
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "speech.wav"
-        subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(path), SPEECH_TEXT], check=True)
-        y, sr = sf.read(str(path), dtype="float64")
-    if y.ndim > 1:
-        y = y.mean(axis=1)
-    y = librosa.resample(y, orig_sr=sr, target_sr=SR)
-    n = int(seconds * SR)
-    y = np.pad(y, (0, max(0, n - len(y))))[:n]
-    return 0.5 * y / np.max(np.abs(y))
-
-
-def whistle(seconds: float, **params) -> np.ndarray:
-    return conv.synth_whistle(int(seconds * SR), seed=0, **params)
-
-
 # name -> (function, seconds). Lengths vary so that some clips have 2 patches and all drop
 # a partial tail (musicnn's batching); every clip has >= 187 frames (~2.99 s).
-CLIPS = {
-    "whistle": (whistle, 6.0),
-    "flute440": (flute440, 4.0),
-    "noise": (noise, 3.5),
-    "drums": (drums, 6.0),
-    "chirp": (chirp, 5.0),
-    "speech": (speech, 6.0),
-}
+CLIPS = {"whistle": 6.0, "flute440": 4.0, "noise": 3.5, "drums": 6.0, "chirp": 5.0, "speech": 6.0}
 
 
 # --------------------------------------------------------------------------------------
@@ -199,8 +109,8 @@ def write_wav(path: Path, y: np.ndarray) -> None:
 def generate(out: Path, labels: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     vers = versions()
-    for name, (fn, seconds) in CLIPS.items():
-        y = fn(seconds)
+    for name, seconds in CLIPS.items():
+        y = clips.synth(name, seconds, SR)
         if y is None:
             print(f"{name}: skipped (espeak-ng not installed)")
             continue
@@ -229,7 +139,7 @@ def generate(out: Path, labels: list[str]) -> None:
             "probabilities": [[float(v) for v in p] for p in probs],
         }
         if name == "whistle":
-            doc["synthesis"] = dict(conv.WHISTLE)
+            doc["synthesis"] = dict(clips.WHISTLE)
         (out / f"{name}.expected.json").write_text(json.dumps(doc, indent=1) + "\n")
         print(f"{name}: {len(spans)} patch(es), top-5 {doc['top5'][0]}")
 
@@ -246,7 +156,7 @@ def whistle_search(labels: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "w.wav"
         for params in grid:
-            write_wav(wav, whistle(3.0, **params))
+            write_wav(wav, clips.whistle(3.0, SR, **params))
             p = tf_tag(wav).mean(axis=0)
             order = list(np.argsort(-p, kind="stable"))
             rank = order.index(flute) + 1
