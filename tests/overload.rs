@@ -7,8 +7,12 @@
 //! growing for as long as the overload lasts. A queue that kept every window would pass
 //! a test that only counted results; the latency bound is what fails it.
 //!
-//! The scorer is a stand-in that sleeps, so the test measures the pipeline's own
-//! scheduling rather than ONNX Runtime, and it needs no runtime library.
+//! A stateful speech track (silero VAD's shape: 512-sample hop, 64 samples of context)
+//! runs beside the slow tagger. It must be untouched by the overload: every one of its
+//! windows scored, in order, each starting with the end of the one before.
+//!
+//! The scorers are stand-ins, so the test measures the pipeline's own scheduling rather
+//! than ONNX Runtime, and it needs no runtime library.
 
 mod common;
 
@@ -17,11 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
-use livetag::bundle::Bundle;
+use livetag::bundle::{AudioInput, Axis, Bundle, InputKind};
 use livetag::capture::{capture_ring, RING_SECONDS};
 use livetag::inference::InferenceError;
 use livetag::pipeline::{
-    LiveScores, Pipeline, PipelineConfig, PipelineEvent, PipelineStats, Scorer,
+    LiveScores, Pipeline, PipelineConfig, PipelineEvent, PipelineStats, Scorer, Track,
 };
 
 /// A common device rate, so the resampler to the model's 8 kHz is in the path too.
@@ -77,6 +81,57 @@ impl Scorer for SlowScorer {
     }
 }
 
+/// A fast stateful stand-in. Consecutive windows of a stateful model overlap by the
+/// lead-in; it counts windows that do not start where the previous one ended, which is
+/// what a skipped or reordered window looks like.
+struct ContextChecker {
+    lead_in: usize,
+    previous_tail: Option<Vec<f32>>,
+    broken_windows: Arc<AtomicU64>,
+}
+
+impl Scorer for ContextChecker {
+    fn score(
+        &mut self,
+        window: &[f32],
+        _rows: usize,
+        scores: &mut Vec<f32>,
+    ) -> Result<(), InferenceError> {
+        if let Some(tail) = &self.previous_tail {
+            if window[..self.lead_in] != tail[..] {
+                self.broken_windows.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.previous_tail = Some(window[window.len() - self.lead_in..].to_vec());
+        scores.push(0.5);
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.previous_tail = None;
+    }
+
+    fn is_stateful(&self) -> bool {
+        true
+    }
+}
+
+/// silero VAD's input: 16 kHz, 64 samples of context then 512 new ones per window.
+fn speech_input() -> AudioInput {
+    AudioInput {
+        name: "input".to_string(),
+        sample_rate_hz: 16_000,
+        layout: vec![Axis::Batch, Axis::Time],
+        kind: InputKind::Waveform {
+            lead_in_samples: 64,
+        },
+        window_rows: 576,
+        min_rows: 576,
+        hop_rows: 512,
+        max_batch: None,
+    }
+}
+
 #[test]
 fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     let bundle = Bundle::load(&common::repo().join("tests/models/tiny-tone")).unwrap();
@@ -100,7 +155,24 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
         hop_secs,
         ..PipelineConfig::default()
     };
-    let pipeline = Pipeline::start(reader, input, Box::new(scorer), config).unwrap();
+    let speech_input = speech_input();
+    let broken_windows = Arc::new(AtomicU64::new(0));
+    let speech = ContextChecker {
+        lead_in: 64,
+        previous_tail: None,
+        broken_windows: Arc::clone(&broken_windows),
+    };
+    let tracks = vec![
+        Track {
+            input: input.clone(),
+            scorer: Box::new(scorer),
+        },
+        Track {
+            input: speech_input.clone(),
+            scorer: Box::new(speech),
+        },
+    ];
+    let pipeline = Pipeline::start(reader, tracks, config).unwrap();
 
     // Real-time pace against an absolute schedule, so sleep overshoot does not add up:
     // block k holds audio up to (k + 1) * 10 ms and is handed over then, as a device does.
@@ -127,12 +199,14 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     let stats = Arc::clone(pipeline.stats());
     let load = PipelineStats::load;
     let mut received: Vec<(Instant, LiveScores)> = Vec::new();
+    let mut speech_received: Vec<LiveScores> = Vec::new();
     let mut errors = Vec::new();
     let mut feeder = Some(feeder);
     let mut frames_written = None;
     let deadline = Instant::now() + Duration::from_secs_f64(FEED_SECS + 5.0);
     loop {
         match pipeline.events().recv_timeout(Duration::from_millis(5)) {
+            Ok(PipelineEvent::Scores(scores)) if scores.track == 1 => speech_received.push(scores),
             Ok(PipelineEvent::Scores(scores)) => received.push((Instant::now(), scores)),
             Ok(PipelineEvent::Error(message)) => errors.push(message),
             Ok(_) => {}
@@ -146,9 +220,12 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
             // Once all frames are processed no window is made any more; the last one in
             // the scorer and the one in the queue then take up to two inference times.
             let settled = load(&stats.frames_processed) == written
-                && load(&stats.windows_scored) + load(&stats.windows_dropped)
-                    == load(&stats.windows_made)
-                && received.len() as u64 == load(&stats.windows_scored);
+                && stats.tracks.iter().all(|track| {
+                    load(&track.windows_scored) + load(&track.windows_dropped)
+                        == load(&track.windows_made)
+                })
+                && received.len() as u64 == load(&stats.tracks[0].windows_scored)
+                && speech_received.len() as u64 == load(&stats.tracks[1].windows_scored);
             if settled {
                 break;
             }
@@ -160,9 +237,10 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     let frames_written = frames_written.expect("the feeder finished");
     drop(pipeline);
 
-    let made = load(&stats.windows_made);
-    let scored = load(&stats.windows_scored);
-    let dropped = load(&stats.windows_dropped);
+    let main = &stats.tracks[0];
+    let made = load(&main.windows_made);
+    let scored = load(&main.windows_scored);
+    let dropped = load(&main.windows_dropped);
     let latencies: Vec<f64> = received
         .iter()
         .map(|(at, s)| (*at - s.captured_at).as_secs_f64())
@@ -182,7 +260,7 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
 
     // Nothing went wrong on the side.
     assert!(errors.is_empty(), "pipeline errors: {errors:?}");
-    assert_eq!(load(&stats.inference_errors), 0);
+    assert_eq!(load(&main.inference_errors), 0);
     assert_eq!(malformed_windows.load(Ordering::Relaxed), 0);
 
     // No audio lost: the slow scorer never held back the DSP thread.
@@ -260,4 +338,29 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
             bound_secs * 1e3
         );
     }
+
+    // The speech track beside it lost nothing: every window at its own 32 ms hop, scored
+    // in order, each continuing the one before.
+    let speech = &stats.tracks[1];
+    let speech_made = load(&speech.windows_made);
+    let speech_hop_secs = 512.0 / 16_000.0;
+    let expected_speech = ((FEED_SECS - 512.0 / 16_000.0) / speech_hop_secs).floor() as u64;
+    assert!(
+        speech_made.abs_diff(expected_speech) <= 2,
+        "{speech_made} speech windows made, expected about {expected_speech}"
+    );
+    assert_eq!(load(&speech.windows_dropped), 0);
+    assert_eq!(load(&speech.windows_scored), speech_made);
+    assert_eq!(speech_received.len() as u64, speech_made);
+    assert_eq!(broken_windows.load(Ordering::Relaxed), 0);
+    for pair in speech_received.windows(2) {
+        let step_secs = pair[1].end_secs - pair[0].end_secs;
+        assert!(
+            (step_secs - speech_hop_secs).abs() < 1.5 / SOURCE_RATE_HZ as f64,
+            "speech windows {:.4} s then {:.4} s",
+            pair[0].end_secs,
+            pair[1].end_secs
+        );
+    }
+    eprintln!("speech track: {speech_made} windows made, all scored in order");
 }

@@ -78,6 +78,7 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
         let captured_at = clock + Duration::from_secs_f64(end_secs);
         let shown_at = captured_at + Duration::from_millis(40);
         let event = PipelineEvent::Scores(LiveScores {
+            track: 0,
             end_secs,
             window_secs: 1.0,
             captured_at,
@@ -116,6 +117,64 @@ fn spectrogram_and_timeline() {
         );
     harness.run();
     harness.snapshot("spectrogram_and_timeline");
+}
+
+/// A speech lane under the spectrogram: speech from 2 s to 4 s (silero's 32 ms windows on
+/// track 1), silence elsewhere. Speech events do not touch the tagger's bars or timing.
+#[test]
+fn speech_lane_under_the_spectrogram() {
+    let settings = settings();
+    let clock = Instant::now();
+    let mut view = fed_view(&settings, clock);
+    view.add_speech_lane("silero-vad".to_string(), "speech".to_string());
+    let latency_before = view.latency_ms.len();
+    for window in 0..(6.0f64 / 0.032) as usize {
+        let end_secs = (window + 1) as f64 * 0.032;
+        let probability = if (2.0..4.0).contains(&end_secs) {
+            0.95
+        } else {
+            0.02
+        };
+        let event = PipelineEvent::Scores(LiveScores {
+            track: 1,
+            end_secs,
+            window_secs: 0.036,
+            captured_at: clock,
+            inference_secs: 0.0001,
+            scores: vec![probability],
+        });
+        assert!(view.ingest(event, clock, &settings).is_none());
+    }
+    assert_eq!(view.latency_ms.len(), latency_before);
+    assert_eq!(view.top(1), vec![4]);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(800.0, 300.0))
+        .build_ui_state(
+            |ui, (view, settings, lane): &mut (LiveView, ViewSettings, Option<egui::Rect>)| {
+                view.spectrogram_ui(ui, settings, 240.0);
+                *lane = view.speech_lane_ui(ui, settings, 34.0);
+            },
+            (view, settings, None),
+        );
+    harness.run();
+    let lane = harness.state().2.expect("a speech lane is drawn");
+    let image = harness.render().unwrap();
+    let scale = image.width() as f32 / 800.0;
+    // Columns are as tall as the probability: at 80 % of the lane's height, speech (3 s)
+    // is filled with the lane colour and silence (5 s) shows the background.
+    let pixel_at = |secs: f32| {
+        let x = lane.right() - (6.0 - secs) / 8.0 * lane.width();
+        let y = lane.bottom() - 0.8 * lane.height();
+        image.get_pixel((x * scale) as u32, (y * scale) as u32).0
+    };
+    let speech = pixel_at(3.0);
+    let silence = pixel_at(5.0);
+    assert!(
+        speech[1] > 120 && speech[0] < 60,
+        "speech column {speech:?}"
+    );
+    assert!(silence[1] < 40, "silence column {silence:?}");
+    harness.snapshot("speech_lane");
 }
 
 #[test]

@@ -8,6 +8,8 @@ use super::{Bundle, BundleError, SPEC_FILE};
 
 /// The bundle used when none is named.
 pub const DEFAULT_MODEL: &str = "musicnn-mtt";
+/// The bundle the speech track uses when none is named.
+pub const SPEECH_MODEL: &str = "silero-vad";
 
 pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("LIVETAG_MODEL_PATH")

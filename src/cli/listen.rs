@@ -1,5 +1,6 @@
 //! `livetag listen`: the live window, or with `--headless`, live results on stdout.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use crossbeam_channel::RecvTimeoutError;
 use super::ModelArgs;
 use crate::capture::SourceRequest;
 use crate::pipeline::{
-    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats,
+    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats, Track,
 };
 use crate::tagger::top_k;
 
@@ -46,6 +47,10 @@ pub struct ListenArgs {
     /// Labels per record.
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
+    /// Run a speech track beside the tagger: silero VAD unless another one-class bundle is
+    /// named. Each record then gains `speech`, the highest speech probability in its window.
+    #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = crate::bundle::catalog::SPEECH_MODEL)]
+    pub speech: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
     /// Window only: save a PNG screenshot just before closing (with --duration).
@@ -101,17 +106,36 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     }
     let (bundle, runner) = super::open_model(&args.model, ort_lib)?;
     let provider = runner.provider().to_string();
+    let mut tracks = vec![Track {
+        input: bundle.input.clone(),
+        scorer: Box::new(runner),
+    }];
+    let speech_model = match &args.speech {
+        Some(name) => {
+            let (speech, runner) = super::open_speech_model(name, &args.model, ort_lib)?;
+            tracks.push(Track {
+                input: speech.input.clone(),
+                scorer: Box::new(runner),
+            });
+            Some(speech)
+        }
+        None => None,
+    };
     let config = PipelineConfig {
         hop_secs: args.hop_secs,
         ..PipelineConfig::default()
     };
     let source = args.source().open()?;
-    let session = LiveSession::start(source, &bundle.input, Box::new(runner), config)?;
+    let session = LiveSession::start(source, tracks, config)?;
     eprintln!(
-        "livetag listen: {} at {} Hz, model {}, provider {}",
+        "livetag listen: {} at {} Hz, model {}{}, provider {}",
         session.source.label,
         session.source.sample_rate_hz,
         bundle.name(),
+        speech_model
+            .as_ref()
+            .map(|m| format!(" with speech track {}", m.name()))
+            .unwrap_or_default(),
         provider
     );
 
@@ -119,6 +143,9 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let mut out = stdout.lock();
     if args.format == Format::Csv {
         write!(out, "end_secs,latency_ms,inference_ms")?;
+        if speech_model.is_some() {
+            write!(out, ",speech")?;
+        }
         for rank in 1..=args.top_k.min(bundle.labels.len()) {
             write!(out, ",label_{rank},score_{rank}")?;
         }
@@ -128,6 +155,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let mut latency_ms = Percentiles::new(100_000);
     let mut inference_ms = Percentiles::new(100_000);
     let mut errors = 0usize;
+    let mut speech = SpeechHistory::default();
     loop {
         let wait = match args.duration {
             Some(limit) => match limit.checked_sub(started.elapsed()) {
@@ -137,11 +165,13 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             None => Duration::from_secs(3600),
         };
         match session.pipeline.events().recv_timeout(wait) {
+            Ok(PipelineEvent::Scores(scores)) if scores.track > 0 => speech.push(&scores),
             Ok(PipelineEvent::Scores(scores)) => {
                 let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(latency);
                 inference_ms.push(scores.inference_secs * 1e3);
-                write_record(&mut out, args, &bundle.labels, &scores, latency)?;
+                let speech = speech_model.as_ref().map(|_| speech.max_in(&scores));
+                write_record(&mut out, args, &bundle.labels, &scores, latency, speech)?;
                 out.flush()?;
             }
             Ok(PipelineEvent::Error(message)) => {
@@ -166,8 +196,8 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     eprintln!(
         "livetag listen: {:.1} s, {} windows scored, {} dropped, {} events dropped, {} xruns, {} frames lost to overflow; latency p50 {} ms p99 {} ms; inference p50 {} ms p99 {} ms; longest audio callback {:.1} us",
         started.elapsed().as_secs_f64(),
-        PipelineStats::load(&stats.windows_scored),
-        PipelineStats::load(&stats.windows_dropped),
+        PipelineStats::load(&stats.tracks[0].windows_scored),
+        stats.windows_dropped(),
         PipelineStats::load(&stats.events_dropped),
         counters.xruns.load(Ordering::Relaxed),
         counters.overflow_frames.load(Ordering::Relaxed),
@@ -184,12 +214,47 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     })
 }
 
+/// Recent speech-track probabilities, to summarise over a main-model window.
+#[derive(Default)]
+struct SpeechHistory {
+    /// (end_secs, probability), oldest first.
+    recent: VecDeque<(f64, f32)>,
+}
+
+impl SpeechHistory {
+    /// Long enough for any main-model window.
+    const KEEP_SECS: f64 = 30.0;
+
+    fn push(&mut self, scores: &LiveScores) {
+        let probability = scores.scores.first().copied().unwrap_or(0.0);
+        self.recent.push_back((scores.end_secs, probability));
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(end, _)| end < scores.end_secs - Self::KEEP_SECS)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Highest speech probability among speech windows ending inside `window`.
+    fn max_in(&self, window: &LiveScores) -> f32 {
+        let start = window.end_secs - window.window_secs;
+        self.recent
+            .iter()
+            .filter(|&&(end, _)| end > start && end <= window.end_secs)
+            .map(|&(_, p)| p)
+            .fold(0.0, f32::max)
+    }
+}
+
 fn write_record(
     out: &mut impl Write,
     args: &ListenArgs,
     labels: &[String],
     scores: &LiveScores,
     latency_ms: f64,
+    speech: Option<f32>,
 ) -> std::io::Result<()> {
     let best = top_k(&scores.scores, args.top_k);
     match args.format {
@@ -198,13 +263,16 @@ fn write_record(
                 .iter()
                 .map(|&i| serde_json::json!({"label": labels[i], "score": scores.scores[i]}))
                 .collect();
-            let record = serde_json::json!({
+            let mut record = serde_json::json!({
                 "end_secs": super::round3(scores.end_secs),
                 "window_secs": super::round3(scores.window_secs),
                 "latency_ms": super::round3(latency_ms),
                 "inference_ms": super::round3(scores.inference_secs * 1e3),
                 "top": top,
             });
+            if let Some(speech) = speech {
+                record["speech"] = serde_json::json!(speech);
+            }
             writeln!(out, "{record}")
         }
         Format::Csv => {
@@ -215,6 +283,9 @@ fn write_record(
                 latency_ms,
                 scores.inference_secs * 1e3
             )?;
+            if let Some(speech) = speech {
+                write!(out, ",{speech:.6}")?;
+            }
             for &i in &best {
                 write!(
                     out,

@@ -101,6 +101,27 @@ pub(crate) fn open_model(
     Ok((bundle, runner))
 }
 
+/// Loads the speech track's model with the main model's provider settings. It must have
+/// one class: its probability is the speech probability.
+pub(crate) fn open_speech_model(
+    name: &str,
+    main: &ModelArgs,
+    ort_lib: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {
+    let args = ModelArgs {
+        model: Some(name.to_string()),
+        ..main.clone()
+    };
+    let (bundle, runner) = open_model(&args, ort_lib)?;
+    anyhow::ensure!(
+        bundle.labels.len() == 1,
+        "a speech track needs a one-class model; {} has {} classes",
+        bundle.name(),
+        bundle.labels.len()
+    );
+    Ok((bundle, runner))
+}
+
 /// Quotes a CSV field when it needs it.
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {

@@ -145,6 +145,11 @@ impl ModelRunner {
         self.input.max_batch
     }
 
+    /// Whether the model carries state from one window to the next.
+    pub fn is_stateful(&self) -> bool {
+        !self.states.is_empty()
+    }
+
     /// Back to the initial state, for a new stream.
     pub fn reset_state(&mut self) {
         for state in &mut self.states {

@@ -1,5 +1,5 @@
-//! The DSP thread: capture ring → display spectrogram, and → resampler → front-end →
-//! model windows.
+//! The DSP thread: capture ring → display spectrogram, and, for each track, → resampler →
+//! front-end → model windows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
     DisplayInfo, ModelInputRows, PipelineConfig, PipelineError, PipelineEvent, PipelineStats,
-    SpectrumColumn, WindowJob,
+    SpectrumColumn, TrackStats, WindowJob,
 };
 use crate::audio::StreamResampler;
 use crate::bundle::{AudioInput, InputKind};
@@ -143,11 +143,16 @@ impl Timing {
     }
 }
 
-/// Where windows go: to the inference thread, and their new rows to the UI.
+/// Where one track's windows go: to its inference thread, and (track 0) their new rows to
+/// the UI.
 struct WindowSink {
+    track: usize,
     jobs: Sender<WindowJob>,
     /// The inference side's receiver, used to take back a stale queued window.
     stale: Receiver<WindowJob>,
+    stateful: bool,
+    /// A window was dropped since the last one queued (stateful models only).
+    gap: bool,
     events: Sender<PipelineEvent>,
     stats: Arc<PipelineStats>,
     timing: Timing,
@@ -158,14 +163,18 @@ struct WindowSink {
 }
 
 impl WindowSink {
+    fn counters(&self) -> &TrackStats {
+        &self.stats.tracks[self.track]
+    }
+
     fn take(&mut self, window: Window<'_>, reader: &mut CaptureReader) {
-        self.stats.windows_made.fetch_add(1, Ordering::Relaxed);
+        self.counters().windows_made.fetch_add(1, Ordering::Relaxed);
         let last_frame = self.timing.last_source_frame(window.end_row);
         let end_secs = (last_frame + 1) as f64 / self.timing.source_rate_hz;
         let Some(captured_at) = reader.captured_at(last_frame) else {
             // No timing mark has arrived yet (only possible in the stream's first
             // callback): the window cannot be dated, so it is dropped, and counted.
-            self.stats.windows_dropped.fetch_add(1, Ordering::Relaxed);
+            self.drop_window();
             return;
         };
         if self.shows_rows {
@@ -185,6 +194,7 @@ impl WindowSink {
             }
         }
         let job = WindowJob {
+            after_gap: self.gap,
             window: window.data.to_vec(),
             rows: window.rows(),
             end_secs,
@@ -192,18 +202,44 @@ impl WindowSink {
             captured_at,
         };
         match self.jobs.try_send(job) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Ok(()) => self.gap = false,
+            Err(TrySendError::Disconnected(_)) => {}
+            // A stateful model's queue is full: this window is lost, and the model must
+            // start afresh after it.
+            Err(TrySendError::Full(_)) if self.stateful => self.drop_window(),
             Err(TrySendError::Full(job)) => {
                 // The queued window is older than this one: drop it, not the fresh one.
                 if self.stale.try_recv().is_ok() {
-                    self.stats.windows_dropped.fetch_add(1, Ordering::Relaxed);
+                    self.drop_window();
                 }
                 if self.jobs.try_send(job).is_err() {
-                    self.stats.windows_dropped.fetch_add(1, Ordering::Relaxed);
+                    self.drop_window();
                 }
             }
         }
     }
+
+    fn drop_window(&mut self) {
+        self.counters()
+            .windows_dropped
+            .fetch_add(1, Ordering::Relaxed);
+        self.gap = self.stateful;
+    }
+}
+
+/// What the DSP thread needs to feed one track.
+pub(super) struct TrackFeed {
+    pub input: AudioInput,
+    pub stateful: bool,
+    pub jobs: Sender<WindowJob>,
+    pub stale: Receiver<WindowJob>,
+}
+
+/// One track's path from source-rate audio to model windows.
+struct ModelTrack {
+    resampler: StreamResampler,
+    stream: WindowStream,
+    sink: WindowSink,
 }
 
 pub(super) fn send_event(
@@ -219,59 +255,79 @@ pub(super) fn send_event(
 pub(super) struct DspThread {
     reader: CaptureReader,
     display: DisplayTap,
-    resampler: StreamResampler,
-    stream: WindowStream,
-    sink: WindowSink,
+    tracks: Vec<ModelTrack>,
+    events: Sender<PipelineEvent>,
+    stats: Arc<PipelineStats>,
     info: DisplayInfo,
 }
 
 impl DspThread {
     pub(super) fn new(
         reader: CaptureReader,
-        input: &AudioInput,
+        feeds: Vec<TrackFeed>,
         config: PipelineConfig,
-        jobs: Sender<WindowJob>,
-        stale: Receiver<WindowJob>,
         events: Sender<PipelineEvent>,
         stats: Arc<PipelineStats>,
     ) -> Result<Self, PipelineError> {
         let source_rate_hz = reader.sample_rate_hz();
-        let resampler =
-            StreamResampler::new(source_rate_hz, input.sample_rate_hz).map_err(|e| {
-                PipelineError::Resample {
-                    from_hz: source_rate_hz,
-                    to_hz: input.sample_rate_hz,
-                    reason: e.to_string(),
-                }
-            })?;
         let display = DisplayTap::new(source_rate_hz, config.display_bands)?;
-        let hop_rows = ((config.hop_secs / input.seconds_per_row()).round() as usize).max(1);
-        let shows_rows = matches!(input.kind, InputKind::Features { .. });
-        let width = input.row_width();
+        let main_input = &feeds.first().expect("a pipeline has a track").input;
+        let main_shows_rows = matches!(main_input.kind, InputKind::Features { .. });
         let info = DisplayInfo {
             sample_rate_hz: source_rate_hz,
             columns_per_sec: source_rate_hz as f64 / display.hop_samples as f64,
             bands: config.display_bands,
             fmax_hz: source_rate_hz as f64 / 2.0,
-            model_rows_per_sec: 1.0 / input.seconds_per_row(),
-            model_row_width: if shows_rows { width } else { 0 },
+            model_rows_per_sec: 1.0 / main_input.seconds_per_row(),
+            model_row_width: if main_shows_rows {
+                main_input.row_width()
+            } else {
+                0
+            },
         };
+        let mut tracks = Vec::with_capacity(feeds.len());
+        for (track, feed) in feeds.into_iter().enumerate() {
+            let input = &feed.input;
+            let resampler =
+                StreamResampler::new(source_rate_hz, input.sample_rate_hz).map_err(|e| {
+                    PipelineError::Resample {
+                        from_hz: source_rate_hz,
+                        to_hz: input.sample_rate_hz,
+                        reason: e.to_string(),
+                    }
+                })?;
+            // A stateful model sees every window at its own hop; the others at the
+            // configured rate.
+            let hop_rows = if feed.stateful {
+                input.hop_rows
+            } else {
+                ((config.hop_secs / input.seconds_per_row()).round() as usize).max(1)
+            };
+            tracks.push(ModelTrack {
+                resampler,
+                stream: WindowStream::new(input, hop_rows, true),
+                sink: WindowSink {
+                    track,
+                    jobs: feed.jobs,
+                    stale: feed.stale,
+                    stateful: feed.stateful,
+                    gap: false,
+                    events: events.clone(),
+                    stats: Arc::clone(&stats),
+                    timing: Timing::new(input, source_rate_hz),
+                    seconds_per_row: input.seconds_per_row(),
+                    width: input.row_width(),
+                    shows_rows: track == 0 && main_shows_rows,
+                    rows_shown: 0,
+                },
+            });
+        }
         Ok(Self {
             reader,
             display,
-            resampler,
-            stream: WindowStream::new(input, hop_rows, true),
-            sink: WindowSink {
-                jobs,
-                stale,
-                events,
-                stats,
-                timing: Timing::new(input, source_rate_hz),
-                seconds_per_row: input.seconds_per_row(),
-                width,
-                shows_rows,
-                rows_shown: 0,
-            },
+            tracks,
+            events,
+            stats,
             info,
         })
     }
@@ -289,16 +345,22 @@ impl DspThread {
                 continue;
             }
             let samples = &block[..n];
-            let sink = &mut self.sink;
+            let (events, stats) = (&self.events, &self.stats);
             self.display.push(samples, |column| {
-                send_event(&sink.events, &sink.stats, PipelineEvent::Spectrum(column))
+                send_event(events, stats, PipelineEvent::Spectrum(column))
             });
             let reader = &mut self.reader;
-            let stream = &mut self.stream;
-            self.resampler.push(samples, |model_samples| {
-                stream.push(model_samples, |window| sink.take(window, reader));
-            });
-            sink.stats
+            for track in &mut self.tracks {
+                let ModelTrack {
+                    resampler,
+                    stream,
+                    sink,
+                } = track;
+                resampler.push(samples, |model_samples| {
+                    stream.push(model_samples, |window| sink.take(window, reader));
+                });
+            }
+            stats
                 .frames_processed
                 .fetch_add(n as u64, Ordering::Relaxed);
         }

@@ -1,4 +1,4 @@
-//! The inference thread: the freshest window in, scores out.
+//! An inference thread: one track's windows in, its scores out.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use super::{LiveScores, PipelineEvent, PipelineStats, Scorer, WindowJob};
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 pub(super) fn run(
+    track: usize,
     mut scorer: Box<dyn Scorer>,
     jobs: Receiver<WindowJob>,
     events: Sender<PipelineEvent>,
@@ -26,12 +27,18 @@ pub(super) fn run(
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        if job.after_gap {
+            scorer.reset();
+        }
         let started = Instant::now();
         let mut scores = Vec::new();
         match scorer.score(&job.window, job.rows, &mut scores) {
             Ok(()) => {
-                stats.windows_scored.fetch_add(1, Ordering::Relaxed);
+                stats.tracks[track]
+                    .windows_scored
+                    .fetch_add(1, Ordering::Relaxed);
                 let event = PipelineEvent::Scores(LiveScores {
+                    track,
                     end_secs: job.end_secs,
                     window_secs: job.window_secs,
                     captured_at: job.captured_at,
@@ -41,7 +48,9 @@ pub(super) fn run(
                 send_event(&events, &stats, event);
             }
             Err(error) => {
-                stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                stats.tracks[track]
+                    .inference_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 // The same failure on every window is reported once.
                 let message = error.to_string();
                 if message != last_error {

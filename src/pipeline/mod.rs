@@ -4,11 +4,15 @@
 //! - The **DSP thread** owns the capture ring's reader, the display spectrogram, the
 //!   resampler to the model's rate and the bundle's front-end. It sends display columns and
 //!   model-input columns to the UI, and model windows to the inference thread.
-//! - The **inference thread** owns the scorer (an ONNX Runtime session) and sends scores.
+//! - One **inference thread per track** owns that track's scorer (an ONNX Runtime session)
+//!   and sends scores. Track 0 is the main tagger; further tracks (the speech track) run
+//!   beside it on the same audio, each with its own resampler, front-end and windows.
 //!
-//! Nothing here ever blocks the audio thread. When inference falls behind, the queued,
-//! stale window is dropped in favour of the newest one and counted; when the UI falls
-//! behind, events are dropped and counted.
+//! Nothing here ever blocks the audio thread. When a stateless model falls behind, the
+//! queued, stale window is dropped in favour of the newest one and counted. A stateful
+//! model (silero VAD) needs every window in order: its windows queue up, and only if the
+//! queue overflows are windows dropped, counted, and the model's state reset. When the UI
+//! falls behind, events are dropped and counted.
 
 mod dsp;
 mod infer;
@@ -30,6 +34,9 @@ pub use stats::Percentiles;
 
 /// Events the UI can fall this far behind before some are dropped.
 const EVENT_QUEUE: usize = 2048;
+/// Windows a stateful model may fall behind before some are dropped (~2 s of silero's
+/// 32 ms chunks).
+const STATEFUL_QUEUE: usize = 64;
 
 /// Scores model windows. [`ModelRunner`] is the real one; tests use slow stand-ins.
 pub trait Scorer: Send {
@@ -41,8 +48,14 @@ pub trait Scorer: Send {
         scores: &mut Vec<f32>,
     ) -> Result<(), InferenceError>;
 
-    /// Forgets carried state before a new stream.
+    /// Forgets carried state before a new stream, or after a gap in one.
     fn reset(&mut self) {}
+
+    /// Whether scores depend on earlier windows, so that every window must be scored in
+    /// order, at the model's own hop.
+    fn is_stateful(&self) -> bool {
+        false
+    }
 }
 
 impl Scorer for ModelRunner {
@@ -57,6 +70,10 @@ impl Scorer for ModelRunner {
 
     fn reset(&mut self) {
         self.reset_state();
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.is_stateful()
     }
 }
 
@@ -79,7 +96,7 @@ pub enum PipelineError {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PipelineConfig {
-    /// Seconds between model windows.
+    /// Seconds between windows of stateless models (stateful ones use their own hop).
     pub hop_secs: f64,
     /// Rows of the display spectrogram.
     pub display_bands: usize,
@@ -144,6 +161,8 @@ pub struct ModelInputRows {
 /// The scores of one live window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveScores {
+    /// Which track's model scored it (0 = the main tagger).
+    pub track: usize,
     /// Source time of the window's last sample, in seconds.
     pub end_secs: f64,
     pub window_secs: f64,
@@ -166,53 +185,86 @@ pub enum PipelineEvent {
 #[derive(Debug, Default)]
 pub struct PipelineStats {
     pub frames_processed: AtomicU64,
+    /// Events the UI did not take in time.
+    pub events_dropped: AtomicU64,
+    /// One per track, in track order.
+    pub tracks: Vec<TrackStats>,
+}
+
+/// Counters of one track's windows.
+#[derive(Debug, Default)]
+pub struct TrackStats {
     pub windows_made: AtomicU64,
-    /// Stale windows replaced by newer ones because inference was busy.
+    /// Windows never scored: stale ones replaced by newer ones because inference was busy,
+    /// or, for a stateful model, windows that overflowed its queue.
     pub windows_dropped: AtomicU64,
     pub windows_scored: AtomicU64,
     pub inference_errors: AtomicU64,
-    /// Events the UI did not take in time.
-    pub events_dropped: AtomicU64,
 }
 
 impl PipelineStats {
     pub fn load(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// Dropped windows over all tracks.
+    pub fn windows_dropped(&self) -> u64 {
+        self.tracks
+            .iter()
+            .map(|t| Self::load(&t.windows_dropped))
+            .sum()
+    }
 }
 
-/// The running DSP and inference threads. Dropping it stops and joins both.
+/// One model run on the live audio: what its input is, and what scores it.
+pub struct Track {
+    pub input: AudioInput,
+    pub scorer: Box<dyn Scorer>,
+}
+
+/// The running DSP and inference threads. Dropping it stops and joins them all.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
     dsp: Option<JoinHandle<()>>,
-    inference: Option<JoinHandle<Box<dyn Scorer>>>,
+    inference: Vec<(AudioInput, JoinHandle<Box<dyn Scorer>>)>,
     events: Receiver<PipelineEvent>,
     stats: Arc<PipelineStats>,
     display: DisplayInfo,
 }
 
 impl Pipeline {
+    /// Starts the DSP thread and one inference thread per track; `tracks[0]` is the main
+    /// model, whose input the model-input view shows. There must be at least one track.
     pub fn start(
         reader: CaptureReader,
-        input: &AudioInput,
-        mut scorer: Box<dyn Scorer>,
+        tracks: Vec<Track>,
         config: PipelineConfig,
     ) -> Result<Self, PipelineError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(PipelineStats::default());
+        let stats = Arc::new(PipelineStats {
+            tracks: tracks.iter().map(|_| TrackStats::default()).collect(),
+            ..PipelineStats::default()
+        });
         let (events_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE);
-        // One slot: the inference thread always finds the freshest window.
-        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(1);
 
-        let dsp = dsp::DspThread::new(
-            reader,
-            input,
-            config,
-            jobs_tx,
-            jobs_rx.clone(),
-            events_tx.clone(),
-            Arc::clone(&stats),
-        )?;
+        let mut feeds = Vec::with_capacity(tracks.len());
+        let mut workers = Vec::with_capacity(tracks.len());
+        for (index, mut track) in tracks.into_iter().enumerate() {
+            let stateful = track.scorer.is_stateful();
+            // Stateless: one slot, so the inference thread always finds the freshest window.
+            let (jobs_tx, jobs_rx) =
+                crossbeam_channel::bounded(if stateful { STATEFUL_QUEUE } else { 1 });
+            track.scorer.reset();
+            feeds.push(dsp::TrackFeed {
+                input: track.input.clone(),
+                stateful,
+                jobs: jobs_tx,
+                stale: jobs_rx.clone(),
+            });
+            workers.push((index, track, jobs_rx));
+        }
+        let dsp =
+            dsp::DspThread::new(reader, feeds, config, events_tx.clone(), Arc::clone(&stats))?;
         let display = dsp.display_info();
         let dsp_stop = Arc::clone(&stop);
         let dsp = std::thread::Builder::new()
@@ -225,22 +277,25 @@ impl Pipeline {
         let mut pipeline = Self {
             stop,
             dsp: Some(dsp),
-            inference: None,
+            inference: Vec::new(),
             events,
             stats,
             display,
         };
-        let infer_stop = Arc::clone(&pipeline.stop);
-        let infer_stats = Arc::clone(&pipeline.stats);
-        scorer.reset();
-        let inference = std::thread::Builder::new()
-            .name("livetag-inference".to_string())
-            .spawn(move || infer::run(scorer, jobs_rx, events_tx, infer_stats, &infer_stop))
-            .map_err(|source| PipelineError::Thread {
-                name: "inference",
-                source,
-            })?;
-        pipeline.inference = Some(inference);
+        for (index, track, jobs_rx) in workers {
+            let Track { input, scorer } = track;
+            let stop = Arc::clone(&pipeline.stop);
+            let stats = Arc::clone(&pipeline.stats);
+            let events = events_tx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("livetag-inference-{index}"))
+                .spawn(move || infer::run(index, scorer, jobs_rx, events, stats, &stop))
+                .map_err(|source| PipelineError::Thread {
+                    name: "inference",
+                    source,
+                })?;
+            pipeline.inference.push((input, thread));
+        }
         Ok(pipeline)
     }
 
@@ -256,17 +311,24 @@ impl Pipeline {
         &self.display
     }
 
-    /// Stops both threads and hands back the scorer, to serve another source.
-    pub fn into_scorer(mut self) -> Option<Box<dyn Scorer>> {
+    /// Stops all threads and hands back the tracks, to serve another source. A track whose
+    /// inference thread panicked is missing.
+    pub fn into_tracks(mut self) -> Vec<Track> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Option<Box<dyn Scorer>> {
+    fn shutdown(&mut self) -> Vec<Track> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(dsp) = self.dsp.take() {
             let _ = dsp.join();
         }
-        self.inference.take().and_then(|thread| thread.join().ok())
+        self.inference
+            .drain(..)
+            .filter_map(|(input, thread)| {
+                let scorer = thread.join().ok()?;
+                Some(Track { input, scorer })
+            })
+            .collect()
     }
 }
 
@@ -278,6 +340,8 @@ impl Drop for Pipeline {
 
 /// A window on its way to the inference thread.
 struct WindowJob {
+    /// Windows before this one were dropped: a stateful model must start afresh.
+    after_gap: bool,
     window: Vec<f32>,
     rows: usize,
     end_secs: f64,
@@ -299,8 +363,7 @@ impl LiveSession {
     /// that cannot be opened never costs them a running session.
     pub fn start(
         source: crate::capture::LiveSource,
-        input: &AudioInput,
-        scorer: Box<dyn Scorer>,
+        tracks: Vec<Track>,
         config: PipelineConfig,
     ) -> Result<Self, PipelineError> {
         let crate::capture::LiveSource {
@@ -309,7 +372,7 @@ impl LiveSession {
             info,
             control,
         } = source;
-        let pipeline = Pipeline::start(reader, input, scorer, config)?;
+        let pipeline = Pipeline::start(reader, tracks, config)?;
         Ok(Self {
             pipeline,
             source: info,
@@ -328,13 +391,13 @@ impl LiveSession {
         }
     }
 
-    /// Stops the threads, then the audio, and hands back the scorer.
-    pub fn stop(self) -> Option<Box<dyn Scorer>> {
+    /// Stops the threads, then the audio, and hands back the tracks.
+    pub fn stop(self) -> Vec<Track> {
         let Self {
             pipeline, control, ..
         } = self;
-        let scorer = pipeline.into_scorer();
+        let tracks = pipeline.into_tracks();
         drop(control);
-        scorer
+        tracks
     }
 }

@@ -13,8 +13,7 @@ use super::view::{LiveView, ViewSettings};
 use crate::bundle::{catalog, Bundle};
 use crate::capture::{list_inputs, InputDeviceInfo, LiveSource, SourceKind, SourceRequest};
 use crate::cli::ListenArgs;
-use crate::inference::ModelRunner;
-use crate::pipeline::{LiveSession, PipelineConfig, PipelineStats};
+use crate::pipeline::{LiveSession, PipelineConfig, Scorer, Track};
 
 const OPEN_MODEL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const OPEN_AUDIO: KeyboardShortcut =
@@ -24,6 +23,7 @@ const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q)
 const PAUSE: Key = Key::Space;
 const NEXT_COLORMAP: Key = Key::C;
 const MODEL_INPUT: Key = Key::M;
+const SPEECH_TRACK: Key = Key::S;
 const HELP: Key = Key::F1;
 /// A microphone silent for this long is treated as gone.
 const STALL: Duration = Duration::from_secs(2);
@@ -40,12 +40,16 @@ pub struct Settings {
     pub model: Option<String>,
     /// Last microphone id.
     pub device: Option<String>,
+    /// Run the speech track beside the tagger.
+    pub speech_track: bool,
 }
 
 /// What the window was asked to do from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Launch {
     pub model: Option<String>,
+    /// `--speech`: start with the speech track on, using this bundle.
+    pub speech: Option<String>,
     pub source: Option<SourceRequest>,
     pub hop_secs: f64,
     pub provider: crate::inference::DevicePreference,
@@ -61,6 +65,7 @@ impl Launch {
     pub fn from_args(args: &ListenArgs, ort_lib: Option<PathBuf>) -> Self {
         Self {
             model: args.model.model.clone(),
+            speech: args.speech.clone(),
             source: (args.file.is_some() || args.device.is_some()).then(|| args.source()),
             hop_secs: args.hop_secs,
             provider: args.model.provider,
@@ -75,14 +80,20 @@ impl Launch {
 /// A model ready to run.
 struct LoadedModel {
     bundle: Bundle,
-    runner: ModelRunner,
+    scorer: Box<dyn Scorer>,
+    /// The execution provider in use, as the status bar shows it.
+    provider: String,
 }
+
+type LoadResult = Receiver<Result<LoadedModel, String>>;
 
 struct Running {
     session: LiveSession,
     request: SourceRequest,
     bundle: Bundle,
     provider: String,
+    /// The speech track's bundle, when the session runs one (track 1).
+    speech: Option<Bundle>,
     /// Audio callbacks seen at the last check, and when they last advanced.
     callbacks: u64,
     callbacks_moved_at: Instant,
@@ -111,9 +122,12 @@ pub struct LivetagApp {
     launch: Launch,
     running: Option<Running>,
     view: Option<LiveView>,
-    loading: Option<(String, Receiver<Result<LoadedModel, String>>)>,
+    loading: Option<(String, LoadResult)>,
     /// A loaded model still waiting for a source that opens.
     idle_model: Option<LoadedModel>,
+    speech_loading: Option<(String, LoadResult)>,
+    /// A loaded speech model not in the running session.
+    speech_idle: Option<LoadedModel>,
     /// Where to connect the next loaded model.
     pending_source: SourceRequest,
     banners: Vec<Banner>,
@@ -140,6 +154,7 @@ pub struct LivetagApp {
 struct ScreenLayout {
     pixels_per_point: f32,
     spectrogram: [f32; 4],
+    speech: Option<[f32; 4]>,
     bars: Vec<(String, [f32; 4])>,
 }
 
@@ -171,6 +186,8 @@ impl LivetagApp {
             view: None,
             loading: None,
             idle_model: None,
+            speech_loading: None,
+            speech_idle: None,
             pending_source,
             banners: Vec::new(),
             device_problem: None,
@@ -188,8 +205,21 @@ impl LivetagApp {
             layout: ScreenLayout::default(),
             frame_ms: crate::pipeline::Percentiles::new(100_000),
         };
+        if app.launch.speech.is_some() {
+            app.settings.speech_track = true;
+        }
         app.load_model(model);
+        if app.settings.speech_track {
+            app.load_speech();
+        }
         app
+    }
+
+    fn speech_model_name(&self) -> String {
+        self.launch
+            .speech
+            .clone()
+            .unwrap_or_else(|| catalog::SPEECH_MODEL.to_string())
     }
 
     fn report(&mut self, text: impl Into<String>) {
@@ -202,25 +232,51 @@ impl LivetagApp {
 
     /// Loads a model on a worker thread; the running session keeps going meanwhile.
     fn load_model(&mut self, model: String) {
+        match self.spawn_loader(model.clone(), false) {
+            Ok(rx) => self.loading = Some((model, rx)),
+            Err(e) => self.report(format!("cannot start loading {model}: {e}")),
+        }
+    }
+
+    /// Loads the speech track's model on a worker thread.
+    fn load_speech(&mut self) {
+        let model = self.speech_model_name();
+        match self.spawn_loader(model.clone(), true) {
+            Ok(rx) => self.speech_loading = Some((model, rx)),
+            Err(e) => self.report(format!("cannot start loading {model}: {e}")),
+        }
+    }
+
+    fn spawn_loader(&self, model: String, speech: bool) -> std::io::Result<LoadResult> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let args = crate::cli::ModelArgs {
-            model: Some(model.clone()),
+            model: Some(model),
             provider: self.launch.provider,
             threads: self.launch.threads,
         };
         let ort_lib = self.launch.ort_lib.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("livetag-model-loader".to_string())
             .spawn(move || {
-                let loaded = crate::cli::open_model(&args, ort_lib.as_deref())
-                    .map(|(bundle, runner)| LoadedModel { bundle, runner })
+                let opened = if speech {
+                    crate::cli::open_speech_model(
+                        args.model.as_deref().unwrap_or_default(),
+                        &args,
+                        ort_lib.as_deref(),
+                    )
+                } else {
+                    crate::cli::open_model(&args, ort_lib.as_deref())
+                };
+                let loaded = opened
+                    .map(|(bundle, runner)| LoadedModel {
+                        provider: runner.provider().to_string(),
+                        bundle,
+                        scorer: Box::new(runner),
+                    })
                     .map_err(|e| format!("{e:#}"));
                 let _ = tx.send(loaded);
-            });
-        match spawned {
-            Ok(_) => self.loading = Some((model, rx)),
-            Err(e) => self.report(format!("cannot start loading {model}: {e}")),
-        }
+            })?;
+        Ok(rx)
     }
 
     /// Installed bundles that load, read at most every `INSTALLED_REFRESH`.
@@ -272,23 +328,88 @@ impl LivetagApp {
                 return;
             }
         };
-        let previous_position = self
-            .running
+        let previous_position = self.position_in(&request);
+        let speech = match self.stop_running() {
+            Some((_, speech)) => speech,
+            None => self.speech_idle.take(),
+        };
+        self.launch_session(source, request, model, speech, previous_position);
+    }
+
+    /// Where the running demo file is, if `request` plays the same file again.
+    fn position_in(&self, request: &SourceRequest) -> Option<f64> {
+        self.running
             .as_ref()
-            .filter(|r| r.request == request)
+            .filter(|r| &r.request == request)
             .and_then(|r| r.session.playback())
-            .map(|p| p.position_secs());
-        if let Some(old) = self.running.take() {
-            old.session.stop();
-        }
-        let provider = model.runner.provider().to_string();
-        let LoadedModel { bundle, runner } = model;
-        match LiveSession::start(source, &bundle.input, Box::new(runner), self.config()) {
+            .map(|p| p.position_secs())
+    }
+
+    /// Stops the running session and hands back its models: the main one, and the speech
+    /// one if it ran (else the idle one).
+    fn stop_running(&mut self) -> Option<(LoadedModel, Option<LoadedModel>)> {
+        let running = self.running.take()?;
+        let mut tracks = running.session.stop().into_iter();
+        let idle_speech = self.speech_idle.take();
+        let Some(main) = tracks.next() else {
+            self.speech_idle = idle_speech;
+            self.report("the inference thread ended unexpectedly; reload the model");
+            return None;
+        };
+        let speech = match (running.speech, tracks.next()) {
+            (Some(bundle), Some(track)) => Some(LoadedModel {
+                bundle,
+                scorer: track.scorer,
+                provider: String::new(),
+            }),
+            _ => idle_speech,
+        };
+        let main = LoadedModel {
+            bundle: running.bundle,
+            scorer: main.scorer,
+            provider: running.provider,
+        };
+        Some((main, speech))
+    }
+
+    /// Wires models to an opened source; the speech model joins as track 1 when the
+    /// speech track is on, and otherwise waits.
+    fn launch_session(
+        &mut self,
+        source: LiveSource,
+        request: SourceRequest,
+        main: LoadedModel,
+        speech: Option<LoadedModel>,
+        seek_to_secs: Option<f64>,
+    ) {
+        let (speech, idle) = if self.settings.speech_track {
+            (speech, None)
+        } else {
+            (None, speech)
+        };
+        self.speech_idle = idle;
+        let LoadedModel {
+            bundle,
+            scorer,
+            provider,
+        } = main;
+        let mut tracks = vec![Track {
+            input: bundle.input.clone(),
+            scorer,
+        }];
+        let speech = speech.map(|speech| {
+            tracks.push(Track {
+                input: speech.bundle.input.clone(),
+                scorer: speech.scorer,
+            });
+            speech.bundle
+        });
+        match LiveSession::start(source, tracks, self.config()) {
             Ok(session) => {
-                if let (Some(secs), Some(playback)) = (previous_position, session.playback()) {
+                if let (Some(secs), Some(playback)) = (seek_to_secs, session.playback()) {
                     playback.seek(secs);
                 }
-                self.install(session, request, bundle, provider);
+                self.install(session, request, bundle, provider, speech);
             }
             Err(error) => self.report(error.to_string()),
         }
@@ -301,13 +422,18 @@ impl LivetagApp {
         request: SourceRequest,
         bundle: Bundle,
         provider: String,
+        speech: Option<Bundle>,
     ) {
-        self.view = Some(LiveView::new(
+        let mut view = LiveView::new(
             bundle.name().to_string(),
             bundle.labels.clone(),
             session.pipeline.display().clone(),
             &self.settings.view,
-        ));
+        );
+        if let Some(speech) = &speech {
+            view.add_speech_lane(speech.name().to_string(), speech.labels[0].clone());
+        }
+        self.view = Some(view);
         if let SourceRequest::Microphone(_) = &request {
             self.settings.device = Some(session.source.label.clone());
         }
@@ -320,6 +446,7 @@ impl LivetagApp {
             request,
             bundle,
             provider,
+            speech,
         });
     }
 
@@ -339,23 +466,28 @@ impl LivetagApp {
         }
     }
 
-    /// Moves the running model to an opened source.
+    /// Moves the running models to an opened source.
     fn switch_to(&mut self, source: LiveSource, request: SourceRequest) {
-        let Some(Running {
-            session,
-            bundle,
-            provider,
-            ..
-        }) = self.running.take()
-        else {
+        let previous_position = self.position_in(&request);
+        if let Some((main, speech)) = self.stop_running() {
+            self.launch_session(source, request, main, speech, previous_position);
+        }
+    }
+
+    /// Turns the speech track on or off; the session restarts on the same source (a demo
+    /// file keeps its place).
+    fn set_speech_track(&mut self, on: bool) {
+        self.settings.speech_track = on;
+        let has_model =
+            self.speech_idle.is_some() || self.running.as_ref().is_some_and(|r| r.speech.is_some());
+        if on && !has_model {
+            if self.speech_loading.is_none() {
+                self.load_speech();
+            }
             return;
-        };
-        let Some(scorer) = session.stop() else {
-            return self.report("the inference thread ended unexpectedly; reload the model");
-        };
-        match LiveSession::start(source, &bundle.input, scorer, self.config()) {
-            Ok(session) => self.install(session, request, bundle, provider),
-            Err(error) => self.report(error.to_string()),
+        }
+        if let Some(request) = self.running.as_ref().map(|r| r.request.clone()) {
+            self.switch_source(request);
         }
     }
 
@@ -372,6 +504,26 @@ impl LivetagApp {
                     let name = name.clone();
                     self.loading = None;
                     self.report(format!("cannot load model {name}: {error}"));
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some((name, rx)) = &self.speech_loading {
+            match rx.try_recv() {
+                Ok(Ok(model)) => {
+                    self.speech_loading = None;
+                    self.speech_idle = Some(model);
+                    if self.settings.speech_track {
+                        self.set_speech_track(true);
+                    }
+                }
+                Ok(Err(error)) => {
+                    let name = name.clone();
+                    self.speech_loading = None;
+                    self.settings.speech_track = false;
+                    self.report(format!(
+                        "cannot start the speech track with {name}: {error}"
+                    ));
                 }
                 Err(_) => {}
             }
@@ -531,6 +683,9 @@ impl LivetagApp {
         if pressed(MODEL_INPUT) {
             self.settings.view.show_model_input = !self.settings.view.show_model_input;
         }
+        if pressed(SPEECH_TRACK) {
+            self.set_speech_track(!self.settings.speech_track);
+        }
         if pressed(HELP) {
             self.show_help = !self.show_help;
         }
@@ -584,6 +739,12 @@ impl LivetagApp {
                     .clicked()
                 {
                     self.model_dialog = Some(String::new());
+                    ui.close();
+                }
+                let mut speech = self.settings.speech_track;
+                let speech_label = format!("Speech track ({}) (S)", self.speech_model_name());
+                if ui.checkbox(&mut speech, speech_label).changed() {
+                    self.set_speech_track(speech);
                     ui.close();
                 }
                 ui.separator();
@@ -650,7 +811,7 @@ impl LivetagApp {
             if self.paused {
                 ui.colored_label(ui.visuals().warn_fg_color, "paused (Space resumes)");
             }
-            if let Some((name, _)) = &self.loading {
+            for (name, _) in self.loading.iter().chain(&self.speech_loading) {
                 ui.spinner();
                 ui.label(format!("loading {name}…"));
             }
@@ -708,11 +869,14 @@ impl LivetagApp {
                 "{} @ {} Hz",
                 session.source.label, session.source.sample_rate_hz
             ),
-            model: running.bundle.name().to_string(),
+            model: match &running.speech {
+                Some(speech) => format!("{} + {}", running.bundle.name(), speech.name()),
+                None => running.bundle.name().to_string(),
+            },
             provider: running.provider.clone(),
             inference_ms: inference,
             latency_ms: latency,
-            dropped_windows: PipelineStats::load(&stats.windows_dropped),
+            dropped_windows: stats.windows_dropped(),
             xruns: counters.xruns.load(Ordering::Relaxed),
             overflow_frames: counters.overflow_frames.load(Ordering::Relaxed),
         };
@@ -827,6 +991,7 @@ impl LivetagApp {
                             ("Space", "pause / resume"),
                             ("C", "next colour map"),
                             ("M", "show the model's input"),
+                            ("S", "speech track on / off"),
                             (&*ctx.format_shortcut(&OPEN_MODEL), "open a model"),
                             (
                                 &*ctx.format_shortcut(&OPEN_AUDIO),
@@ -1010,8 +1175,13 @@ impl eframe::App for LivetagApp {
             };
             let timeline_height = (ui.available_height() * 0.35).max(120.0);
             let spectrogram_height = (ui.available_height() - timeline_height - 8.0).max(80.0);
+            let lane_height = if view.has_speech_lane() { 34.0 } else { 0.0 };
+            let spectrogram_height = (spectrogram_height - lane_height).max(80.0);
             let rect = view.spectrogram_ui(ui, &self.settings.view, spectrogram_height);
             self.layout.spectrogram = corners(rect);
+            self.layout.speech = view
+                .speech_lane_ui(ui, &self.settings.view, lane_height)
+                .map(corners);
             view.timeline_ui(ui, &self.settings.view, timeline_height);
         });
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {

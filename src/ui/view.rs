@@ -73,6 +73,14 @@ struct ScoreRow {
     scores: Vec<f32>,
 }
 
+/// The speech track under the spectrogram: one probability per speech-model window.
+struct SpeechLane {
+    model: String,
+    label: String,
+    /// (end_secs, probability), oldest first.
+    history: VecDeque<(f64, f32)>,
+}
+
 pub struct LiveView {
     pub model: String,
     pub labels: Vec<String>,
@@ -81,6 +89,7 @@ pub struct LiveView {
     model_input: Option<ScrollingImage>,
     history: VecDeque<ScoreRow>,
     smoothed: Vec<f32>,
+    speech: Option<SpeechLane>,
     pub latency_ms: Percentiles,
     pub inference_ms: Percentiles,
 }
@@ -116,9 +125,23 @@ impl LiveView {
             spectrum,
             model_input,
             history: VecDeque::new(),
+            speech: None,
             latency_ms: Percentiles::new(TIMING_WINDOWS),
             inference_ms: Percentiles::new(TIMING_WINDOWS),
         }
+    }
+
+    /// Shows track 1's scores as the speech lane; `label` is the speech model's one class.
+    pub fn add_speech_lane(&mut self, model: String, label: String) {
+        self.speech = Some(SpeechLane {
+            model,
+            label,
+            history: VecDeque::new(),
+        });
+    }
+
+    pub fn has_speech_lane(&self) -> bool {
+        self.speech.is_some()
     }
 
     /// Source time of the newest audio shown.
@@ -144,6 +167,20 @@ impl LiveView {
                 if let Some(image) = &mut self.model_input {
                     for row in rows.values.chunks_exact(rows.width.max(1)) {
                         image.push(row, rows.end_secs);
+                    }
+                }
+            }
+            PipelineEvent::Scores(scores) if scores.track > 0 => {
+                if let Some(lane) = &mut self.speech {
+                    let probability = scores.scores.first().copied().unwrap_or(0.0);
+                    lane.history.push_back((scores.end_secs, probability));
+                    let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
+                    while lane
+                        .history
+                        .front()
+                        .is_some_and(|&(end, _)| end < keep_after)
+                    {
+                        lane.history.pop_front();
                     }
                 }
             }
@@ -305,6 +342,65 @@ impl LiveView {
             );
         }
         rect
+    }
+
+    /// The speech lane, time-aligned with the spectrogram above it: each speech window is
+    /// a column as tall as its probability, bright where it passes the threshold. Returns
+    /// where it was drawn, if there is a lane.
+    pub fn speech_lane_ui(
+        &self,
+        ui: &mut egui::Ui,
+        settings: &ViewSettings,
+        height: f32,
+    ) -> Option<Rect> {
+        let lane = self.speech.as_ref()?;
+        let (rect, response) =
+            ui.allocate_exact_size(egui::vec2(ui.available_width(), height), Sense::hover());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, Color32::from_gray(18));
+        let span_secs = settings.visible_secs as f64;
+        let now_secs = self.now_secs();
+        let x_at = |secs: f64| rect.right() - ((now_secs - secs) / span_secs) as f32 * rect.width();
+        let threshold = settings.threshold(&lane.model, &lane.label);
+        let colour = LINE_COLOURS[2];
+        let mut previous_end: Option<f64> = None;
+        for &(end_secs, probability) in &lane.history {
+            let start_secs = previous_end.unwrap_or(end_secs - 0.032).max(end_secs - 0.5);
+            previous_end = Some(end_secs);
+            if end_secs < now_secs - span_secs {
+                continue;
+            }
+            let top = rect.bottom() - probability.clamp(0.0, 1.0) * rect.height();
+            let column = Rect::from_min_max(
+                egui::pos2(x_at(start_secs).max(rect.left()), top),
+                egui::pos2(x_at(end_secs).min(rect.right()), rect.bottom()),
+            );
+            let fill = if probability >= threshold {
+                colour
+            } else {
+                colour.gamma_multiply(0.35)
+            };
+            painter.rect_filled(column, 0.0, fill);
+        }
+        let y = rect.bottom() - threshold.clamp(0.0, 1.0) * rect.height();
+        painter.hline(
+            rect.x_range(),
+            y,
+            Stroke::new(1.0, Color32::from_white_alpha(90)),
+        );
+        let latest = lane.history.back().map_or(0.0, |&(_, p)| p);
+        painter.text(
+            rect.left_center() + egui::vec2(6.0, 0.0),
+            Align2::LEFT_CENTER,
+            format!("{} {latest:.2}", lane.label),
+            FontId::proportional(13.0),
+            Color32::from_white_alpha(230),
+        );
+        response.on_hover_text(format!(
+            "speech track ({}): probability per window, threshold {threshold:.2}",
+            lane.model
+        ));
+        Some(rect)
     }
 
     /// Top-k bars with scores and threshold marks. Right-click a bar to set its class's
