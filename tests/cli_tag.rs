@@ -192,6 +192,28 @@ fn inspect_describes_the_bundle_and_self_test_passes() {
     }
 }
 
+/// Every bundle shipped in models/ reproduces its own reference pair through the whole
+/// livetag pipeline, and carries its licence text.
+#[test]
+fn every_shipped_bundle_passes_its_self_test() {
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(repo().join("models")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("bundle.toml").is_file() {
+            continue;
+        }
+        let licence = std::fs::read_to_string(dir.join("LICENSE")).unwrap_or_default();
+        assert!(licence.len() > 100, "{}: no licence text", dir.display());
+        let (stdout, _) = run_ok(livetag().args(["inspect", "--self-test"]).arg(&dir));
+        assert!(stdout.contains("self-test: PASS"), "{stdout}");
+        checked.push(dir.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    checked.sort();
+    for shipped in ["musicnn-msd", "musicnn-mtt"] {
+        assert!(checked.iter().any(|c| c == shipped), "{checked:?}");
+    }
+}
+
 #[test]
 fn self_test_fails_on_a_wrong_reference() {
     let (_tmp, bundle) = copy_bundle("tiny-tone");

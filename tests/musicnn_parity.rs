@@ -1,6 +1,7 @@
-//! livetag (Rust front-end + ONNX Runtime) against musicnn's own TensorFlow pipeline, on
-//! clips `tools/musicnn_reference.py` synthesised (whistle, flute-like tone, noise, drums,
-//! chirp, speech). Targets: max |difference in probability| <= 1e-3 and identical top-5.
+//! livetag (Rust front-end + ONNX Runtime) against musicnn's own TensorFlow pipeline, for
+//! both bundled checkpoints (MTT and MSD), on clips `tools/musicnn_reference.py`
+//! synthesised (whistle, flute-like tone, noise, drums, chirp, speech). Targets: max
+//! |difference in probability| <= 1e-3 and identical top-5.
 
 mod common;
 
@@ -19,8 +20,17 @@ fn top5(scores: &[f32]) -> Vec<usize> {
 }
 
 #[test]
-fn musicnn_matches_its_tensorflow_pipeline() {
-    let bundle = Bundle::load(&repo().join("models/musicnn-mtt")).unwrap();
+fn musicnn_mtt_matches_its_tensorflow_pipeline() {
+    check_against_tensorflow("musicnn-mtt", "musicnn");
+}
+
+#[test]
+fn musicnn_msd_matches_its_tensorflow_pipeline() {
+    check_against_tensorflow("musicnn-msd", "musicnn-msd");
+}
+
+fn check_against_tensorflow(model: &str, fixtures: &str) {
+    let bundle = Bundle::load(&repo().join("models").join(model)).unwrap();
     let runtime = livetag::inference::runtime(None).unwrap();
     let mut runner = ModelRunner::new(
         &runtime,
@@ -38,12 +48,13 @@ fn musicnn_matches_its_tensorflow_pipeline() {
     };
     let mut worst = 0.0f32;
     for clip in CLIPS {
-        let dir = repo().join("tests/fixtures/musicnn");
+        let dir = repo().join("tests/fixtures").join(fixtures);
         let expected: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join(format!("{clip}.expected.json"))).unwrap(),
         )
         .unwrap();
-        let samples = livetag::audio::load_mono(&dir.join(format!("{clip}.wav")), 16_000).unwrap();
+        let wav = dir.join(expected["wav"].as_str().unwrap());
+        let samples = livetag::audio::load_mono(&wav, 16_000).unwrap();
         let mut windows = Vec::new();
         tag_samples(
             &mut runner,
@@ -89,7 +100,7 @@ fn musicnn_matches_its_tensorflow_pipeline() {
             );
         }
     }
-    println!("musicnn parity: worst max |dprob| {worst:.2e}");
+    println!("{model} parity: worst max |dprob| {worst:.2e}");
 }
 
 #[test]

@@ -83,12 +83,15 @@ def musicnn_extractor():
     return _extractor
 
 
+MODEL = "MTT_musicnn"  # set from --model
+
+
 def tf_tag(wav: Path) -> np.ndarray:
     ex = musicnn_extractor()
     import contextlib
     import io
     with contextlib.redirect_stdout(io.StringIO()):  # musicnn prints progress
-        taggram, _labels = ex.extractor(str(wav), model="MTT_musicnn", input_length=3,
+        taggram, _labels = ex.extractor(str(wav), model=MODEL, input_length=3,
                                         input_overlap=False, extract_features=False)
     return np.asarray(taggram, dtype=np.float64)
 
@@ -114,7 +117,8 @@ def generate(out: Path, labels: list[str]) -> None:
         if y is None:
             print(f"{name}: skipped (espeak-ng not installed)")
             continue
-        wav = out / f"{name}.wav"
+        # Every musicnn checkpoint is tagged on the same 16 kHz clips, kept once in FIXTURES.
+        wav = FIXTURES / f"{name}.wav"
         write_wav(wav, y)
         probs = tf_tag(wav)
         rep = conv.musicnn_features(conv.load_audio(wav))
@@ -123,9 +127,9 @@ def generate(out: Path, labels: list[str]) -> None:
         hop_s = conv.HOP / SR
         doc = {
             "clip": name,
-            "wav": wav.name,
+            "wav": os.path.relpath(wav, out),
             "sample_rate_hz": SR,
-            "model": "MTT_musicnn",
+            "model": MODEL,
             "pipeline": ("musicnn.extractor.extractor(input_length=3, input_overlap=False); "
                          "batch_data patched: log10(10000 * float32(float16(mel)) + 1)"),
             "frames": int(rep.shape[0]),
@@ -172,12 +176,19 @@ def compare(onnx_path: Path, fixtures: Path, labels: list[str]) -> bool:
 
 
 def main() -> int:
+    global MODEL
     ap = argparse.ArgumentParser(description="musicnn TF reference fixtures and ONNX parity")
-    ap.add_argument("--fixtures", default=str(FIXTURES))
-    ap.add_argument("--onnx", default=str(ROOT / "models" / "musicnn-mtt" / "model.onnx"))
+    ap.add_argument("--model", default="MTT_musicnn", choices=["MTT_musicnn", "MSD_musicnn"])
+    ap.add_argument("--fixtures", help="default tests/fixtures/musicnn (MTT) or musicnn-msd (MSD)")
+    ap.add_argument("--onnx", help="default models/musicnn-mtt/model.onnx or musicnn-msd/model.onnx")
     ap.add_argument("--compare-only", action="store_true", help="skip TF; compare ONNX to fixtures")
     ap.add_argument("--whistle-search", action="store_true", help="TF tags of whistle variants")
     args = ap.parse_args()
+    MODEL = args.model
+    suffix = "" if MODEL == "MTT_musicnn" else "-msd"
+    args.fixtures = args.fixtures or str(FIXTURES.parent / f"musicnn{suffix}")
+    bundle = "musicnn-mtt" if MODEL == "MTT_musicnn" else "musicnn-msd"
+    args.onnx = args.onnx or str(ROOT / "models" / bundle / "model.onnx")
     labels = [line for line in (Path(args.onnx).parent / "labels.txt").read_text().splitlines()]
     if args.whistle_search:
         whistle_search(labels)
