@@ -135,7 +135,14 @@ pub fn tag_samples(
         .batch_size
         .min(runner.max_batch().unwrap_or(usize::MAX));
     runner.reset_state();
-    let mut stream = WindowStream::new(input, settings.hop_rows, false);
+    // A stateful model's state assumes its own hop: any other would skip or repeat audio.
+    let stateful = runner.is_stateful();
+    let hop_rows = if stateful {
+        input.hop_rows
+    } else {
+        settings.hop_rows
+    };
+    let mut stream = WindowStream::new(input, hop_rows, false, stateful);
     let time_base = stream.time_base();
     let mut batcher = Batcher {
         runner,
@@ -200,7 +207,8 @@ struct ExpectedScores {
 }
 
 /// Runs the bundle's reference audio through the whole pipeline (front-end, windows with
-/// hop = window, model, activation) and compares with the stored scores.
+/// hop = window, or the bundle's hop for stateful models, model, activation) and compares
+/// with the stored scores.
 pub fn self_test(
     bundle: &Bundle,
     runner: &mut ModelRunner,

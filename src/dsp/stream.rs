@@ -33,13 +33,15 @@ pub struct WindowStream {
 
 impl WindowStream {
     /// `hop_rows` overrides the bundle's hop; `grow_from_min` starts variable-length models
-    /// early (live use).
-    pub fn new(input: &AudioInput, hop_rows: usize, grow_from_min: bool) -> Self {
+    /// early (live use); `stateful` models get a zero-padded tail instead of one aligned to
+    /// the end, which would feed rows to their state twice.
+    pub fn new(input: &AudioInput, hop_rows: usize, grow_from_min: bool, stateful: bool) -> Self {
         let plan = WindowPlan {
             window_rows: input.window_rows,
             min_rows: input.min_rows,
             hop_rows: hop_rows.max(1),
             grow_from_min: grow_from_min && input.is_variable_length(),
+            zero_padded_tail: stateful,
         };
         let lead_in_samples = match input.kind {
             InputKind::Waveform { lead_in_samples } => lead_in_samples,

@@ -5,7 +5,9 @@
 //! `window_rows`. With `grow_from_min` (live use of a variable-length model), the first
 //! window ends at `min_rows` and grows by a hop at a time until it reaches `window_rows`,
 //! so predictions start as early as the model allows. [`Windower::finish`] adds one last
-//! window aligned to the end of the stream when the hop grid left a tail uncovered.
+//! window when the hop grid left a tail uncovered: aligned to the end of the stream, or,
+//! for stateful models (`zero_padded_tail`), the next window on the grid with zeros after
+//! the last row, so that no row is fed to the model's state twice (silero's own rule).
 
 /// Where windows fall, in rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +16,7 @@ pub struct WindowPlan {
     pub min_rows: usize,
     pub hop_rows: usize,
     pub grow_from_min: bool,
+    pub zero_padded_tail: bool,
 }
 
 /// One model window: rows `start_row .. end_row` of the stream, time-major.
@@ -83,11 +86,20 @@ impl Windower {
     }
 
     /// Ends the stream: if rows after the last window remain, emits one more window ending
-    /// at the last row (as long as the model allows: at least `min_rows`). Then resets.
+    /// at the last row (as long as the model allows: at least `min_rows`), or with
+    /// `zero_padded_tail` the next window on the grid, zero-filled past the last row. Then
+    /// resets.
     pub fn finish(&mut self, mut on_window: impl FnMut(Window<'_>)) {
         let end = self.total_rows;
         let covered = self.last_end_row.is_some_and(|last| last >= end);
-        if !covered && end >= self.plan.min_rows as u64 {
+        if !covered && self.plan.zero_padded_tail && end > 0 {
+            let padded_end = self.next_end_row;
+            let missing_rows = (padded_end - end) as usize;
+            self.buf
+                .resize(self.buf.len() + missing_rows * self.width, 0.0);
+            let start = padded_end.saturating_sub(self.plan.window_rows as u64);
+            self.emit(start, padded_end, &mut on_window);
+        } else if !covered && end >= self.plan.min_rows as u64 {
             let start = end.saturating_sub(self.plan.window_rows as u64);
             self.emit(start, end, &mut on_window);
         }
@@ -151,6 +163,7 @@ mod tests {
             min_rows: 4,
             hop_rows: 3,
             grow_from_min: false,
+            zero_padded_tail: false,
         };
         let spans: Vec<(u64, u64)> = windows(plan, 12, 5).iter().map(|w| (w.0, w.1)).collect();
         assert_eq!(spans, vec![(0, 4), (3, 7), (6, 10), (8, 12)]);
@@ -161,12 +174,34 @@ mod tests {
     }
 
     #[test]
+    fn a_stateful_tail_is_the_next_grid_window_padded_with_zeros() {
+        // silero's shape in small: 1 row of context + 2 new rows, hop 2.
+        let plan = WindowPlan {
+            window_rows: 3,
+            min_rows: 3,
+            hop_rows: 2,
+            grow_from_min: false,
+            zero_padded_tail: true,
+        };
+        let out = windows(plan, 8, 3);
+        let spans: Vec<(u64, u64)> = out.iter().map(|w| (w.0, w.1)).collect();
+        assert_eq!(spans, vec![(0, 3), (2, 5), (4, 7), (6, 9)]);
+        assert_eq!(out[3].2, vec![6.0, 7.0, 0.0]);
+        // A stream that ends on the grid needs no tail.
+        let spans: Vec<(u64, u64)> = windows(plan, 7, 3).iter().map(|w| (w.0, w.1)).collect();
+        assert_eq!(spans, vec![(0, 3), (2, 5), (4, 7)]);
+        // Shorter than one window: one window, zero-padded.
+        assert_eq!(windows(plan, 2, 2)[0].2, vec![0.0, 1.0, 0.0]);
+    }
+
+    #[test]
     fn growing_windows_start_at_min_rows() {
         let plan = WindowPlan {
             window_rows: 6,
             min_rows: 2,
             hop_rows: 2,
             grow_from_min: true,
+            zero_padded_tail: false,
         };
         let spans: Vec<(u64, u64)> = windows(plan, 10, 3).iter().map(|w| (w.0, w.1)).collect();
         assert_eq!(spans, vec![(0, 2), (0, 4), (0, 6), (2, 8), (4, 10)]);
@@ -179,6 +214,7 @@ mod tests {
             min_rows: 3,
             hop_rows: 10,
             grow_from_min: false,
+            zero_padded_tail: false,
         };
         let spans: Vec<(u64, u64)> = windows(variable, 5, 2).iter().map(|w| (w.0, w.1)).collect();
         assert_eq!(spans, vec![(0, 5)]);
@@ -192,6 +228,7 @@ mod tests {
             min_rows: 8,
             hop_rows: 1,
             grow_from_min: false,
+            zero_padded_tail: false,
         };
         let mut windower = Windower::new(plan, 3);
         let capacity = windower.buf.capacity();

@@ -305,7 +305,7 @@ impl DspThread {
             };
             tracks.push(ModelTrack {
                 resampler,
-                stream: WindowStream::new(input, hop_rows, true),
+                stream: WindowStream::new(input, hop_rows, true, feed.stateful),
                 sink: WindowSink {
                     track,
                     jobs: feed.jobs,

@@ -41,3 +41,32 @@ pub fn edit_spec(bundle: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "spec has no {from:?}");
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// A shipped bundle and a one-thread CPU-or-CUDA runner for it.
+pub fn open_shipped(name: &str) -> (livetag::bundle::Bundle, livetag::inference::ModelRunner) {
+    let bundle = livetag::bundle::Bundle::load(&repo().join("models").join(name)).unwrap();
+    let runtime = livetag::inference::runtime(None).unwrap();
+    let options = livetag::inference::SessionOptions {
+        threads: Some(1),
+        ..Default::default()
+    };
+    let runner = livetag::inference::ModelRunner::new(&runtime, &bundle, &options).unwrap();
+    (bundle, runner)
+}
+
+/// A reference fixture's JSON.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A JSON array of numbers.
+pub fn floats(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
+}
