@@ -209,7 +209,7 @@ fn every_shipped_bundle_passes_its_self_test() {
         checked.push(dir.file_name().unwrap().to_string_lossy().into_owned());
     }
     checked.sort();
-    for shipped in ["musicnn-msd", "musicnn-mtt"] {
+    for shipped in ["musicnn-msd", "musicnn-mtt", "silero-vad"] {
         assert!(checked.iter().any(|c| c == shipped), "{checked:?}");
     }
 }
