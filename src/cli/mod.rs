@@ -59,8 +59,9 @@ pub enum Command {
     Devices,
     /// Tag audio files: one record per model window.
     Tag(tag::TagArgs),
-    /// List the model bundles found.
-    Models,
+    /// List the installed model bundles and those that can be fetched; `models fetch NAME`
+    /// converts a fetchable one.
+    Models(models::ModelsArgs),
     /// Describe a bundle: inputs, outputs, labels, parameters, size, opset.
     Inspect(inspect::InspectArgs),
 }
@@ -75,7 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Listen(args) => listen::run(&args, ort_lib),
         Command::Devices => devices::run(),
         Command::Tag(args) => tag::run(&args, ort_lib),
-        Command::Models => models::run(),
+        Command::Models(args) => models::run(&args),
         Command::Inspect(args) => inspect::run(&args, ort_lib),
     }
 }

