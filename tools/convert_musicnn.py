@@ -7,7 +7,7 @@ model bundle, without TensorFlow.
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps musicnn==0.1.0` into a cache
-   folder (`$LIVETAG_CACHE` or `~/.cache/livetag`). The wheel's sha256 is checked.
+   folder (`wheels/` in livetag's cache: `$LIVETAG_CACHE_DIR`, `$XDG_CACHE_HOME/livetag` or `~/.cache/livetag`). The wheel's sha256 is checked.
 2. Reads the TF1 checkpoint inside it (`musicnn/<model>/.index`, an SSTable of
    BundleEntryProto records, and `.data-00000-of-00001`, raw little-endian tensors) with
    NumPy and a ~40-line protobuf/SSTable reader; each tensor's crc32c is verified.
@@ -53,20 +53,16 @@ Needs numpy, onnx, onnxruntime, librosa, soundfile (tools/requirements-models.tx
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
-import os
 import struct
-import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from converter_common import fetch_wheel, float32_wav, sha256_bytes  # noqa: E402
 from reference_clips import synth_whistle  # noqa: E402
 
 WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
@@ -90,26 +86,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------------------
 # Wheel
 # --------------------------------------------------------------------------------------
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def fetch_wheel(explicit: str | None) -> Path:
-    if explicit:
-        path = Path(explicit)
-    else:
-        cache = Path(os.environ.get("LIVETAG_CACHE", Path.home() / ".cache" / "livetag")) / "wheels"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / WHEEL_NAME
-        if not path.exists():
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                            "musicnn==0.1.0", "-d", str(cache)], check=True)
-    digest = sha256_bytes(path.read_bytes())
-    if digest != WHEEL_SHA256:
-        sys.exit(f"{path}: sha256 {digest} is not the musicnn 0.1.0 wheel's {WHEEL_SHA256}")
-    return path
-
 
 class Wheel:
     def __init__(self, path: Path):
@@ -563,18 +539,6 @@ tolerance = {TOLERANCE}
 """
 
 
-def float32_wav(audio: np.ndarray, sr: int) -> bytes:
-    """Mono IEEE-float WAV (fmt 3, fact chunk), byte-for-byte reproducible. (libsndfile, and
-    so soundfile, adds a PEAK chunk holding a timestamp to float WAVs.)"""
-    data = np.asarray(audio, dtype="<f4").tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, sr, sr * 4, 4, 32)
-    fact = struct.pack("<I", len(audio))
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-            + b"fact" + struct.pack("<I", len(fact)) + fact
-            + b"data" + struct.pack("<I", len(data)) + data)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
 def run_onnx(session, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     probs, logits = session.run(["probabilities", "logits"],
                                 {"melspectrogram": np.ascontiguousarray(mel, dtype=np.float32)})
@@ -641,7 +605,7 @@ def main() -> int:
         suffix = "" if args.model == "MTT_musicnn" else "-msd"
         args.fixtures = str(ROOT / "tests" / "fixtures" / f"musicnn{suffix}")
 
-    wheel = Wheel(fetch_wheel(args.wheel))
+    wheel = Wheel(fetch_wheel("musicnn==0.1.0", WHEEL_NAME, WHEEL_SHA256, args.wheel))
     models_py = sha256_bytes(wheel.read("musicnn/models.py"))
     if models_py != MODELS_PY_SHA256:
         sys.exit(f"musicnn/models.py changed ({models_py}); re-check the graph against it")

@@ -6,7 +6,7 @@
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps silero-vad==6.2.3` into a
-   cache folder (`$LIVETAG_CACHE` or `~/.cache/livetag`, sub-folder `wheels`). The wheel's
+   cache folder (`wheels/` in livetag's cache, tools/converter_common.py). The wheel's
    sha256 is checked, and so are those of the two members used: `silero_vad/data/
    silero_vad.onnx` (the opset-16 model that `load_silero_vad(onnx=True)` loads) and
    `silero_vad/utils_vad.py` (OnnxWrapper and get_speech_timestamps, whose chunking the
@@ -59,10 +59,7 @@ espeak-ng; no torch.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -71,7 +68,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_clips  # noqa: E402
-from convert_musicnn import float32_wav  # noqa: E402
+from converter_common import fetch_wheel, float32_wav, sha256_bytes  # noqa: E402
 
 VERSION = "6.2.3"
 WHEEL_NAME = f"silero_vad-{VERSION}-py3-none-any.whl"
@@ -102,29 +99,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "silero"
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 # --------------------------------------------------------------------------------------
 # Wheel
 # --------------------------------------------------------------------------------------
-
-def fetch_wheel(explicit: str | None) -> Path:
-    if explicit:
-        path = Path(explicit)
-    else:
-        cache = Path(os.environ.get("LIVETAG_CACHE", Path.home() / ".cache" / "livetag")) / "wheels"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / WHEEL_NAME
-        if not path.exists():
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                            f"silero-vad=={VERSION}", "-d", str(cache)], check=True)
-    digest = sha256_bytes(path.read_bytes())
-    if digest != WHEEL_SHA256:
-        sys.exit(f"{path}: sha256 {digest} is not the silero-vad {VERSION} wheel's {WHEEL_SHA256}")
-    return path
-
 
 def read_member(wheel: zipfile.ZipFile, name: str, sha256: str | None) -> bytes:
     data = wheel.read(name)
@@ -354,7 +331,7 @@ def main() -> int:
                     help="wrapper fixtures from tools/silero_reference.py")
     args = ap.parse_args()
 
-    wheel = zipfile.ZipFile(fetch_wheel(args.wheel))
+    wheel = zipfile.ZipFile(fetch_wheel(f"silero-vad=={VERSION}", WHEEL_NAME, WHEEL_SHA256, args.wheel))
     model_bytes = read_member(wheel, ONNX_MEMBER, ONNX_SHA256)
     read_member(wheel, UTILS_MEMBER, UTILS_SHA256)
     licence = read_member(wheel, LICENSE_MEMBER, None).decode("utf-8")

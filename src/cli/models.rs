@@ -70,6 +70,10 @@ const TOOLS: &[(&str, &str)] = &[
         include_str!("../../tools/requirements-models.txt"),
     ),
     (
+        "converter_common.py",
+        include_str!("../../tools/converter_common.py"),
+    ),
+    (
         "reference_clips.py",
         include_str!("../../tools/reference_clips.py"),
     ),
