@@ -46,6 +46,8 @@ self-test's windows are not silero's (only a signal periodic in 64 samples would
 same inputs). So the reference is two chunks: the first with zero context and fresh state,
 the second with carried context and state. The long-clip parity lives in
 tests/fixtures/silero (tools/silero_reference.py), run with the bundle's hop of 512.
+(livetag itself now windows stateful models at their own hop in the self-test and in file
+tagging, and pads a partial last chunk with zeros as silero does, so both grids pass.)
 
 Deterministic: model.onnx is the wheel's file; the WAV is written without libsndfile's
 timestamped PEAK chunk; two runs give byte-identical bundles (the reference audio depends on
@@ -225,9 +227,9 @@ values = "probabilities"
 activation = "sigmoid"
 
 # Two chunks of espeak-ng speech (1024 samples), the probabilities silero's OnnxWrapper
-# gives them. Only two because the self-test windows with hop = window (576), which matches
-# silero's 512-sample hop for the first two windows of a 1024-sample clip and no further
-# (tools/convert_silero.py explains).
+# gives them: the first with zero context and fresh state, the second with both carried.
+# livetag's self-test runs a stateful bundle at its own hop, as silero chunks; the 1024
+# samples also match a hop = window (576) grid (tools/convert_silero.py explains).
 [reference]
 audio = "reference/input.wav"
 expected = "reference/expected.json"
