@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{floats, read_json, repo};
+use common::{floats, max_abs_diff, read_json, repo};
 use livetag::bundle::Bundle;
 use livetag::inference::{ModelRunner, SessionOptions};
 use livetag::tagger::{tag_samples, top_k, TagSettings};
@@ -65,13 +65,7 @@ fn birdnet_matches_the_tflite_interpreter() {
         assert_eq!(got.len(), windows.len(), "{clip}");
         for (index, (window, want)) in got.iter().zip(windows).enumerate() {
             let want_scores = floats(&want["probabilities"]);
-            assert_eq!(window.scores.len(), want_scores.len());
-            let diff = window
-                .scores
-                .iter()
-                .zip(&want_scores)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let diff = max_abs_diff(&window.scores, &want_scores);
             let want_top5: Vec<usize> = want["top5"]
                 .as_array()
                 .unwrap()

@@ -81,12 +81,7 @@ fn check_against_tensorflow(model: &str, fixtures: &str) {
                 .iter()
                 .map(|v| v.as_f64().unwrap() as f32)
                 .collect();
-            let diff = window
-                .scores
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let diff = common::max_abs_diff(&window.scores, &want);
             println!(
                 "{clip} patch {index}: max |dprob| {diff:.2e}, top-1 {}",
                 bundle.labels[top5(&window.scores)[0]]
