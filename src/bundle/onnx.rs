@@ -155,15 +155,9 @@ fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
     let mut inputs = Vec::new();
     for field in Fields::new(graph) {
         match field? {
-            (1, Value::Bytes(_)) => info.node_count += 1,
+            (1, Value::Bytes(node)) => parse_node(node, info)?,
             (5, Value::Bytes(tensor)) => {
-                let (name, element_type, count) = parse_initializer(tensor)?;
-                initializer_names.insert(name);
-                info.parameter_count += count;
-                *info
-                    .parameters_by_type
-                    .entry(element_type.name())
-                    .or_default() += count;
+                initializer_names.insert(add_parameters(tensor, info)?);
             }
             (11, Value::Bytes(b)) => inputs.push(parse_value_info(b)?),
             (12, Value::Bytes(b)) => info.outputs.push(parse_value_info(b)?),
@@ -175,6 +169,52 @@ fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
         .into_iter()
         .filter(|t| !initializer_names.contains(&t.name))
         .collect();
+    Ok(())
+}
+
+/// Counts a weight tensor (an initializer, or a Constant node's value); returns its name.
+fn add_parameters(tensor: &[u8], info: &mut OnnxInfo) -> Result<String, String> {
+    let (name, element_type, count) = parse_initializer(tensor)?;
+    info.parameter_count += count;
+    *info
+        .parameters_by_type
+        .entry(element_type.name())
+        .or_default() += count;
+    Ok(name)
+}
+
+/// A node counts once; weights inside it count as parameters: a Constant's tensor
+/// (torch exports keep weights there) and the initializers of subgraphs (If/Loop branches,
+/// as in silero VAD, whose 16 and 8 kHz branches both count).
+fn parse_node(node: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+    info.node_count += 1;
+    for field in Fields::new(node) {
+        let (5, Value::Bytes(attribute)) = field? else {
+            continue;
+        };
+        for field in Fields::new(attribute) {
+            match field? {
+                (5, Value::Bytes(tensor)) => {
+                    add_parameters(tensor, info)?;
+                }
+                (6 | 11, Value::Bytes(graph)) => parse_subgraph(graph, info)?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+    for field in Fields::new(graph) {
+        match field? {
+            (1, Value::Bytes(node)) => parse_node(node, info)?,
+            (5, Value::Bytes(tensor)) => {
+                add_parameters(tensor, info)?;
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 

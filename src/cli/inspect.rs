@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use super::ModelArgs;
 use crate::bundle::{Bundle, InputKind};
+use crate::inference::profile::ModelCard;
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -20,15 +21,38 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     let path: PathBuf = crate::bundle::catalog::resolve(Some(&args.bundle))?;
     let bundle = Bundle::load(&path)?;
     print_card(&bundle);
-    if !args.self_test {
-        return Ok(ExitCode::SUCCESS);
-    }
     let model_args = ModelArgs {
         model: Some(path.display().to_string()),
         provider: args.provider,
         threads: None,
     };
-    let (bundle, mut runner) = super::open_model(&model_args, ort_lib)?;
+    // The compute figures need ONNX Runtime; without it the static card above still stands.
+    let (bundle, mut runner) = match super::open_model(&model_args, ort_lib) {
+        Ok(opened) => opened,
+        Err(error) if !args.self_test => {
+            println!("  compute:     not measured: {error:#}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error),
+    };
+    let compute = crate::inference::runtime(ort_lib)
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            let options = crate::inference::SessionOptions {
+                device: args.provider,
+                threads: Some(1),
+                ..Default::default()
+            };
+            crate::inference::profile::measure(&runtime, &bundle, &options)
+                .map_err(|e| e.to_string())
+        });
+    let card = ModelCard::new(&bundle, runner.provider().to_string(), compute);
+    for (field, value) in card.rows().into_iter().skip(3) {
+        println!("  {:<12} {value}", format!("{field}:"));
+    }
+    if !args.self_test {
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = crate::tagger::self_test(&bundle, &mut runner)?;
     let verdict = if report.passed() { "PASS" } else { "FAIL" };
     println!(

@@ -92,6 +92,7 @@ pub(crate) fn open_model(
     let options = crate::inference::SessionOptions {
         device: args.provider,
         threads: args.threads,
+        ..Default::default()
     };
     let runner = crate::inference::ModelRunner::new(&runtime, &bundle, &options)?;
     if args.provider == DevicePreference::Cuda {

@@ -1,6 +1,7 @@
 //! The inference side: loading ONNX Runtime, and sessions that score model windows.
 //! A [`session::ModelRunner`] is owned by exactly one thread.
 
+pub mod profile;
 pub mod runtime;
 pub mod session;
 

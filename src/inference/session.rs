@@ -3,6 +3,7 @@
 //! state between windows, feeds constants, and reports which execution provider runs.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use ort::session::builder::SessionBuilder;
 use ort::session::{Session, SessionInputValue};
@@ -54,6 +55,12 @@ pub struct SessionOptions {
     pub device: DevicePreference,
     /// Intra-op threads; `None` lets ONNX Runtime choose.
     pub threads: Option<usize>,
+    /// Record ONNX Runtime's per-node profile under this file prefix
+    /// ([`ModelRunner::end_profiling`] writes it).
+    pub profile_prefix: Option<PathBuf>,
+    /// Run the graph as stored, without ONNX Runtime's fusions, so a profile shows the
+    /// model's own nodes.
+    pub unoptimized: bool,
 }
 
 struct StateSlot {
@@ -143,6 +150,17 @@ impl ModelRunner {
     /// Largest batch the model accepts; `None` if any.
     pub fn max_batch(&self) -> Option<usize> {
         self.input.max_batch
+    }
+
+    /// Stops profiling and returns the profile file ONNX Runtime wrote (JSON trace events).
+    pub fn end_profiling(&mut self) -> Result<PathBuf, InferenceError> {
+        self.session
+            .end_profiling()
+            .map(PathBuf::from)
+            .map_err(|e| InferenceError::Run {
+                model: self.model_name.clone(),
+                reason: format!("cannot end profiling: {e}"),
+            })
     }
 
     /// Whether the model carries state from one window to the next.
@@ -371,14 +389,24 @@ fn build_session(
         reason,
     };
     let builder = || -> Result<SessionBuilder, InferenceError> {
-        let builder =
+        let mut builder =
             Session::builder(&runtime.environment).map_err(|e| session_error(e.to_string()))?;
-        match options.threads {
-            Some(threads) => builder
+        if let Some(threads) = options.threads {
+            builder = builder
                 .with_intra_threads(threads)
-                .map_err(|e| session_error(e.to_string())),
-            None => Ok(builder),
+                .map_err(|e| session_error(e.to_string()))?;
         }
+        if let Some(prefix) = &options.profile_prefix {
+            builder = builder
+                .with_profiling(prefix)
+                .map_err(|e| session_error(e.to_string()))?;
+        }
+        if options.unoptimized {
+            builder = builder
+                .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
+                .map_err(|e| session_error(e.to_string()))?;
+        }
+        Ok(builder)
     };
     let mut fallback_reason = None;
     if options.device != DevicePreference::Cpu {
