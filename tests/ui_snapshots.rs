@@ -240,3 +240,27 @@ fn status_bar_shows_provider_latency_and_drops() {
     harness.get_by_label_contains("model musicnn-mtt on CPU");
     harness.snapshot("status_bar");
 }
+
+/// The model card of the default model: measured compute next to the bundle's facts.
+#[test]
+fn model_card_of_musicnn() {
+    let bundle = livetag::bundle::Bundle::load(&common_repo().join("models/musicnn-mtt")).unwrap();
+    let runtime = livetag::inference::runtime(None).unwrap();
+    let options = livetag::inference::SessionOptions {
+        threads: Some(1),
+        ..Default::default()
+    };
+    let compute = livetag::inference::profile::measure(&runtime, &bundle, &options).unwrap();
+    let card = livetag::inference::profile::ModelCard::new(&bundle, "CPU".into(), Ok(compute));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(760.0, 240.0))
+        .build_ui(|ui| livetag::ui::view::model_card_ui(ui, &bundle, Some(&card)));
+    harness.run();
+    harness.get_by_label("787,160");
+    harness.get_by_label_contains("M MACs per second of audio");
+    harness.get_by_label("ISC");
+}
+
+fn common_repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -13,6 +13,7 @@ use super::view::{LiveView, ViewSettings};
 use crate::bundle::{catalog, Bundle};
 use crate::capture::{list_inputs, InputDeviceInfo, LiveSource, SourceKind, SourceRequest};
 use crate::cli::ListenArgs;
+use crate::inference::profile::ModelCard;
 use crate::pipeline::{LiveSession, PipelineConfig, Scorer, Track};
 
 const OPEN_MODEL: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
@@ -24,6 +25,7 @@ const PAUSE: Key = Key::Space;
 const NEXT_COLORMAP: Key = Key::C;
 const MODEL_INPUT: Key = Key::M;
 const SPEECH_TRACK: Key = Key::S;
+const MODEL_CARD: Key = Key::I;
 const HELP: Key = Key::F1;
 /// A microphone silent for this long is treated as gone.
 const STALL: Duration = Duration::from_secs(2);
@@ -83,6 +85,8 @@ struct LoadedModel {
     scorer: Box<dyn Scorer>,
     /// The execution provider in use, as the status bar shows it.
     provider: String,
+    /// Measured when the model loads (the speech model's is not kept).
+    card: Option<ModelCard>,
 }
 
 type LoadResult = Receiver<Result<LoadedModel, String>>;
@@ -92,6 +96,7 @@ struct Running {
     request: SourceRequest,
     bundle: Bundle,
     provider: String,
+    card: Option<ModelCard>,
     /// The speech track's bundle, when the session runs one (track 1).
     speech: Option<Bundle>,
     /// Audio callbacks seen at the last check, and when they last advanced.
@@ -140,6 +145,7 @@ pub struct LivetagApp {
     audio_dialog: Option<String>,
     browse: Option<(BrowseFor, Receiver<Option<PathBuf>>)>,
     show_help: bool,
+    show_card: bool,
     started: Instant,
     screenshot: Option<Receiver<Arc<egui::ColorImage>>>,
     closing: bool,
@@ -199,6 +205,7 @@ impl LivetagApp {
             audio_dialog: None,
             browse: None,
             show_help: false,
+            show_card: false,
             started: Instant::now(),
             screenshot: None,
             closing: false,
@@ -268,10 +275,30 @@ impl LivetagApp {
                     crate::cli::open_model(&args, ort_lib.as_deref())
                 };
                 let loaded = opened
-                    .map(|(bundle, runner)| LoadedModel {
-                        provider: runner.provider().to_string(),
-                        bundle,
-                        scorer: Box::new(runner),
+                    .map(|(bundle, runner)| {
+                        let provider = runner.provider().to_string();
+                        // Measuring compute costs one more session; the speech model's
+                        // card is never shown.
+                        let card = (!speech).then(|| {
+                            let compute = crate::inference::runtime(ort_lib.as_deref())
+                                .map_err(|e| e.to_string())
+                                .and_then(|runtime| {
+                                    let options = crate::inference::SessionOptions {
+                                        device: args.provider,
+                                        threads: Some(1),
+                                        ..Default::default()
+                                    };
+                                    crate::inference::profile::measure(&runtime, &bundle, &options)
+                                        .map_err(|e| e.to_string())
+                                });
+                            ModelCard::new(&bundle, provider.clone(), compute)
+                        });
+                        LoadedModel {
+                            provider,
+                            card,
+                            bundle,
+                            scorer: Box::new(runner),
+                        }
                     })
                     .map_err(|e| format!("{e:#}"));
                 let _ = tx.send(loaded);
@@ -361,6 +388,7 @@ impl LivetagApp {
                 bundle,
                 scorer: track.scorer,
                 provider: String::new(),
+                card: None,
             }),
             _ => idle_speech,
         };
@@ -368,6 +396,7 @@ impl LivetagApp {
             bundle: running.bundle,
             scorer: main.scorer,
             provider: running.provider,
+            card: running.card,
         };
         Some((main, speech))
     }
@@ -392,6 +421,7 @@ impl LivetagApp {
             bundle,
             scorer,
             provider,
+            card,
         } = main;
         let mut tracks = vec![Track {
             input: bundle.input.clone(),
@@ -409,7 +439,7 @@ impl LivetagApp {
                 if let (Some(secs), Some(playback)) = (seek_to_secs, session.playback()) {
                     playback.seek(secs);
                 }
-                self.install(session, request, bundle, provider, speech);
+                self.install(session, request, (bundle, provider, card), speech);
             }
             Err(error) => self.report(error.to_string()),
         }
@@ -420,8 +450,7 @@ impl LivetagApp {
         &mut self,
         session: LiveSession,
         request: SourceRequest,
-        bundle: Bundle,
-        provider: String,
+        (bundle, provider, card): (Bundle, String, Option<ModelCard>),
         speech: Option<Bundle>,
     ) {
         let mut view = LiveView::new(
@@ -446,6 +475,7 @@ impl LivetagApp {
             request,
             bundle,
             provider,
+            card,
             speech,
         });
     }
@@ -683,6 +713,9 @@ impl LivetagApp {
         if pressed(MODEL_INPUT) {
             self.settings.view.show_model_input = !self.settings.view.show_model_input;
         }
+        if pressed(MODEL_CARD) {
+            self.show_card = !self.show_card;
+        }
         if pressed(SPEECH_TRACK) {
             self.set_speech_track(!self.settings.speech_track);
         }
@@ -739,6 +772,13 @@ impl LivetagApp {
                     .clicked()
                 {
                     self.model_dialog = Some(String::new());
+                    ui.close();
+                }
+                if ui
+                    .add(egui::Button::new("Model card").shortcut_text("I"))
+                    .clicked()
+                {
+                    self.show_card = true;
                     ui.close();
                 }
                 let mut speech = self.settings.speech_track;
@@ -981,6 +1021,17 @@ impl LivetagApp {
                 _ => {}
             }
         }
+        if self.show_card {
+            if let Some(running) = &self.running {
+                let bundle = &running.bundle;
+                egui::Window::new(format!("Model card: {}", bundle.name()))
+                    .open(&mut self.show_card)
+                    .collapsible(false)
+                    .show(ctx, |ui| {
+                        super::view::model_card_ui(ui, bundle, running.card.as_ref())
+                    });
+            }
+        }
         if self.show_help {
             egui::Window::new("Keyboard shortcuts")
                 .open(&mut self.show_help)
@@ -992,6 +1043,7 @@ impl LivetagApp {
                             ("C", "next colour map"),
                             ("M", "show the model's input"),
                             ("S", "speech track on / off"),
+                            ("I", "model card: parameters, compute, provider"),
                             (&*ctx.format_shortcut(&OPEN_MODEL), "open a model"),
                             (
                                 &*ctx.format_shortcut(&OPEN_AUDIO),

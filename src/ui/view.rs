@@ -522,6 +522,43 @@ impl LiveView {
     }
 }
 
+/// The model card window's contents.
+pub fn model_card_ui(
+    ui: &mut egui::Ui,
+    bundle: &crate::bundle::Bundle,
+    card: Option<&crate::inference::profile::ModelCard>,
+) {
+    ui.label(&bundle.spec.model.description);
+    egui::Grid::new("model card").striped(true).show(ui, |ui| {
+        let mut row = |field: &str, value: String| {
+            ui.strong(field);
+            ui.label(value);
+            ui.end_row();
+        };
+        row("licence", bundle.spec.model.licence.clone());
+        row(
+            "classes",
+            format!("{} ({})", bundle.labels.len(), bundle.dir.display()),
+        );
+        row(
+            "input",
+            format!(
+                "{} Hz, window {:.2} s",
+                bundle.input.sample_rate_hz,
+                bundle.input.window_rows as f64 * bundle.input.seconds_per_row()
+            ),
+        );
+        match card {
+            Some(card) => {
+                for (field, value) in card.rows() {
+                    row(field, value);
+                }
+            }
+            None => row("compute", "not measured".to_string()),
+        }
+    });
+}
+
 fn db_scale(settings: &ViewSettings) -> ColourScale {
     ColourScale {
         colormap: settings.colormap,
