@@ -28,6 +28,9 @@ STFT frame count (the original's interpolate + pad_framewise_output), at 100 fra
 
 Minimum input: every 2x2 average pool needs at least 2 time steps, so a model with k time
 halvings needs 2^k STFT frames, i.e. 1 + T // hop >= 2^k <=> T >= (2^k - 1) * hop samples.
+PyTorch raises below that; ONNX Runtime does not, it returns meaningless scores (pools to
+zero steps, reductions over nothing), so the bundle's min_samples is what keeps livetag
+above it (it pads shorter files with silence).
 """
 
 from __future__ import annotations
@@ -154,8 +157,8 @@ def _xavier(layer: nn.Module) -> nn.Module:
     return layer
 
 
-def _bn(channels: int, dims: int = 2) -> nn.Module:
-    bn = nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
+def _bn(channels: int) -> nn.Module:
+    bn = nn.BatchNorm2d(channels)
     nn.init.ones_(bn.weight)
     nn.init.zeros_(bn.bias)
     return bn
