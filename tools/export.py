@@ -56,7 +56,10 @@ def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int,
     torch.manual_seed(seed)
     model = entry.build()
     if checkpoint:
-        sha = common.load_checkpoint(model, checkpoint)
+        try:
+            sha = common.load_checkpoint(model, checkpoint)
+        except (ValueError, RuntimeError) as e:  # wrong keys or shapes: no bundle
+            raise SystemExit(f"{entry.name}: {checkpoint} does not fit:\n{e}")
         prov = common.Provenance("checkpoint", checkpoint=str(checkpoint), sha256=sha)
     else:
         if hasattr(entry, "prepare_random"):
@@ -68,9 +71,14 @@ def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int,
     entry.export(model, out_dir)
     export_s = clock.seconds()
     cases = entry.parity_inputs()
-    records = common.check_parity(model, out_dir / "model.onnx", cases, entry.shown_outputs)
+    shown = getattr(entry, "shown_outputs", None) or common.onnx_output_names(out_dir / "model.onnx")
+    try:
+        records = common.check_parity(model, out_dir / "model.onnx", cases, shown)
+    except common.ParityError:
+        (out_dir / "bundle.toml").unlink(missing_ok=True)  # not a loadable bundle any more
+        raise
     if reference:
-        common.write_parity_json(out_dir / "parity.json", records, entry.shown_outputs, {
+        common.write_parity_json(out_dir / "parity.json", records, shown, {
             "arch": entry.name,
             "weights": prov.describe(),
             "model": "model.onnx",

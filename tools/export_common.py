@@ -21,9 +21,10 @@ imports, `export_dcase.ARCHS`. An entry is any object with:
                                    model accepts among them; export.py runs each through
                                    PyTorch and ONNX Runtime and fails unless every output
                                    agrees (see check_parity for the tolerances).
-    shown_outputs: list[str]       the ONNX outputs the bundle lists in [[outputs]]; they
-                                   must agree to PARITY_TOLERANCE absolutely, and they are
-                                   what parity.json records.
+    shown_outputs: list[str]       optional: the ONNX outputs the bundle lists in
+                                   [[outputs]]; they must agree to PARITY_TOLERANCE
+                                   absolutely, and they are what parity.json records.
+                                   Default: every ONNX output.
     prepare_random(model) -> None  optional: called instead of loading a checkpoint, after
                                    build(), e.g. to give BatchNorm layers running statistics
                                    (export_panns calibrates them on synthetic audio).
@@ -181,6 +182,10 @@ def onnx_session(path: Path):
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_output_names(path: Path) -> list[str]:
+    return [o.name for o in onnx_session(path).get_outputs()]
 
 
 class ParityError(RuntimeError):
