@@ -253,16 +253,23 @@ def write_parity_json(path: Path, records: Sequence[dict[str, Any]],
     """parity.json: for each parity case, how to regenerate its input and what PyTorch
     returned on the outputs the bundle shows, for a livetag test to compare at the
     tolerance."""
-    dump_json({
-        **extra,
-        "tolerance": PARITY_TOLERANCE,
-        "cases": [{
+    # The inputs themselves go beside parity.json as raw little-endian float32, so a test in
+    # any language feeds exactly what PyTorch saw (the recipes use NumPy's generator).
+    cases = []
+    for index, r in enumerate(records):
+        inputs = {}
+        for name, array in r["case"].inputs.items():
+            file = f"parity-{index}-{name}.f32"
+            (path.parent / file).write_bytes(np.ascontiguousarray(array, dtype="<f4").tobytes())
+            inputs[name] = {"file": file, "shape": list(array.shape)}
+        cases.append({
             "label": r["case"].label,
             "input": r["case"].recipe,
+            "input_files": inputs,
             "onnx_runtime_max_abs_diff": r["max_abs_diff"],
             "outputs": {k: r["torch"][k] for k in shown_outputs},
-        } for r in records],
-    }, path)
+        })
+    dump_json({**extra, "tolerance": PARITY_TOLERANCE, "cases": cases}, path)
 
 
 def file_windows(n_rows: int, window: int, hop: int, min_rows: int) -> list[tuple[int, int]]:

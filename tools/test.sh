@@ -2,8 +2,9 @@
 # Runs every test on a fresh machine: installs what the tests need (Debian packages for
 # the virtual microphone, the virtual display and software rendering; the ONNX Runtime
 # library via tools/setup.sh), converts BirdNET (its licence keeps it out of the repository;
-# `livetag models fetch` caches the result), then `cargo test`. No GPU or sound card is
-# needed; every other model and all reference outputs are committed.
+# `livetag models fetch` caches the result), exports every PyTorch architecture with random
+# weights (tools/export.py, checked against PyTorch), then `cargo test`. No GPU or sound card
+# is needed; every other model and all reference outputs are committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/system-packages.sh test
@@ -11,5 +12,18 @@ tools/setup.sh
 # What was just installed is now required: the sound-server and window tests fail
 # instead of skipping.
 cargo run --quiet -- models fetch birdnet
-export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1
+
+# PyTorch exports for tests/export_parity.rs. torch is the exporter's dependency only, kept
+# in a venv in livetag's cache and rebuilt when the pinned requirements change.
+venv="${LIVETAG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/livetag}/venv-export"
+want=$(cat tools/requirements-export.txt tools/requirements-models.txt | sha256sum)
+if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --disable-pip-version-check --quiet -r tools/requirements-export.txt
+    echo "$want" > "$venv/requirements.sha256"
+fi
+"$venv/bin/python" -m unittest discover -s tools -p 'test_export*.py'
+"$venv/bin/python" tools/export.py --arch all --random-weights --reference --out target/exports
+
+export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1 LIVETAG_REQUIRE_EXPORTS=1
 cargo test
