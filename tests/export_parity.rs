@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{floats, max_abs_diff, read_json, repo};
+use common::{max_abs_diff, read_json, repo};
 use livetag::bundle::Bundle;
 use livetag::inference::{ModelRunner, SessionOptions};
 use livetag::tagger::{tag_samples, TagSettings};
