@@ -41,7 +41,8 @@ def registry() -> dict:
             if e.name != module:
                 raise
             continue
-        for name, entry in mod.ARCHS.items():
+        # A module may wrap its own architecture type in REGISTRY (export_dcase does).
+        for name, entry in getattr(mod, "REGISTRY", mod.ARCHS).items():
             if name in archs:
                 raise SystemExit(f"architecture {name} is registered twice")
             archs[name] = entry

@@ -32,6 +32,10 @@ pub struct ModelSection {
     pub licence: String,
     #[serde(default = "default_licence_file")]
     pub licence_file: String,
+    /// Parameters of the model as trained, when the graph stores fewer (an exporter folded
+    /// BatchNorm into the convolutions). Complexity budgets such as DCASE's count these.
+    #[serde(default)]
+    pub trained_parameters: Option<u64>,
 }
 
 fn default_model_file() -> String {

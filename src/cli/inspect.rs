@@ -47,7 +47,14 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
                 .map_err(|e| e.to_string())
         });
     let card = ModelCard::new(&bundle, runner.provider().to_string(), compute);
-    for (field, value) in card.rows().into_iter().skip(3) {
+    // Parameters, precision and size are in the static card above, unless training counted
+    // more parameters than the graph stores.
+    let skip = if bundle.spec.model.trained_parameters.is_some() {
+        0
+    } else {
+        3
+    };
+    for (field, value) in card.rows().into_iter().skip(skip) {
         println!("  {:<12} {value}", format!("{field}:"));
     }
     if !args.self_test {

@@ -35,7 +35,10 @@ impl ComputeProfile {
 /// What the window's model card and `livetag inspect` show about a loaded model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelCard {
+    /// Parameters stored in the graph.
     pub parameters: u64,
+    /// Parameters as trained, when the bundle says they differ (BatchNorm folded on export).
+    pub trained_parameters: Option<u64>,
     /// Parameters by element type, e.g. "61148 float32".
     pub precision: String,
     pub file_bytes: u64,
@@ -50,6 +53,7 @@ impl ModelCard {
         let onnx = &bundle.onnx;
         Self {
             parameters: onnx.parameter_count,
+            trained_parameters: bundle.spec.model.trained_parameters,
             precision: onnx
                 .parameters_by_type
                 .iter()
@@ -80,7 +84,17 @@ impl ModelCard {
             Err(reason) => format!("not measured: {reason}"),
         };
         vec![
-            ("parameters", format_thousands(self.parameters)),
+            (
+                "parameters",
+                match self.trained_parameters {
+                    Some(trained) if trained != self.parameters => format!(
+                        "{} as trained ({} in the graph, after BatchNorm folding)",
+                        format_thousands(trained),
+                        format_thousands(self.parameters)
+                    ),
+                    _ => format_thousands(self.parameters),
+                },
+            ),
             ("weights", self.precision.clone()),
             (
                 "file size",
