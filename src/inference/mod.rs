@@ -7,7 +7,9 @@ pub mod session;
 use std::path::PathBuf;
 
 pub use runtime::{runtime, Runtime};
-pub use session::{DevicePreference, ModelRunner, Provider, ProviderReport, SessionOptions};
+pub use session::{
+    DevicePreference, FrameScores, ModelRunner, Provider, ProviderReport, SessionOptions,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
