@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod capture;
 pub mod cli;
 pub mod dsp;
+pub mod events;
 pub mod inference;
 pub mod pipeline;
 pub mod tagger;

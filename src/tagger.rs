@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::bundle::{AudioInput, Bundle, InputKind};
 use crate::dsp::stream::WindowStream;
+use crate::events::{Decision, EventDetector};
 use crate::inference::{FrameScores, InferenceError, ModelRunner};
 
 /// Scores of one window.
@@ -267,6 +268,38 @@ pub fn tag_samples_with_frames(
         on_window,
         Some(sink),
     )
+}
+
+/// Sound event detection on `samples`: the bundle's framewise output, frame by frame,
+/// through `detector`. Returns every decision, in the order they were made, with the
+/// stream finished, so the detector is ready for the next file. `on_window` still gets
+/// each window's clip scores. Fails when the bundle has no framewise output.
+pub fn detect_events(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    samples: &[f32],
+    settings: TagSettings,
+    detector: &mut EventDetector,
+    on_progress: impl FnMut(usize),
+    on_window: impl FnMut(WindowScores),
+) -> Result<Vec<Decision>, InferenceError> {
+    detector.reset();
+    let mut decisions = Vec::new();
+    let result = tag_samples_with_frames(
+        runner,
+        input,
+        samples,
+        settings,
+        on_progress,
+        on_window,
+        |frame| decisions.extend(detector.push(frame.time_secs, frame.scores)),
+    );
+    if let Err(error) = result {
+        detector.reset();
+        return Err(error);
+    }
+    decisions.extend(detector.finish());
+    Ok(decisions)
 }
 
 fn tag_inner(
