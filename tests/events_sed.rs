@@ -1,13 +1,13 @@
 //! Sound event detection end to end on `tests/models/tiny-sed` and its clip
 //! `tests/fixtures/tiny/sed.wav` (both from `tools/make_tiny_models.py`, whose docstring
-//! lists the clip's tones).
+//! lists the clip's tones), and `livetag tag --events` on them.
 //! Needs the ONNX Runtime library that `tools/setup.sh` installs.
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::{floats, read_json, repo};
+use common::{floats, livetag, read_json, repo};
 use livetag::events::{ClassSettings, Decision, EventDetector, EventSettings};
 use livetag::tagger::{detect_events, tag_samples_with_frames, TagSettings};
 
@@ -17,6 +17,15 @@ fn tiny_sed() -> PathBuf {
 
 fn sed_wav() -> PathBuf {
     repo().join("tests/fixtures/tiny/sed.wav")
+}
+
+fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
+    let out = cmd.output().expect("run livetag");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn open_tiny_sed() -> (livetag::bundle::Bundle, livetag::inference::ModelRunner) {
@@ -140,4 +149,142 @@ fn streaming_detection_finds_the_clip_events() {
             "accepted high 3.400-3.800 s (peak 0.990)",
         ]
     );
+}
+
+#[test]
+fn tag_events_writes_each_format_and_logs_rejections() {
+    let clip = sed_wav();
+    let name = clip.display().to_string();
+    let expected = [
+        (
+            "csv",
+            format!(
+                "file,onset,offset,label,peak\n{name},0.500,2.000,low,0.990\n{name},3.000,3.800,high,0.990\n"
+            ),
+        ),
+        (
+            "json",
+            format!(
+                "[\n  {{\"file\":\"{name}\",\"onset\":0.5,\"offset\":2.0,\"label\":\"low\",\"peak\":0.99}},\n  \
+                 {{\"file\":\"{name}\",\"onset\":3.0,\"offset\":3.8,\"label\":\"high\",\"peak\":0.99}}\n]\n"
+            ),
+        ),
+        (
+            "audacity",
+            "0.500000\t2.000000\tlow\n3.000000\t3.800000\thigh\n".to_string(),
+        ),
+        (
+            "dcase",
+            "filename\tonset\toffset\tevent_label\nsed.wav\t0.500\t2.000\tlow\nsed.wav\t3.000\t3.800\thigh\n"
+                .to_string(),
+        ),
+    ];
+    for (format, want) in expected {
+        let (ok, stdout, stderr) = run(livetag()
+            .args(["tag", "--events", "--events-format", format, "--model"])
+            .arg(tiny_sed())
+            .arg(&clip));
+        assert!(ok, "{stderr}");
+        assert_eq!(stdout, want, "{format}");
+        assert!(
+            stderr.contains(&format!(
+                "{name}: rejected high 2.600-2.750 s (peak 0.990): too short: 0.15 s < 0.20 s min\n"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("2 events, 1 candidates rejected"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn tag_events_options_change_the_decisions() {
+    // --min-duration 0.1 accepts the 0.15 s burst; a --class override keeps "low" alone
+    // at on 0.995, above its 0.990 peak, so low has no event.
+    let (ok, stdout, stderr) = run(livetag()
+        .args([
+            "tag",
+            "--events",
+            "--min-duration",
+            "0.1",
+            "--class",
+            "low:on=0.995,off=0.3",
+            "--model",
+        ])
+        .arg(tiny_sed())
+        .arg(sed_wav()));
+    assert!(ok, "{stderr}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').unwrap().1)
+        .collect();
+    assert_eq!(rows, ["2.600,2.750,high,0.990", "3.000,3.800,high,0.990"]);
+    assert!(
+        stderr.contains("2 events, 0 candidates rejected"),
+        "{stderr}"
+    );
+    // Merging across 0.5 s gaps joins the burst and the last event.
+    let (ok, stdout, stderr) = run(livetag()
+        .args(["tag", "--events", "--min-gap", "0.3", "--model"])
+        .arg(tiny_sed())
+        .arg(sed_wav()));
+    assert!(ok, "{stderr}");
+    assert!(stdout.ends_with(",2.600,3.800,high,0.990\n"), "{stdout}");
+    assert!(
+        stderr.contains("merged high across 2.750-3.000 s: gap 0.25 s < 0.30 s min gap"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn events_need_a_framewise_output_and_valid_options() {
+    let tone = repo().join("tests/models/tiny-tone");
+    let (ok, stdout, stderr) = run(livetag()
+        .args(["tag", "--events", "--model"])
+        .arg(&tone)
+        .arg(repo().join("tests/fixtures/tiny/tones.wav")));
+    assert!(!ok);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("model tiny-tone")
+            && stderr.contains("tiny-tone) has no framewise output")
+            && stderr.contains("kind = \"framewise\"")
+            && stderr.contains("Its outputs: `logits` (clip)"),
+        "{stderr}"
+    );
+    let bad = [
+        (
+            vec!["--on", "0.3", "--off", "0.5"],
+            "must not exceed the onset threshold",
+        ),
+        (vec!["--median-frames", "4"], "odd number of frames"),
+        (vec!["--class", "dog:on=0.5"], "has no label `dog`"),
+        (vec!["--class", "low:size=3"], "unknown key `size`"),
+    ];
+    for (flags, needle) in bad {
+        let (ok, _, stderr) = run(livetag()
+            .args(["tag", "--events"])
+            .args(&flags)
+            .arg("--model")
+            .arg(tiny_sed())
+            .arg(sed_wav()));
+        assert!(!ok && stderr.contains(needle), "{flags:?}: {stderr}");
+    }
+    let (ok, _, stderr) = run(livetag()
+        .args(["tag", "--on", "0.4", "--model"])
+        .arg(tiny_sed())
+        .arg(sed_wav()));
+    assert!(
+        !ok && stderr.contains("only apply with --events"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(livetag()
+        .args(["tag", "--events", "--events-format", "audacity", "--model"])
+        .arg(tiny_sed())
+        .arg(sed_wav())
+        .arg(sed_wav()));
+    assert!(!ok && stderr.contains("one file"), "{stderr}");
 }

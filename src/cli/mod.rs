@@ -5,6 +5,7 @@ mod devices;
 mod inspect;
 mod listen;
 mod models;
+mod sed;
 mod tag;
 
 pub use listen::ListenArgs;
@@ -57,7 +58,7 @@ pub enum Command {
     Listen(listen::ListenArgs),
     /// List the audio input devices.
     Devices,
-    /// Tag audio files: one record per model window.
+    /// Tag audio files: one record per model window, or with --events the sound events.
     Tag(tag::TagArgs),
     /// List the installed model bundles and those that can be fetched; `models fetch NAME`
     /// converts a fetchable one.
@@ -86,20 +87,35 @@ pub(crate) fn open_model(
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
 ) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {
+    let bundle = open_bundle(args)?;
+    let runner = open_runner(&bundle, args, ort_lib)?;
+    Ok((bundle, runner))
+}
+
+/// Loads the bundle `--model` names (no ONNX Runtime needed).
+pub(crate) fn open_bundle(args: &ModelArgs) -> anyhow::Result<crate::bundle::Bundle> {
     let path = crate::bundle::catalog::resolve(args.model.as_deref())?;
-    let bundle = crate::bundle::Bundle::load(&path)?;
+    Ok(crate::bundle::Bundle::load(&path)?)
+}
+
+/// Opens a session for a loaded bundle.
+pub(crate) fn open_runner(
+    bundle: &crate::bundle::Bundle,
+    args: &ModelArgs,
+    ort_lib: Option<&std::path::Path>,
+) -> anyhow::Result<crate::inference::ModelRunner> {
     let runtime = crate::inference::runtime(ort_lib)?;
     let options = crate::inference::SessionOptions {
         device: args.provider,
         threads: args.threads,
     };
-    let runner = crate::inference::ModelRunner::new(&runtime, &bundle, &options)?;
+    let runner = crate::inference::ModelRunner::new(&runtime, bundle, &options)?;
     if args.provider == DevicePreference::Cuda {
         if let Some(reason) = &runner.provider().fallback_reason {
             eprintln!("warning: --provider cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
         }
     }
-    Ok((bundle, runner))
+    Ok(runner)
 }
 
 /// Loads the speech track's model with the main model's provider settings. It must have
