@@ -1,11 +1,11 @@
 //! Sound event detection end to end on `tests/models/tiny-sed` and its clip
 //! `tests/fixtures/tiny/sed.wav` (both from `tools/make_tiny_models.py`, whose docstring
-//! lists the clip's tones), and `livetag tag --events` on them.
+//! lists the clip's tones), and `livetag eval` on small lists with hand-computed metrics.
 //! Needs the ONNX Runtime library that `tools/setup.sh` installs.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{floats, livetag, read_json, repo};
 use livetag::events::{ClassSettings, Decision, EventDetector, EventSettings};
@@ -287,4 +287,170 @@ fn events_need_a_framewise_output_and_valid_options() {
         .arg(sed_wav())
         .arg(sed_wav()));
     assert!(!ok && stderr.contains("one file"), "{stderr}");
+}
+
+fn write_sine(path: &Path, freq: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for n in 0..8000 {
+        let t = n as f64 / 8000.0;
+        writer
+            .write_sample((0.5 * (2.0 * std::f64::consts::PI * freq * t).sin()) as f32)
+            .unwrap();
+    }
+    writer.finalize().unwrap();
+}
+
+fn eval_json(list: &Path, model: &Path) -> serde_json::Value {
+    let (ok, stdout, stderr) = run(livetag()
+        .args(["eval", "--json", "--model"])
+        .arg(model)
+        .arg(list));
+    assert!(ok, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// tiny-tone on 1 s sines (0.5 amplitude): 300 Hz scores low > mid > high, 1500 Hz mid
+/// first, 3200 Hz high first (`tools/make_tiny_models.py` prints the scores).
+/// List: low.wav low (rank 1), mid.wav mid (1), high.wav high (1), low2.wav labelled mid
+/// (rank 2). Accuracy 3/4; MAP@3 (1 + 1 + 1 + 1/2) / 4 = 0.875; class-wise accuracy low
+/// 1/1, mid 1/2, high 1/1: macro (1 + 0.5 + 1) / 3 = 0.8333.
+#[test]
+fn eval_tagging_list_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("clips")).unwrap();
+    for (name, freq) in [
+        ("low", 300.0),
+        ("mid", 1500.0),
+        ("high", 3200.0),
+        ("low2", 300.0),
+    ] {
+        write_sine(&tmp.path().join(format!("clips/{name}.wav")), freq);
+    }
+    let list = tmp.path().join("list.csv");
+    std::fs::write(
+        &list,
+        "file,label\nclips/low.wav,low\nclips/mid.wav,mid\nclips/high.wav,high\nclips/low2.wav,mid\n",
+    )
+    .unwrap();
+    let tone = repo().join("tests/models/tiny-tone");
+    let report = eval_json(&list, &tone);
+    assert_eq!(report["kind"], "tagging");
+    assert_eq!(report["clips"], 4);
+    assert_eq!(report["correct"], 3);
+    assert_eq!(report["accuracy"], 0.75);
+    assert_eq!(report["map_at_3"], 0.875);
+    assert_eq!(report["macro_accuracy"], 0.8333);
+    let classes: Vec<(String, u64, u64)> = report["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["label"].as_str().unwrap().to_string(),
+                c["clips"].as_u64().unwrap(),
+                c["correct"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("low".to_string(), 1, 1),
+            ("mid".to_string(), 2, 1),
+            ("high".to_string(), 1, 1)
+        ]
+    );
+    let (ok, stdout, stderr) = run(livetag().args(["eval", "--model"]).arg(&tone).arg(&list));
+    assert!(ok, "{stderr}");
+    for line in [
+        "accuracy        0.7500  (3 of 4)",
+        "MAP@3           0.8750",
+        "macro accuracy  0.8333  (mean over 3 classes)",
+        "  mid   0.5000  (1 of 2)",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+
+    std::fs::write(&list, "file,label\nclips/low.wav,low\nclips/mid.wav,Mid\n").unwrap();
+    let (ok, _, stderr) = run(livetag().args(["eval", "--model"]).arg(&tone).arg(&list));
+    assert!(!ok);
+    assert!(
+        stderr.contains("list.csv: line 3: label `Mid` is not one of model tiny-tone's 3 labels (did you mean mid?)"),
+        "{stderr}"
+    );
+}
+
+/// tiny-sed detects low 0.50-2.00 and high 3.00-3.80 in every copy of sed.wav.
+///   a.wav low 0.3-2.0    onset off by exactly 0.200 s: inside the collar, match
+///   a.wav high 3.0-3.5   offset off by 0.3 > max(0.2, 0.2 * 0.5): no match
+///   b.wav low 0.29-2.0   onset off by 0.21: no match
+///   b.wav high 3.0-3.8   match
+///   c.wav low 0.5-2.3    offset off by 0.3 <= max(0.2, 0.2 * 1.8 = 0.36): match
+/// 5 reference events, 6 detected, 3 matched: P 1/2, R 3/5, F1 6/11 = 0.5455.
+/// low: 2 of 3 both ways, F1 2/3; high: 1 matched, 2 reference, 3 detected: P 1/3,
+/// R 1/2, F1 0.4; macro (2/3 + 0.4) / 2 = 0.5333. (sed_eval 0.2.1 gives the same.)
+#[test]
+fn eval_event_list_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a.wav", "b.wav", "c.wav"] {
+        std::fs::copy(sed_wav(), tmp.path().join(name)).unwrap();
+    }
+    let list = tmp.path().join("ref.csv");
+    std::fs::write(
+        &list,
+        "file,onset,offset,event_label\n\
+         a.wav,0.3,2.0,low\n\
+         a.wav,3.0,3.5,high\n\
+         b.wav,0.29,2.0,low\n\
+         b.wav,3.0,3.8,high\n\
+         c.wav,0.5,2.3,low\n",
+    )
+    .unwrap();
+    let report = eval_json(&list, &tiny_sed());
+    assert_eq!(report["kind"], "events");
+    assert_eq!(report["files"], 3);
+    assert_eq!(
+        report["micro"],
+        serde_json::json!({"reference": 5, "detected": 6, "matched": 3,
+                           "precision": 0.5, "recall": 0.6, "f1": 0.5455})
+    );
+    assert_eq!(report["macro_f1"], 0.5333);
+    assert_eq!(report["classes"][0]["label"], "low");
+    assert_eq!(report["classes"][0]["f1"], 0.6667);
+    assert_eq!(report["classes"][1]["label"], "high");
+    assert_eq!(report["classes"][1]["f1"], 0.4);
+
+    // --verbose shows every decision; the text report states the collars.
+    let (ok, stdout, stderr) = run(livetag()
+        .args(["eval", "--verbose", "--model"])
+        .arg(tiny_sed())
+        .arg(&list));
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("b.wav: rejected high 2.600-2.750 s (peak 0.990): too short"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("accepted").count(), 6, "{stderr}");
+    assert!(
+        stdout.contains(
+            "onset collar 0.200 s, offset collar max(0.200 s, 20% of the reference length)"
+        ) && stdout.contains("micro F1  0.5455  precision 0.5000  recall 0.6000  (3 matched)"),
+        "{stdout}"
+    );
+
+    // An event list needs a framewise model.
+    let (ok, _, stderr) = run(livetag()
+        .args(["eval", "--model"])
+        .arg(repo().join("tests/models/tiny-tone"))
+        .arg(&list));
+    assert!(
+        !ok && stderr.contains("no framewise output, which an event list needs"),
+        "{stderr}"
+    );
 }

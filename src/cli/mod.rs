@@ -2,6 +2,7 @@
 //! once by `main`.
 
 mod devices;
+mod eval;
 mod inspect;
 mod listen;
 mod models;
@@ -60,6 +61,9 @@ pub enum Command {
     Devices,
     /// Tag audio files: one record per model window, or with --events the sound events.
     Tag(tag::TagArgs),
+    /// Score a model against a labelled list: accuracy, MAP@3 and macro accuracy for
+    /// tagging lists; event-based F1 for event lists.
+    Eval(eval::EvalArgs),
     /// List the installed model bundles and those that can be fetched; `models fetch NAME`
     /// converts a fetchable one.
     Models(models::ModelsArgs),
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Listen(args) => listen::run(&args, ort_lib),
         Command::Devices => devices::run(),
         Command::Tag(args) => tag::run(&args, ort_lib),
+        Command::Eval(args) => eval::run(&args, ort_lib),
         Command::Models(args) => models::run(&args),
         Command::Inspect(args) => inspect::run(&args, ort_lib),
     }
