@@ -1,14 +1,17 @@
 //! Tagging audio that is already in memory (files, and the bundle self-test): samples go
 //! through a [`WindowStream`], windows are batched, and each batch is scored by a
 //! [`ModelRunner`]. Batches hold windows of one length only; stateful models run one
-//! window at a time.
+//! window at a time. [`tag_samples_with_frames`] also hands over the bundle's framewise
+//! output, frame by frame, at absolute times ([`FrameStitcher`] says which window each
+//! frame comes from when windows overlap).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::bundle::{AudioInput, Bundle, InputKind};
 use crate::dsp::stream::WindowStream;
-use crate::inference::{InferenceError, ModelRunner};
+use crate::events::{Decision, EventDetector};
+use crate::inference::{FrameScores, InferenceError, ModelRunner};
 
 /// Scores of one window.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,17 +44,102 @@ impl TagSettings {
     }
 }
 
+/// One row of a framewise output: one probability per label at an absolute time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameRow<'a> {
+    /// Position on the output's frame grid: `round(window start * frame rate) + frame`.
+    /// Strictly increasing along a stream.
+    pub index: u64,
+    /// Start of the frame, in seconds of input audio: window start + frame / frame rate.
+    pub time_secs: f64,
+    /// One probability per label (after the output's activation).
+    pub scores: &'a [f32],
+}
+
+/// Turns per-window framewise outputs into one stream of frames.
+///
+/// Rule for overlapping windows: **each frame is taken once, from the first window that
+/// covers it**; a later window only contributes the frames past the last one already
+/// given (frame positions are compared on the output's grid, `round(start * rate) + k`).
+/// Why not average the overlaps: averaging must hold every frame back until the last
+/// window covering it has been scored (`window - hop` later, 0.5 s for a 1 s window at
+/// 0.5 s hop), which the live detector cannot afford, and it would make the live and file
+/// results differ. First-come keeps one rule for both, adds no delay, and with
+/// `hop = window` it is exactly the model's output. Its cost: the frames at a window's end
+/// see less right-hand context than they would in the middle of the next window.
+/// Frames starting at or after `end_secs` (the silence a short file or a stateful model's
+/// tail is padded with) are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameStitcher {
+    frame_rate_hz: f64,
+    end_secs: f64,
+    next_index: u64,
+}
+
+impl FrameStitcher {
+    /// `end_secs`: where the real audio ends (`f64::INFINITY` for a live stream).
+    pub fn new(frame_rate_hz: f64, end_secs: f64) -> Self {
+        Self {
+            frame_rate_hz,
+            end_secs,
+            next_index: 0,
+        }
+    }
+
+    pub fn frame_rate_hz(&self) -> f64 {
+        self.frame_rate_hz
+    }
+
+    /// Forgets which frames were given, for a new stream.
+    pub fn reset(&mut self) {
+        self.next_index = 0;
+    }
+
+    /// Hands over the frames of one window (`frames.len()` a multiple of `n_classes`)
+    /// that no earlier window covered.
+    pub fn window(
+        &mut self,
+        start_secs: f64,
+        frames: &[f32],
+        n_classes: usize,
+        mut on_frame: impl FnMut(FrameRow<'_>),
+    ) {
+        let first = (start_secs * self.frame_rate_hz).round().max(0.0) as u64;
+        for (k, scores) in frames.chunks_exact(n_classes.max(1)).enumerate() {
+            let index = first + k as u64;
+            let time_secs = start_secs + k as f64 / self.frame_rate_hz;
+            if index < self.next_index || time_secs >= self.end_secs {
+                continue;
+            }
+            self.next_index = index + 1;
+            on_frame(FrameRow {
+                index,
+                time_secs,
+                scores,
+            });
+        }
+    }
+}
+
+/// Where framewise rows go, when the caller wants them.
+struct FrameSink<'f> {
+    stitcher: FrameStitcher,
+    batch: FrameScores,
+    on_frame: &'f mut dyn FnMut(FrameRow<'_>),
+}
+
 /// Collects windows of equal length and scores them together.
-struct Batcher<'a> {
+struct Batcher<'a, 'f> {
     runner: &'a mut ModelRunner,
     capacity: usize,
     rows: usize,
     data: Vec<f32>,
     spans: Vec<(f64, f64)>,
     scores: Vec<f32>,
+    frames: Option<FrameSink<'f>>,
 }
 
-impl Batcher<'_> {
+impl Batcher<'_, '_> {
     fn add(
         &mut self,
         rows: usize,
@@ -76,19 +164,34 @@ impl Batcher<'_> {
             return Ok(());
         }
         self.scores.clear();
-        let result = self
-            .runner
-            .run(&self.data, self.spans.len(), self.rows, &mut self.scores);
+        let n = self.spans.len();
+        let result = match &mut self.frames {
+            Some(sink) => self.runner.run_with_frames(
+                &self.data,
+                n,
+                self.rows,
+                &mut self.scores,
+                &mut sink.batch,
+            ),
+            None => self.runner.run(&self.data, n, self.rows, &mut self.scores),
+        };
         self.data.clear();
         let n_classes = self.runner.n_classes();
         let spans = self.spans.drain(..);
         result?;
-        for ((start_secs, end_secs), scores) in spans.zip(self.scores.chunks_exact(n_classes)) {
+        for (index, ((start_secs, end_secs), scores)) in
+            spans.zip(self.scores.chunks_exact(n_classes)).enumerate()
+        {
             on_window(WindowScores {
                 start_secs,
                 end_secs,
                 scores: scores.to_vec(),
             });
+            if let Some(sink) = &mut self.frames {
+                let frames = sink.batch.window(index, n_classes);
+                sink.stitcher
+                    .window(start_secs, frames, n_classes, &mut *sink.on_frame);
+            }
         }
         Ok(())
     }
@@ -119,8 +222,94 @@ pub fn tag_samples(
     input: &AudioInput,
     samples: &[f32],
     settings: TagSettings,
+    on_progress: impl FnMut(usize),
+    on_window: impl FnMut(WindowScores),
+) -> Result<(), InferenceError> {
+    tag_inner(
+        runner,
+        input,
+        samples,
+        settings,
+        on_progress,
+        on_window,
+        None,
+    )
+}
+
+/// [`tag_samples`], and also the bundle's framewise output: `on_frame` gets each frame
+/// once, in order, with its absolute time (window start + frame / `frame_rate_hz`; see
+/// [`FrameStitcher`] for overlapping windows). Frames of the silence that pads a short
+/// file are not given. Fails when the bundle has no framewise output.
+pub fn tag_samples_with_frames(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    samples: &[f32],
+    settings: TagSettings,
+    on_progress: impl FnMut(usize),
+    on_window: impl FnMut(WindowScores),
+    mut on_frame: impl FnMut(FrameRow<'_>),
+) -> Result<(), InferenceError> {
+    let Some(frame_rate_hz) = runner.frame_rate_hz() else {
+        // Let the runner explain, with the model's name.
+        return runner.run_with_frames(&[], 0, 0, &mut Vec::new(), &mut FrameScores::default());
+    };
+    let end_secs = samples.len() as f64 / f64::from(input.sample_rate_hz);
+    let sink = FrameSink {
+        stitcher: FrameStitcher::new(frame_rate_hz, end_secs),
+        batch: FrameScores::default(),
+        on_frame: &mut on_frame,
+    };
+    tag_inner(
+        runner,
+        input,
+        samples,
+        settings,
+        on_progress,
+        on_window,
+        Some(sink),
+    )
+}
+
+/// Sound event detection on `samples`: the bundle's framewise output, frame by frame,
+/// through `detector`. Returns every decision, in the order they were made, with the
+/// stream finished, so the detector is ready for the next file. `on_window` still gets
+/// each window's clip scores. Fails when the bundle has no framewise output.
+pub fn detect_events(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    samples: &[f32],
+    settings: TagSettings,
+    detector: &mut EventDetector,
+    on_progress: impl FnMut(usize),
+    on_window: impl FnMut(WindowScores),
+) -> Result<Vec<Decision>, InferenceError> {
+    detector.reset();
+    let mut decisions = Vec::new();
+    let result = tag_samples_with_frames(
+        runner,
+        input,
+        samples,
+        settings,
+        on_progress,
+        on_window,
+        |frame| decisions.extend(detector.push(frame.time_secs, frame.scores)),
+    );
+    if let Err(error) = result {
+        detector.reset();
+        return Err(error);
+    }
+    decisions.extend(detector.finish());
+    Ok(decisions)
+}
+
+fn tag_inner(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    samples: &[f32],
+    settings: TagSettings,
     mut on_progress: impl FnMut(usize),
     mut on_window: impl FnMut(WindowScores),
+    frames: Option<FrameSink<'_>>,
 ) -> Result<(), InferenceError> {
     const CHUNK_SAMPLES: usize = 1 << 16;
     let min_samples = minimum_samples(input);
@@ -151,6 +340,7 @@ pub fn tag_samples(
         data: Vec::new(),
         spans: Vec::new(),
         scores: Vec::new(),
+        frames,
     };
     let mut failure = None;
     let mut handle = |window: crate::dsp::window::Window<'_>| {
@@ -269,4 +459,51 @@ pub fn self_test(
         max_abs_diff,
         tolerance: reference.tolerance.unwrap_or(1e-4),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (index, time, first score) of every frame handed over.
+    fn stitch(
+        stitcher: &mut FrameStitcher,
+        start_secs: f64,
+        frames: &[f32],
+    ) -> Vec<(u64, f64, f32)> {
+        let mut out = Vec::new();
+        stitcher.window(start_secs, frames, 2, |f| {
+            out.push((f.index, (f.time_secs * 1e9).round() / 1e9, f.scores[0]))
+        });
+        out
+    }
+
+    #[test]
+    fn each_frame_comes_once_from_the_first_window_covering_it() {
+        // 10 frames per second, 2 classes, windows of 4 frames every 2.
+        let mut s = FrameStitcher::new(10.0, f64::INFINITY);
+        let w0 = [0.0, 9.0, 0.1, 9.0, 0.2, 9.0, 0.3, 9.0];
+        let w1 = [1.2, 9.0, 1.3, 9.0, 1.4, 9.0, 1.5, 9.0];
+        assert_eq!(
+            stitch(&mut s, 0.0, &w0),
+            [(0, 0.0, 0.0), (1, 0.1, 0.1), (2, 0.2, 0.2), (3, 0.3, 0.3)]
+        );
+        // Frames 2 and 3 were given by the first window: only 4 and 5 are new.
+        assert_eq!(stitch(&mut s, 0.2, &w1), [(4, 0.4, 1.4), (5, 0.5, 1.5)]);
+        // A tail window aligned to the end of the audio, off the frame grid: it starts at
+        // 0.37 s, position round(3.7) = 4, so its frames 2 and 3 are new, at its own times.
+        assert_eq!(stitch(&mut s, 0.37, &w1), [(6, 0.57, 1.4), (7, 0.67, 1.5)]);
+        s.reset();
+        assert_eq!(stitch(&mut s, 0.2, &w1).len(), 4);
+    }
+
+    #[test]
+    fn frames_of_the_padding_after_the_audio_are_dropped() {
+        let mut s = FrameStitcher::new(10.0, 0.25);
+        let w = [0.0, 0.0, 0.1, 0.0, 0.2, 0.0, 0.3, 0.0];
+        assert_eq!(
+            stitch(&mut s, 0.0, &w),
+            [(0, 0.0, 0.0), (1, 0.1, 0.1), (2, 0.2, 0.2)]
+        );
+    }
 }

@@ -19,6 +19,25 @@ tiny-state (stateful waveform model)
     h_out = h + sum(audio); score = h_out * gain. Lead-in of 2 samples. A running sum makes
     every mistake in state carrying, constants or lead-in show up in the numbers.
 
+tiny-sed (waveform model with a framewise output, for sound event detection)
+    8 kHz samples, windows of 8000 (1 s), hop 4000. Two filters over the window, starting
+    from zero before it: low[n] = (x[n] + x[n-1]) / 2, high[n] = (x[n] - x[n-1]) / 2. Each
+    50 ms frame (400 samples, 20 frames per second) gets its mean square ms; the framewise
+    output "frames" [batch, 20, 2] holds logits 70 * ms - 3.9 for "low" and "high"; the clip
+    output "clip" [batch, 2] is their maximum over the frames. livetag applies the sigmoid.
+    A sine of amplitude A and frequency f spanning whole frames has ms = A^2/2 * cos^2(pi f / fs)
+    (low) and A^2/2 * sin^2(pi f / fs) (high): at 400 Hz, A = 0.5 gives sigmoid(4.636) = 0.990
+    for low and 0.024 for high; A = 0.32 gives 0.400 for low; silence gives 0.020.
+    tests/fixtures/tiny/sed.wav (4 s) holds, frame-aligned:
+        0.50-1.50 s  400 Hz, A 0.5    low 0.990
+        1.50-2.00 s  400 Hz, A 0.32   low 0.400 (between off 0.3 and on 0.5: holds the event)
+        2.20-2.40 s  400 Hz, A 0.32   low 0.400 (never reaches on: no candidate)
+        2.60-2.75 s  3600 Hz, A 0.5   high 0.990 for 3 frames (0.15 s: too short)
+        3.00-3.80 s  3600 Hz, A 0.5, silent at 3.30-3.40 (a 2-frame gap the median fills)
+    so with on 0.5, off 0.3, a 5-frame median and 0.2 s minimum, the events are low
+    0.50-2.00 and high 3.00-3.80, and high 2.60-2.75 is rejected. The frame
+    probabilities are printed and written to tests/fixtures/tiny/sed.frames.json.
+
 tests/models/variants/*.onnx
     Models with one thing wrong for the broken-bundle tests (int64 input, fixed time axis).
 """
@@ -28,8 +47,9 @@ import json
 import librosa
 import numpy as np
 import onnx
-import soundfile as sf
 from onnx import TensorProto, helper, numpy_helper
+
+from converter_common import float32_wav
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "models"
@@ -207,6 +227,98 @@ def tones_clip():
     return y.astype(np.float32)
 
 
+SED_FRAME = 400          # samples per output frame (50 ms at 8 kHz)
+SED_WINDOW = 8000        # samples per window (1 s)
+SED_LABELS = ["low", "high"]
+SED_GAIN, SED_BIAS = 70.0, 3.9
+
+
+def sed_model():
+    audio = helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", "time"])
+    frames = helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", "frames", 2])
+    clip = helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["batch", 2])
+    # Conv is a cross-correlation: out[n] = w[0] * x[n - 1] + w[1] * x[n] with one zero
+    # padded before the window.
+    w = numpy_helper.from_array(np.array([[[0.5, 0.5]], [[-0.5, 0.5]]], np.float32), "w")
+    shape = numpy_helper.from_array(np.array([0, 2, -1, SED_FRAME], np.int64), "shape")
+    gain = numpy_helper.from_array(np.array(SED_GAIN, np.float32), "gain")
+    bias = numpy_helper.from_array(np.array(SED_BIAS, np.float32), "bias")
+    nodes = [
+        helper.make_node("Unsqueeze", ["audio", "one"], ["x"]),
+        helper.make_node("Conv", ["x", "w"], ["filtered"], pads=[1, 0]),
+        helper.make_node("Mul", ["filtered", "filtered"], ["squared"]),
+        helper.make_node("Reshape", ["squared", "shape"], ["framed"]),
+        helper.make_node("ReduceMean", ["framed"], ["ms"], axes=[3], keepdims=0),
+        helper.make_node("Mul", ["ms", "gain"], ["scaled"]),
+        helper.make_node("Sub", ["scaled", "bias"], ["logits"]),
+        helper.make_node("Transpose", ["logits"], ["frames"], perm=[0, 2, 1]),
+        helper.make_node("ReduceMax", ["frames"], ["clip"], axes=[1], keepdims=0),
+    ]
+    one = numpy_helper.from_array(np.array([1], np.int64), "one")
+    graph = helper.make_graph(nodes, "tiny_sed", [audio], [clip, frames],
+                              initializer=[w, shape, gain, bias, one])
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=8)
+
+
+def sed_frame_probs(y):
+    """The tiny-sed framewise probabilities of a whole clip, with NumPy (frames on the 50 ms
+    grid, each filter starting from zero before the clip)."""
+    prev = np.concatenate([[0.0], y[:-1].astype(np.float64)])
+    x = y.astype(np.float64)
+    out = []
+    for filtered in (0.5 * (x + prev), 0.5 * (x - prev)):
+        ms = (filtered[: len(x) // SED_FRAME * SED_FRAME] ** 2).reshape(-1, SED_FRAME).mean(axis=1)
+        out.append(1.0 / (1.0 + np.exp(-(SED_GAIN * ms - SED_BIAS))))
+    return np.stack(out, axis=1)  # [frames, 2]
+
+
+def sed_clip():
+    """4 s at 8 kHz: the segments listed in the module docstring, silence elsewhere."""
+    y = np.zeros(4 * SR, dtype=np.float64)
+
+    def tone(start, end, freq, amp):
+        a, b = int(round(start * SR)), int(round(end * SR))
+        n = np.arange(b - a)
+        y[a:b] = amp * np.sin(2 * np.pi * freq * n / SR)
+
+    tone(0.50, 1.50, 400.0, 0.5)
+    tone(1.50, 2.00, 400.0, 0.32)
+    tone(2.20, 2.40, 400.0, 0.32)
+    tone(2.60, 2.75, 3600.0, 0.5)
+    tone(3.00, 3.30, 3600.0, 0.5)
+    tone(3.40, 3.80, 3600.0, 0.5)
+    return y.astype(np.float32)
+
+
+SED_TOML = """\
+[model]
+name = "tiny-sed"
+description = "Test model: low and high tones, frame by frame (tools/make_tiny_models.py)"
+licence = "CC0-1.0"
+
+[input]
+kind = "waveform"
+name = "audio"
+sample_rate_hz = 8000
+layout = ["batch", "time"]
+window_samples = 8000
+hop_samples = 4000
+
+[[outputs]]
+name = "clip"
+kind = "clip"
+values = "logits"
+activation = "sigmoid"
+
+[[outputs]]
+name = "frames"
+kind = "framewise"
+values = "logits"
+activation = "sigmoid"
+frame_rate_hz = 20.0
+"""
+
+
 def main():
     bundle = MODELS / "tiny-tone"
     save(tone_model(), bundle / "model.onnx")
@@ -215,7 +327,7 @@ def main():
     (bundle / "bundle.toml").write_text(TONE_TOML)
     y = tones_clip()
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    sf.write(FIXTURES / "tones.wav", y, SR, subtype="FLOAT")
+    (FIXTURES / "tones.wav").write_bytes(float32_wav(y, SR))
     expected = tone_scores(y)
     (FIXTURES / "tones.expected.json").write_text(json.dumps(
         {"labels": LABELS, "windows": expected,
@@ -223,7 +335,7 @@ def main():
     # Self-test pair: the first window of the clip, 32 frames = (32 - 1) * 128 samples.
     ref = y[: 31 * HOP]
     (bundle / "reference").mkdir(exist_ok=True)
-    sf.write(bundle / "reference" / "input.wav", ref, SR, subtype="FLOAT")
+    (bundle / "reference" / "input.wav").write_bytes(float32_wav(ref, SR))
     (bundle / "reference" / "expected.json").write_text(json.dumps(
         {"output": "logits", "scores": [tone_scores(ref)[0]["scores"]]}) + "\n")
 
@@ -232,6 +344,21 @@ def main():
     (state / "labels.txt").write_text("running sum\n")
     (state / "LICENSE").write_text(LICENSE)
     (state / "bundle.toml").write_text(STATE_TOML)
+
+    sed = MODELS / "tiny-sed"
+    save(sed_model(), sed / "model.onnx")
+    (sed / "labels.txt").write_text("\n".join(SED_LABELS) + "\n")
+    (sed / "LICENSE").write_text(LICENSE)
+    (sed / "bundle.toml").write_text(SED_TOML)
+    y = sed_clip()
+    (FIXTURES / "sed.wav").write_bytes(float32_wav(y, SR))
+    probs = sed_frame_probs(y)
+    (FIXTURES / "sed.frames.json").write_text(json.dumps(
+        {"labels": SED_LABELS, "frame_rate_hz": 20.0,
+         "probabilities": np.round(probs, 6).tolist()}) + "\n")
+    for k, row in enumerate(probs):
+        if row.max() > 0.1:
+            print(f"sed frame {k:2d} {k / 20:5.2f} s  low {row[0]:.4f}  high {row[1]:.4f}")
 
     variants = MODELS / "variants"
     save(tone_model(input_type=TensorProto.INT64), variants / "int64_input.onnx")

@@ -213,6 +213,15 @@ impl Bundle {
             .find(|o| o.kind == OutputKind::Clip)
             .unwrap_or(&self.spec.outputs[0])
     }
+
+    /// The first `framewise` output (`[batch, time, classes]`), which sound event
+    /// detection reads; `None` when the model has only clip outputs.
+    pub fn framewise_output(&self) -> Option<&OutputSpec> {
+        self.spec
+            .outputs
+            .iter()
+            .find(|o| o.kind == OutputKind::Framewise)
+    }
 }
 
 fn read_text(path: &Path, what: &'static str) -> Result<String, BundleError> {

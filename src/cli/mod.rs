@@ -2,9 +2,11 @@
 //! once by `main`.
 
 mod devices;
+mod eval;
 mod inspect;
 mod listen;
 mod models;
+mod sed;
 mod tag;
 
 pub use listen::ListenArgs;
@@ -57,8 +59,11 @@ pub enum Command {
     Listen(listen::ListenArgs),
     /// List the audio input devices.
     Devices,
-    /// Tag audio files: one record per model window.
+    /// Tag audio files: one record per model window, or with --events the sound events.
     Tag(tag::TagArgs),
+    /// Score a model against a labelled list: accuracy, MAP@3 and macro accuracy for
+    /// tagging lists; event-based F1 for event lists.
+    Eval(eval::EvalArgs),
     /// List the installed model bundles and those that can be fetched; `models fetch NAME`
     /// converts a fetchable one.
     Models(models::ModelsArgs),
@@ -76,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Listen(args) => listen::run(&args, ort_lib),
         Command::Devices => devices::run(),
         Command::Tag(args) => tag::run(&args, ort_lib),
+        Command::Eval(args) => eval::run(&args, ort_lib),
         Command::Models(args) => models::run(&args),
         Command::Inspect(args) => inspect::run(&args, ort_lib),
     }
@@ -86,21 +92,36 @@ pub(crate) fn open_model(
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
 ) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {
+    let bundle = open_bundle(args)?;
+    let runner = open_runner(&bundle, args, ort_lib)?;
+    Ok((bundle, runner))
+}
+
+/// Loads the bundle `--model` names (no ONNX Runtime needed).
+pub(crate) fn open_bundle(args: &ModelArgs) -> anyhow::Result<crate::bundle::Bundle> {
     let path = crate::bundle::catalog::resolve(args.model.as_deref())?;
-    let bundle = crate::bundle::Bundle::load(&path)?;
+    Ok(crate::bundle::Bundle::load(&path)?)
+}
+
+/// Opens a session for a loaded bundle.
+pub(crate) fn open_runner(
+    bundle: &crate::bundle::Bundle,
+    args: &ModelArgs,
+    ort_lib: Option<&std::path::Path>,
+) -> anyhow::Result<crate::inference::ModelRunner> {
     let runtime = crate::inference::runtime(ort_lib)?;
     let options = crate::inference::SessionOptions {
         device: args.provider,
         threads: args.threads,
         ..Default::default()
     };
-    let runner = crate::inference::ModelRunner::new(&runtime, &bundle, &options)?;
+    let runner = crate::inference::ModelRunner::new(&runtime, bundle, &options)?;
     if args.provider == DevicePreference::Cuda {
         if let Some(reason) = &runner.provider().fallback_reason {
             eprintln!("warning: --provider cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
         }
     }
-    Ok((bundle, runner))
+    Ok(runner)
 }
 
 /// Loads the speech track's model with the main model's provider settings. It must have

@@ -6,8 +6,10 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::sed::{require_framewise, EventArgs};
 use super::ModelArgs;
-use crate::tagger::{tag_samples, top_k, TagSettings, WindowScores};
+use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
+use crate::tagger::{detect_events, tag_samples, top_k, TagSettings, WindowScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -36,6 +38,16 @@ pub struct TagArgs {
     /// Windows per inference call.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Write sound events instead of window records (needs a model with a framewise
+    /// output). Accepted events go to stdout; every rejected candidate and merge goes to
+    /// stderr, one line each.
+    #[arg(long)]
+    pub events: bool,
+    /// Event list format (with --events).
+    #[arg(long, value_enum, default_value_t = EventFormat::Csv, requires = "events")]
+    pub events_format: EventFormat,
+    #[command(flatten)]
+    pub event_args: EventArgs,
 }
 
 /// Audio longer than this gets a progress bar.
@@ -48,6 +60,13 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
             "--hop-secs must be positive, got {hop}"
         );
     }
+    if args.events {
+        return run_events(args, ort_lib);
+    }
+    anyhow::ensure!(
+        !args.event_args.any(),
+        "--on, --off, --median-frames, --min-duration, --min-gap and --class only apply with --events"
+    );
     let (bundle, mut runner) = super::open_model(&args.model, ort_lib)?;
     let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
     let rate_hz = bundle.input.sample_rate_hz;
@@ -102,6 +121,88 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
     let wall_secs = started.elapsed().as_secs_f64();
     eprintln!(
         "livetag: {} of {} files, {windows} windows, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
+        args.files.len() - failed,
+        args.files.len(),
+        audio_secs / wall_secs.max(1e-9),
+        bundle.name(),
+        runner.provider(),
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `tag --events`: each file's framewise output through the event detector.
+fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let bundle = super::open_bundle(&args.model)?;
+    let frame_rate_hz = require_framewise(&bundle, "--events")?;
+    anyhow::ensure!(
+        args.events_format.holds_several_files() || args.files.len() == 1,
+        "an Audacity label track holds the events of one file; got {} files",
+        args.files.len()
+    );
+    let event_settings = args.event_args.settings(&bundle)?;
+    let mut detector = EventDetector::new(bundle.labels.clone(), frame_rate_hz, &event_settings)?;
+    let mut runner = super::open_runner(&bundle, &args.model, ort_lib)?;
+    let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
+    let rate_hz = bundle.input.sample_rate_hz;
+    let stdout = std::io::stdout();
+    let mut writer = EventWriter::new(std::io::BufWriter::new(stdout.lock()), args.events_format)
+        .context("writing events")?;
+
+    let started = Instant::now();
+    let (mut audio_secs, mut failed, mut accepted, mut rejected) = (0.0, 0usize, 0usize, 0usize);
+    for file in &args.files {
+        let samples = match crate::audio::load_mono(file, rate_hz) {
+            Ok(samples) => samples,
+            Err(error) => {
+                eprintln!("error: {error}");
+                failed += 1;
+                continue;
+            }
+        };
+        let file_secs = samples.len() as f64 / f64::from(rate_hz);
+        let progress = progress_bar(file, file_secs, samples.len());
+        let result = detect_events(
+            &mut runner,
+            &bundle.input,
+            &samples,
+            settings,
+            &mut detector,
+            |done| progress.set_position(done as u64),
+            |_| {},
+        );
+        progress.finish_and_clear();
+        let decisions = match result {
+            Ok(decisions) => decisions,
+            Err(error) => {
+                eprintln!("error: {}: {error}", file.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let name = file.display().to_string();
+        for decision in &decisions {
+            match decision {
+                Decision::Accepted(_) => accepted += 1,
+                Decision::Rejected { .. } => {
+                    rejected += 1;
+                    eprintln!("{name}: {decision}");
+                }
+                Decision::Merged { .. } => eprintln!("{name}: {decision}"),
+            }
+        }
+        writer
+            .write(&name, &accepted_events(&decisions))
+            .context("writing events")?;
+        audio_secs += file_secs;
+    }
+    writer.finish().context("writing events")?;
+    let wall_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "livetag: {} of {} files, {accepted} events, {rejected} candidates rejected, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
         args.files.len() - failed,
         args.files.len(),
         audio_secs / wall_secs.max(1e-9),

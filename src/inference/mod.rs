@@ -8,7 +8,9 @@ pub mod session;
 use std::path::PathBuf;
 
 pub use runtime::{runtime, Runtime};
-pub use session::{DevicePreference, ModelRunner, Provider, ProviderReport, SessionOptions};
+pub use session::{
+    DevicePreference, FrameScores, ModelRunner, Provider, ProviderReport, SessionOptions,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {

@@ -71,11 +71,31 @@ struct StateSlot {
     values: Vec<f32>,
 }
 
+/// Framewise probabilities of one batch (after the output's activation): window-major,
+/// `windows * frames_per_window * classes` values, each frame a row of one probability per
+/// class. [`ModelRunner::run_with_frames`] replaces the contents on each call, so one value
+/// can be reused without allocating.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameScores {
+    pub frames_per_window: usize,
+    pub values: Vec<f32>,
+}
+
+impl FrameScores {
+    /// The frames of window `index` of the batch, `frames_per_window * classes` values.
+    pub fn window(&self, index: usize, n_classes: usize) -> &[f32] {
+        let size = self.frames_per_window * n_classes;
+        &self.values[index * size..(index + 1) * size]
+    }
+}
+
 /// A session ready to score windows of one bundle.
 pub struct ModelRunner {
     session: Session,
     input: AudioInput,
     output: OutputSpec,
+    /// The bundle's first `framewise` output, read only when frames are asked for.
+    framewise: Option<OutputSpec>,
     n_classes: usize,
     states: Vec<StateSlot>,
     constants: Vec<(String, DynValue)>,
@@ -130,6 +150,7 @@ impl ModelRunner {
             session,
             input: bundle.input.clone(),
             output: bundle.primary_output().clone(),
+            framewise: bundle.framewise_output().cloned(),
             n_classes: bundle.labels.len(),
             states,
             constants,
@@ -145,6 +166,11 @@ impl ModelRunner {
 
     pub fn n_classes(&self) -> usize {
         self.n_classes
+    }
+
+    /// Output frames per second of the bundle's framewise output; `None` when it has none.
+    pub fn frame_rate_hz(&self) -> Option<f64> {
+        self.framewise.as_ref().and_then(|o| o.frame_rate_hz)
     }
 
     /// Largest batch the model accepts; `None` if any.
@@ -184,6 +210,36 @@ impl ModelRunner {
         rows: usize,
         scores: &mut Vec<f32>,
     ) -> Result<(), InferenceError> {
+        self.run_inner(windows, n, rows, scores, None)
+    }
+
+    /// [`ModelRunner::run`], and also the bundle's framewise output for each window, in
+    /// `frames` (its contents are replaced). Fails when the bundle has no framewise output.
+    /// `run` alone never reads or copies the framewise tensor.
+    pub fn run_with_frames(
+        &mut self,
+        windows: &[f32],
+        n: usize,
+        rows: usize,
+        scores: &mut Vec<f32>,
+        frames: &mut FrameScores,
+    ) -> Result<(), InferenceError> {
+        if self.framewise.is_none() {
+            return Err(self.run_error(
+                "the bundle has no framewise output ([[outputs]] with kind = \"framewise\")".into(),
+            ));
+        }
+        self.run_inner(windows, n, rows, scores, Some(frames))
+    }
+
+    fn run_inner(
+        &mut self,
+        windows: &[f32],
+        n: usize,
+        rows: usize,
+        scores: &mut Vec<f32>,
+        frames: Option<&mut FrameScores>,
+    ) -> Result<(), InferenceError> {
         let width = self.input.row_width();
         if n == 0 || windows.len() != n * rows * width {
             return Err(self.run_error(format!(
@@ -213,6 +269,7 @@ impl ModelRunner {
             session,
             input,
             output,
+            framewise,
             states,
             constants,
             input_buf,
@@ -281,6 +338,41 @@ impl ModelRunner {
             )));
         }
         apply_activation(output, self.n_classes, &mut scores[start..]);
+
+        if let (Some(frames), Some(spec)) = (frames, framewise.as_ref()) {
+            let value = outputs
+                .get(&spec.name)
+                .ok_or_else(|| fail(format!("the model did not return `{}`", spec.name)))?;
+            let (frame_shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| fail(format!("output `{}`: {e}", spec.name)))?;
+            let dims: Vec<i64> = frame_shape.iter().copied().collect();
+            let [batch, count, classes] = dims.as_slice() else {
+                return Err(fail(format!(
+                    "framewise output `{}` has shape {dims:?}, expected [batch, time, classes]",
+                    spec.name
+                )));
+            };
+            if *batch as usize != n {
+                return Err(fail(format!(
+                    "framewise output `{}` has a batch of {batch} for {n} windows",
+                    spec.name
+                )));
+            }
+            check_classes(*classes, self.n_classes).map_err(&fail)?;
+            if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
+                return Err(fail(format!(
+                    "framewise output `{}` holds a non-finite value ({}) for class {}",
+                    spec.name,
+                    data[bad],
+                    bad % self.n_classes.max(1)
+                )));
+            }
+            frames.frames_per_window = *count as usize;
+            frames.values.clear();
+            frames.values.extend_from_slice(data);
+            apply_activation(spec, self.n_classes, &mut frames.values);
+        }
 
         for state in states.iter_mut() {
             let (_, data) = outputs
