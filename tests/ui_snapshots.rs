@@ -84,6 +84,8 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
             captured_at,
             inference_secs: 0.012,
             scores,
+            frames: Vec::new(),
+            frame_rate_hz: None,
         });
         view.ingest(event, shown_at, settings);
     }
@@ -142,6 +144,8 @@ fn speech_lane_under_the_spectrogram() {
             captured_at: clock,
             inference_secs: 0.0001,
             scores: vec![probability],
+            frames: Vec::new(),
+            frame_rate_hz: None,
         });
         assert!(view.ingest(event, clock, &settings).is_none());
     }
@@ -263,4 +267,69 @@ fn model_card_of_musicnn() {
 
 fn common_repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Live sound events from a framewise output: "whistle" sounds from 2 s to 4 s and "dog"
+/// for 0.15 s at 5 s. Windows of 1 s every 0.5 s carry 100 frames a second. The
+/// whistle becomes an event drawn on the timeline; the dog spike is rejected as too short,
+/// and the log says so.
+#[test]
+fn live_events_on_the_timeline_and_in_the_log() {
+    let settings = settings();
+    let clock = Instant::now();
+    let mut view = fed_view(&settings, clock);
+    view.enable_events(100.0).unwrap();
+    let classes = LABELS.len();
+    for window in 0..11 {
+        let end_secs = 1.0 + window as f64 * 0.5;
+        let start_secs = end_secs - 1.0;
+        let mut frames = Vec::new();
+        for frame in 0..100 {
+            let t = start_secs + frame as f64 / 100.0;
+            let mut row = vec![0.02f32; classes];
+            if (2.0..4.0).contains(&t) {
+                row[4] = 0.9; // whistle
+            }
+            if (5.0..5.15).contains(&t) {
+                row[2] = 0.95; // dog
+            }
+            frames.extend(row);
+        }
+        let event = PipelineEvent::Scores(LiveScores {
+            track: 0,
+            end_secs,
+            window_secs: 1.0,
+            captured_at: clock,
+            inference_secs: 0.01,
+            scores: vec![0.1; classes],
+            frames,
+            frame_rate_hz: Some(100.0),
+        });
+        view.ingest(event, clock, &settings);
+    }
+    let events = view.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].label, "whistle");
+    assert!((events[0].onset_secs - 2.0).abs() < 1e-9, "{events:?}");
+    assert!((events[0].offset_secs - 4.0).abs() < 1e-9, "{events:?}");
+    let log = view.event_log();
+    assert!(
+        log.iter().any(|l| l.starts_with("accepted whistle")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("rejected dog") && l.contains("too short")),
+        "{log:?}"
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(800.0, 200.0))
+        .build_ui_state(
+            |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                view.timeline_ui(ui, settings, 190.0);
+            },
+            (view, settings),
+        );
+    harness.run();
+    harness.snapshot("live_events");
 }

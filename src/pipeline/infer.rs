@@ -32,7 +32,9 @@ pub(super) fn run(
         }
         let started = Instant::now();
         let mut scores = Vec::new();
-        match scorer.score(&job.window, job.rows, &mut scores) {
+        let mut frames = Vec::new();
+        let frame_rate_hz = scorer.frame_rate_hz();
+        match scorer.score_with_frames(&job.window, job.rows, &mut scores, &mut frames) {
             Ok(()) => {
                 stats.tracks[track]
                     .windows_scored
@@ -44,6 +46,8 @@ pub(super) fn run(
                     captured_at: job.captured_at,
                     inference_secs: started.elapsed().as_secs_f64(),
                     scores,
+                    frames,
+                    frame_rate_hz,
                 });
                 send_event(&events, &stats, event);
             }

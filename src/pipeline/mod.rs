@@ -56,6 +56,23 @@ pub trait Scorer: Send {
     fn is_stateful(&self) -> bool {
         false
     }
+
+    /// Frames per second of a framewise output (sound event detection), if there is one.
+    fn frame_rate_hz(&self) -> Option<f64> {
+        None
+    }
+
+    /// Like [`score`](Self::score), and also appends the window's framewise probabilities
+    /// (frames x classes) when the model has a framewise output.
+    fn score_with_frames(
+        &mut self,
+        window: &[f32],
+        rows: usize,
+        scores: &mut Vec<f32>,
+        _frames: &mut Vec<f32>,
+    ) -> Result<(), InferenceError> {
+        self.score(window, rows, scores)
+    }
 }
 
 impl Scorer for ModelRunner {
@@ -74,6 +91,26 @@ impl Scorer for ModelRunner {
 
     fn is_stateful(&self) -> bool {
         self.is_stateful()
+    }
+
+    fn frame_rate_hz(&self) -> Option<f64> {
+        self.frame_rate_hz()
+    }
+
+    fn score_with_frames(
+        &mut self,
+        window: &[f32],
+        rows: usize,
+        scores: &mut Vec<f32>,
+        frames: &mut Vec<f32>,
+    ) -> Result<(), InferenceError> {
+        if self.frame_rate_hz().is_none() {
+            return self.run(window, 1, rows, scores);
+        }
+        let mut framewise = crate::inference::FrameScores::default();
+        self.run_with_frames(window, 1, rows, scores, &mut framewise)?;
+        frames.extend_from_slice(&framewise.values);
+        Ok(())
     }
 }
 
@@ -170,6 +207,10 @@ pub struct LiveScores {
     pub captured_at: Instant,
     pub inference_secs: f64,
     pub scores: Vec<f32>,
+    /// Framewise probabilities (frames x classes) from the window's start, for models with
+    /// a framewise output; empty otherwise.
+    pub frames: Vec<f32>,
+    pub frame_rate_hz: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

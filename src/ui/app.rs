@@ -462,6 +462,11 @@ impl LivetagApp {
         if let Some(speech) = &speech {
             view.add_speech_lane(speech.name().to_string(), speech.labels[0].clone());
         }
+        if let Some(rate) = bundle.framewise_output().and_then(|o| o.frame_rate_hz) {
+            if let Err(error) = view.enable_events(rate) {
+                self.report(format!("no live events for {}: {error}", bundle.name()));
+            }
+        }
         self.view = Some(view);
         if let SourceRequest::Microphone(_) = &request {
             self.settings.device = Some(session.source.label.clone());
@@ -1216,6 +1221,7 @@ impl eframe::App for LivetagApp {
                 if let Some(view) = &self.view {
                     let bars = view.top_k_ui(ui, &mut self.settings.view);
                     self.layout.bars = bars.into_iter().map(|(l, r)| (l, corners(r))).collect();
+                    super::view::event_log_ui(ui, view);
                 } else {
                     ui.label("loading model…");
                 }

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
-use crate::pipeline::{DisplayInfo, Percentiles, PipelineEvent};
+use crate::events::{Decision, Event, EventDetector, EventSettings};
+use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent};
+use crate::tagger::FrameStitcher;
 
 /// Timing figures are percentiles over this many recent windows.
 const TIMING_WINDOWS: usize = 500;
@@ -73,6 +75,59 @@ struct ScoreRow {
     scores: Vec<f32>,
 }
 
+/// Decisions the event log keeps.
+const LOG_DECISIONS: usize = 200;
+
+/// Sound events found live in a framewise output. Every decision, accepted or not, goes to
+/// the log, so the filtering is never hidden.
+struct LiveEvents {
+    stitcher: FrameStitcher,
+    detector: EventDetector,
+    frame_secs: f64,
+    last_frame_secs: Option<f64>,
+    accepted: VecDeque<Event>,
+    log: VecDeque<Decision>,
+}
+
+impl LiveEvents {
+    /// Feeds the frames of a window that no earlier window gave. Frames lost to dropped
+    /// windows leave a gap, which ends the events open before it.
+    fn push(&mut self, scores: &LiveScores, n_classes: usize, keep_after_secs: f64) {
+        let start_secs = scores.end_secs - scores.window_secs;
+        let Self {
+            stitcher,
+            detector,
+            frame_secs,
+            last_frame_secs,
+            ..
+        } = self;
+        let mut decisions = Vec::new();
+        stitcher.window(start_secs, &scores.frames, n_classes, |row| {
+            if last_frame_secs.is_some_and(|last| row.time_secs - last > 1.5 * *frame_secs) {
+                decisions.extend(detector.finish());
+            }
+            *last_frame_secs = Some(row.time_secs);
+            decisions.extend(detector.push(row.time_secs, row.scores));
+        });
+        for decision in decisions {
+            if let Some(event) = decision.accepted() {
+                self.accepted.push_back(event.clone());
+            }
+            self.log.push_back(decision);
+        }
+        while self.log.len() > LOG_DECISIONS {
+            self.log.pop_front();
+        }
+        while self
+            .accepted
+            .front()
+            .is_some_and(|e| e.offset_secs < keep_after_secs)
+        {
+            self.accepted.pop_front();
+        }
+    }
+}
+
 /// The speech track under the spectrogram: one probability per speech-model window.
 struct SpeechLane {
     model: String,
@@ -90,6 +145,7 @@ pub struct LiveView {
     history: VecDeque<ScoreRow>,
     smoothed: Vec<f32>,
     speech: Option<SpeechLane>,
+    events: Option<LiveEvents>,
     pub latency_ms: Percentiles,
     pub inference_ms: Percentiles,
 }
@@ -126,6 +182,7 @@ impl LiveView {
             model_input,
             history: VecDeque::new(),
             speech: None,
+            events: None,
             latency_ms: Percentiles::new(TIMING_WINDOWS),
             inference_ms: Percentiles::new(TIMING_WINDOWS),
         }
@@ -138,6 +195,42 @@ impl LiveView {
             label,
             history: VecDeque::new(),
         });
+    }
+
+    /// Finds sound events in the main model's framewise output, `frame_rate_hz` frames a
+    /// second, with the default event settings.
+    pub fn enable_events(&mut self, frame_rate_hz: f64) -> Result<(), String> {
+        let detector = EventDetector::new(
+            self.labels.clone(),
+            frame_rate_hz,
+            &EventSettings::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        self.events = Some(LiveEvents {
+            stitcher: FrameStitcher::new(frame_rate_hz, f64::INFINITY),
+            detector,
+            frame_secs: 1.0 / frame_rate_hz,
+            last_frame_secs: None,
+            accepted: VecDeque::new(),
+            log: VecDeque::new(),
+        });
+        Ok(())
+    }
+
+    /// Accepted events still in view, oldest first.
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .as_ref()
+            .map(|e| e.accepted.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The event log, oldest first: one line per decision.
+    pub fn event_log(&self) -> Vec<String> {
+        self.events
+            .as_ref()
+            .map(|e| e.log.iter().map(|d| d.to_string()).collect())
+            .unwrap_or_default()
     }
 
     pub fn has_speech_lane(&self) -> bool {
@@ -191,6 +284,10 @@ impl LiveView {
                         * 1e3,
                 );
                 self.inference_ms.push(scores.inference_secs * 1e3);
+                if let Some(events) = &mut self.events {
+                    let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
+                    events.push(&scores, self.labels.len(), keep_after);
+                }
                 let alpha = match self.history.back() {
                     Some(last) if settings.smoothing_secs > 0.0 => {
                         let dt = (scores.end_secs - last.end_secs).max(0.0);
@@ -506,6 +603,41 @@ impl LiveView {
             .show(ui, |plot| {
                 plot.set_plot_bounds_x(-span_secs..=0.0);
                 plot.set_plot_bounds_y(0.0..=1.0);
+                if let Some(events) = &self.events {
+                    let open = events.detector.open_events().into_iter().map(|o| Event {
+                        label_index: o.label_index,
+                        label: self.labels[o.label_index].clone(),
+                        onset_secs: o.onset_secs,
+                        offset_secs: o.last_secs,
+                        peak: o.peak,
+                    });
+                    for event in events.accepted.iter().cloned().chain(open) {
+                        let colour = classes
+                            .iter()
+                            .position(|&c| c == event.label_index)
+                            .map_or(Color32::GRAY, |rank| {
+                                LINE_COLOURS[rank % LINE_COLOURS.len()]
+                            });
+                        let (x0, x1) = (event.onset_secs - now_secs, event.offset_secs - now_secs);
+                        let span: PlotPoints =
+                            vec![[x0, 0.0], [x1, 0.0], [x1, 1.0], [x0, 1.0]].into();
+                        plot.polygon(
+                            Polygon::new("", span)
+                                .fill_color(colour.gamma_multiply(0.18))
+                                .stroke(Stroke::new(1.0, colour)),
+                        );
+                        plot.text(
+                            Text::new(
+                                // Unnamed: the legend lists the lines only.
+                                "",
+                                [x0, 0.97].into(),
+                                event.label.clone(),
+                            )
+                            .anchor(Align2::LEFT_TOP)
+                            .color(colour),
+                        );
+                    }
+                }
                 for (rank, &class) in classes.iter().enumerate() {
                     let points: PlotPoints = self
                         .history
@@ -520,6 +652,33 @@ impl LiveView {
                 }
             });
     }
+}
+
+/// The event log: every detection decision, newest first, accepted ones highlighted.
+pub fn event_log_ui(ui: &mut egui::Ui, view: &LiveView) {
+    let Some(events) = &view.events else {
+        return;
+    };
+    ui.separator();
+    ui.heading("Events");
+    ui.label(format!(
+        "decisions appear {:.2} s late (median filter)",
+        events.detector.delay_secs()
+    ));
+    egui::ScrollArea::vertical()
+        .max_height(200.0)
+        .show(ui, |ui| {
+            if events.log.is_empty() {
+                ui.weak("no detections yet");
+            }
+            for decision in events.log.iter().rev() {
+                let text = decision.to_string();
+                match decision {
+                    Decision::Accepted(_) => ui.colored_label(LINE_COLOURS[2], text),
+                    _ => ui.weak(text),
+                };
+            }
+        });
 }
 
 /// The model card window's contents.
