@@ -34,6 +34,7 @@ fn open_tiny_sed() -> (livetag::bundle::Bundle, livetag::inference::ModelRunner)
     let options = livetag::inference::SessionOptions {
         device: livetag::inference::DevicePreference::Cpu,
         threads: Some(1),
+        ..Default::default()
     };
     let runner = livetag::inference::ModelRunner::new(&runtime, &bundle, &options).unwrap();
     (bundle, runner)
