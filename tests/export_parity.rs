@@ -149,7 +149,21 @@ fn every_export_matches_pytorch_and_tags_a_clip() {
                 continue;
             }
             let mut scores = Vec::new();
-            runner.run(&data, batch, rows, &mut scores).unwrap();
+            let framewise = bundle.framewise_output().map(|o| o.name.clone());
+            match &framewise {
+                Some(name) => {
+                    let mut frames = livetag::inference::FrameScores::default();
+                    runner
+                        .run_with_frames(&data, batch, rows, &mut scores, &mut frames)
+                        .unwrap();
+                    let mut want = Vec::new();
+                    flatten(&case["outputs"][name], &mut want);
+                    let diff = max_abs_diff(&frames.values, &want);
+                    assert!(diff <= tolerance, "{}: framewise {diff}", bundle.name());
+                    worst = worst.max(diff);
+                }
+                None => runner.run(&data, batch, rows, &mut scores).unwrap(),
+            }
             let mut want = Vec::new();
             flatten(&case["outputs"][output], &mut want);
             let want = as_probabilities(bundle.primary_output(), &want, bundle.labels.len());
