@@ -277,7 +277,18 @@ fn common_repo() -> std::path::PathBuf {
 fn live_events_on_the_timeline_and_in_the_log() {
     let settings = settings();
     let clock = Instant::now();
-    let mut view = fed_view(&settings, clock);
+    let mut view = LiveView::new(
+        "test-model".to_string(),
+        LABELS.iter().map(|s| s.to_string()).collect(),
+        display(),
+        &settings,
+    );
+    // The timeline's "now" is the newest spectrogram column.
+    let column = SpectrumColumn {
+        end_secs: 6.0,
+        db: vec![-80.0; BANDS],
+    };
+    view.ingest(PipelineEvent::Spectrum(column), clock, &settings);
     view.enable_events(100.0).unwrap();
     let classes = LABELS.len();
     for window in 0..11 {
@@ -301,7 +312,10 @@ fn live_events_on_the_timeline_and_in_the_log() {
             window_secs: 1.0,
             captured_at: clock,
             inference_secs: 0.01,
-            scores: vec![0.1; classes],
+            // whistle on top, so the timeline draws its line and its event span
+            scores: (0..classes)
+                .map(|c| if c == 4 { 0.8 } else { 0.1 })
+                .collect(),
             frames,
             frame_rate_hz: Some(100.0),
         });

@@ -611,13 +611,14 @@ impl LiveView {
                         offset_secs: o.last_secs,
                         peak: o.peak,
                     });
+                    // Spans only for the classes drawn as lines, in their colours; the log
+                    // lists the rest.
                     for event in events.accepted.iter().cloned().chain(open) {
-                        let colour = classes
-                            .iter()
-                            .position(|&c| c == event.label_index)
-                            .map_or(Color32::GRAY, |rank| {
-                                LINE_COLOURS[rank % LINE_COLOURS.len()]
-                            });
+                        let Some(rank) = classes.iter().position(|&c| c == event.label_index)
+                        else {
+                            continue;
+                        };
+                        let colour = LINE_COLOURS[rank % LINE_COLOURS.len()];
                         let (x0, x1) = (event.onset_secs - now_secs, event.offset_secs - now_secs);
                         let span: PlotPoints =
                             vec![[x0, 0.0], [x1, 0.0], [x1, 1.0], [x0, 1.0]].into();
