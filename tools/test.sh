@@ -23,6 +23,7 @@ if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$venv/requirements.sha256"
 fi
 "$venv/bin/python" -m unittest discover -s tools -p 'test_export*.py'
+"$venv/bin/python" tools/export_dcase.py --selftest
 "$venv/bin/python" tools/export.py --arch all --random-weights --reference --out target/exports
 
 export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1 LIVETAG_REQUIRE_EXPORTS=1
