@@ -35,18 +35,12 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
         }
         Err(error) => return Err(error),
     };
-    let compute = crate::inference::runtime(ort_lib)
-        .map_err(|e| e.to_string())
-        .and_then(|runtime| {
-            let options = crate::inference::SessionOptions {
-                device: args.provider,
-                threads: Some(1),
-                ..Default::default()
-            };
-            crate::inference::profile::measure(&runtime, &bundle, &options)
-                .map_err(|e| e.to_string())
-        });
-    let card = ModelCard::new(&bundle, runner.provider().to_string(), compute);
+    let card = ModelCard::measure(
+        &bundle,
+        args.provider,
+        runner.provider().to_string(),
+        ort_lib,
+    );
     // Parameters, precision and size are in the static card above, unless training counted
     // more parameters than the graph stores.
     let skip = if bundle.spec.model.trained_parameters.is_some() {

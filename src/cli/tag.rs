@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sed::{require_framewise, EventArgs};
 use super::ModelArgs;
+use crate::bundle::Bundle;
 use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
+use crate::inference::ModelRunner;
 use crate::tagger::{detect_events, tag_samples, top_k, TagSettings, WindowScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,20 +120,41 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
         }
     }
     out.flush()?;
+    Ok(summary(
+        args,
+        failed,
+        &format!("{windows} windows"),
+        audio_secs,
+        started,
+        &bundle,
+        &runner,
+    ))
+}
+
+/// The closing line on stderr; failure if any file failed.
+fn summary(
+    args: &TagArgs,
+    failed: usize,
+    produced: &str,
+    audio_secs: f64,
+    started: Instant,
+    bundle: &Bundle,
+    runner: &ModelRunner,
+) -> ExitCode {
     let wall_secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "livetag: {} of {} files, {windows} windows, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
+        "livetag: {} of {} files, {produced}, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
         args.files.len() - failed,
         args.files.len(),
         audio_secs / wall_secs.max(1e-9),
         bundle.name(),
         runner.provider(),
     );
-    Ok(if failed == 0 {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// `tag --events`: each file's framewise output through the event detector.
@@ -200,20 +223,15 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         audio_secs += file_secs;
     }
     writer.finish().context("writing events")?;
-    let wall_secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "livetag: {} of {} files, {accepted} events, {rejected} candidates rejected, {audio_secs:.1} s of audio in {wall_secs:.2} s ({:.1}x real time), model {}, provider {}",
-        args.files.len() - failed,
-        args.files.len(),
-        audio_secs / wall_secs.max(1e-9),
-        bundle.name(),
-        runner.provider(),
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(summary(
+        args,
+        failed,
+        &format!("{accepted} events, {rejected} candidates rejected"),
+        audio_secs,
+        started,
+        &bundle,
+        &runner,
+    ))
 }
 
 fn progress_bar(file: &std::path::Path, file_secs: f64, samples: usize) -> ProgressBar {

@@ -66,6 +66,27 @@ impl ModelCard {
         }
     }
 
+    /// The card of a loaded model, its compute measured with one thread on `device`; a
+    /// measurement that fails is shown as such, the rest of the card stands.
+    pub fn measure(
+        bundle: &Bundle,
+        device: super::DevicePreference,
+        provider: String,
+        ort_lib: Option<&Path>,
+    ) -> Self {
+        let compute = super::runtime(ort_lib)
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| {
+                let options = SessionOptions {
+                    device,
+                    threads: Some(1),
+                    ..Default::default()
+                };
+                measure(&runtime, bundle, &options).map_err(|e| e.to_string())
+            });
+        Self::new(bundle, provider, compute)
+    }
+
     /// (field, value) rows, in display order.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         let compute = match &self.compute {

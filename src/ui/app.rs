@@ -280,18 +280,12 @@ impl LivetagApp {
                         // Measuring compute costs one more session; the speech model's
                         // card is never shown.
                         let card = (!speech).then(|| {
-                            let compute = crate::inference::runtime(ort_lib.as_deref())
-                                .map_err(|e| e.to_string())
-                                .and_then(|runtime| {
-                                    let options = crate::inference::SessionOptions {
-                                        device: args.provider,
-                                        threads: Some(1),
-                                        ..Default::default()
-                                    };
-                                    crate::inference::profile::measure(&runtime, &bundle, &options)
-                                        .map_err(|e| e.to_string())
-                                });
-                            ModelCard::new(&bundle, provider.clone(), compute)
+                            ModelCard::measure(
+                                &bundle,
+                                args.provider,
+                                provider.clone(),
+                                ort_lib.as_deref(),
+                            )
                         });
                         LoadedModel {
                             provider,
