@@ -598,23 +598,23 @@ impl EventDetector {
     /// Hysteresis, merging and the duration check for one filtered value.
     fn step(&mut self, class: usize, time: f64, value: f32, decisions: &mut Vec<Decision>) {
         let settings = self.settings[class];
-        if let Some(open) = &mut self.tracks[class].open {
+        if let Some(mut open) = self.tracks[class].open.take() {
             if value >= settings.off {
                 open.last_frame_secs = time;
                 open.peak = open.peak.max(value);
-                return;
+                self.tracks[class].open = Some(open);
+            } else {
+                let candidate = self.candidate(class, &open);
+                self.ended(class, candidate, decisions);
             }
-            let open = self.tracks[class].open.take().expect("checked above");
-            let candidate = self.candidate(class, &open);
-            self.ended(class, candidate, decisions);
             return;
         }
         // No event open: a pending candidate is final once no onset can merge with it.
-        if let Some(pending) = &self.tracks[class].pending {
-            if time - pending.offset_secs >= settings.min_gap_secs - TIME_SLACK_SECS {
-                let pending = self.tracks[class].pending.take().expect("checked above");
-                decisions.push(self.decide(pending));
-            }
+        let track = &mut self.tracks[class];
+        let gap_closed =
+            |p: &Event| time - p.offset_secs >= settings.min_gap_secs - TIME_SLACK_SECS;
+        if let Some(pending) = track.pending.take_if(|p| gap_closed(p)) {
+            decisions.push(self.decide(pending));
         }
         if value < settings.on {
             return;

@@ -1,6 +1,5 @@
 //! `livetag listen`: the live window, or with `--headless`, live results on stdout.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,8 +11,12 @@ use crossbeam_channel::RecvTimeoutError;
 use super::ModelArgs;
 use crate::capture::SourceRequest;
 use crate::pipeline::{
-    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats, Track,
+    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats,
+    ProbabilityTrail, Track,
 };
+
+/// Speech-track history kept for `--speech`: longer than any main-model window.
+const SPEECH_KEEP_SECS: f64 = 30.0;
 use crate::tagger::top_k;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -155,7 +158,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let mut latency_ms = Percentiles::new(100_000);
     let mut inference_ms = Percentiles::new(100_000);
     let mut errors = 0usize;
-    let mut speech = SpeechHistory::default();
+    let mut speech = ProbabilityTrail::default();
     loop {
         let wait = match args.duration {
             Some(limit) => match limit.checked_sub(started.elapsed()) {
@@ -165,7 +168,9 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             None => Duration::from_secs(3600),
         };
         match session.pipeline.events().recv_timeout(wait) {
-            Ok(PipelineEvent::Scores(scores)) if scores.track > 0 => speech.push(&scores),
+            Ok(PipelineEvent::Scores(scores)) if scores.track > 0 => {
+                speech.push(&scores, SPEECH_KEEP_SECS)
+            }
             Ok(PipelineEvent::Scores(scores)) => {
                 let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
                 latency_ms.push(latency);
@@ -212,40 +217,6 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Recent speech-track probabilities, to summarise over a main-model window.
-#[derive(Default)]
-struct SpeechHistory {
-    /// (end_secs, probability), oldest first.
-    recent: VecDeque<(f64, f32)>,
-}
-
-impl SpeechHistory {
-    /// Long enough for any main-model window.
-    const KEEP_SECS: f64 = 30.0;
-
-    fn push(&mut self, scores: &LiveScores) {
-        let probability = scores.scores.first().copied().unwrap_or(0.0);
-        self.recent.push_back((scores.end_secs, probability));
-        while self
-            .recent
-            .front()
-            .is_some_and(|&(end, _)| end < scores.end_secs - Self::KEEP_SECS)
-        {
-            self.recent.pop_front();
-        }
-    }
-
-    /// Highest speech probability among speech windows ending inside `window`.
-    fn max_in(&self, window: &LiveScores) -> f32 {
-        let start = window.end_secs - window.window_secs;
-        self.recent
-            .iter()
-            .filter(|&&(end, _)| end > start && end <= window.end_secs)
-            .map(|&(_, p)| p)
-            .fold(0.0, f32::max)
-    }
 }
 
 fn write_record(

@@ -237,9 +237,16 @@ pub(super) struct TrackFeed {
 
 /// One track's path from source-rate audio to model windows.
 struct ModelTrack {
-    resampler: StreamResampler,
     stream: WindowStream,
     sink: WindowSink,
+}
+
+/// One resampler per model rate, shared by the tracks at that rate (musicnn and silero
+/// both take 16 kHz), so the same audio is not converted twice.
+struct RateGroup {
+    rate_hz: u32,
+    resampler: StreamResampler,
+    tracks: Vec<ModelTrack>,
 }
 
 pub(super) fn send_event(
@@ -255,7 +262,8 @@ pub(super) fn send_event(
 pub(super) struct DspThread {
     reader: CaptureReader,
     display: DisplayTap,
-    tracks: Vec<ModelTrack>,
+    /// Model tracks, grouped by the rate they are resampled to.
+    groups: Vec<RateGroup>,
     events: Sender<PipelineEvent>,
     stats: Arc<PipelineStats>,
     info: DisplayInfo,
@@ -271,7 +279,9 @@ impl DspThread {
     ) -> Result<Self, PipelineError> {
         let source_rate_hz = reader.sample_rate_hz();
         let display = DisplayTap::new(source_rate_hz, config.display_bands)?;
-        let main_input = &feeds.first().expect("a pipeline has a track").input;
+        let Some(main_input) = feeds.first().map(|feed| &feed.input) else {
+            return Err(PipelineError::NoTrack);
+        };
         let main_shows_rows = matches!(main_input.kind, InputKind::Features { .. });
         let info = DisplayInfo {
             sample_rate_hz: source_rate_hz,
@@ -285,17 +295,28 @@ impl DspThread {
                 0
             },
         };
-        let mut tracks = Vec::with_capacity(feeds.len());
+        let mut groups: Vec<RateGroup> = Vec::new();
         for (track, feed) in feeds.into_iter().enumerate() {
             let input = &feed.input;
-            let resampler =
-                StreamResampler::new(source_rate_hz, input.sample_rate_hz).map_err(|e| {
-                    PipelineError::Resample {
-                        from_hz: source_rate_hz,
-                        to_hz: input.sample_rate_hz,
-                        reason: e.to_string(),
-                    }
-                })?;
+            let rate_hz = input.sample_rate_hz;
+            let index = match groups.iter().position(|g| g.rate_hz == rate_hz) {
+                Some(index) => index,
+                None => {
+                    let resampler = StreamResampler::new(source_rate_hz, input.sample_rate_hz)
+                        .map_err(|e| PipelineError::Resample {
+                            from_hz: source_rate_hz,
+                            to_hz: input.sample_rate_hz,
+                            reason: e.to_string(),
+                        })?;
+                    groups.push(RateGroup {
+                        rate_hz,
+                        resampler,
+                        tracks: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let group = &mut groups[index];
             // A stateful model sees every window at its own hop; the others at the
             // configured rate.
             let hop_rows = if feed.stateful {
@@ -303,8 +324,7 @@ impl DspThread {
             } else {
                 ((config.hop_secs / input.seconds_per_row()).round() as usize).max(1)
             };
-            tracks.push(ModelTrack {
-                resampler,
+            group.tracks.push(ModelTrack {
                 stream: WindowStream::new(input, hop_rows, true, feed.stateful),
                 sink: WindowSink {
                     track,
@@ -325,7 +345,7 @@ impl DspThread {
         Ok(Self {
             reader,
             display,
-            tracks,
+            groups,
             events,
             stats,
             info,
@@ -350,14 +370,14 @@ impl DspThread {
                 send_event(events, stats, PipelineEvent::Spectrum(column))
             });
             let reader = &mut self.reader;
-            for track in &mut self.tracks {
-                let ModelTrack {
-                    resampler,
-                    stream,
-                    sink,
-                } = track;
+            for RateGroup {
+                resampler, tracks, ..
+            } in &mut self.groups
+            {
                 resampler.push(samples, |model_samples| {
-                    stream.push(model_samples, |window| sink.take(window, reader));
+                    for ModelTrack { stream, sink } in tracks.iter_mut() {
+                        stream.push(model_samples, |window| sink.take(window, reader));
+                    }
                 });
             }
             stats

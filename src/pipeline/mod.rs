@@ -122,6 +122,8 @@ pub enum PipelineError {
         to_hz: u32,
         reason: String,
     },
+    #[error("a live pipeline needs at least one model")]
+    NoTrack,
     #[error("cannot build the display spectrogram: {0}")]
     Display(String),
     #[error("cannot start the {name} thread: {source}")]
@@ -220,6 +222,48 @@ pub enum PipelineEvent {
     Scores(LiveScores),
     /// Something went wrong for one window; the pipeline keeps going.
     Error(String),
+}
+
+/// Recent probabilities of a one-class track (the speech track): what the window's lane
+/// draws and what `listen --speech` summarises per record.
+#[derive(Debug, Clone, Default)]
+pub struct ProbabilityTrail {
+    /// (end_secs, probability), oldest first.
+    points: std::collections::VecDeque<(f64, f32)>,
+}
+
+impl ProbabilityTrail {
+    /// Adds a window's first score and forgets points ending more than `keep_secs` before it.
+    pub fn push(&mut self, scores: &LiveScores, keep_secs: f64) {
+        let probability = scores.scores.first().copied().unwrap_or(0.0);
+        self.points.push_back((scores.end_secs, probability));
+        let keep_after = scores.end_secs - keep_secs;
+        while self
+            .points
+            .front()
+            .is_some_and(|&(end, _)| end < keep_after)
+        {
+            self.points.pop_front();
+        }
+    }
+
+    /// (end_secs, probability), oldest first.
+    pub fn points(&self) -> impl Iterator<Item = (f64, f32)> + '_ {
+        self.points.iter().copied()
+    }
+
+    pub fn latest(&self) -> Option<f32> {
+        self.points.back().map(|&(_, p)| p)
+    }
+
+    /// Highest probability among windows ending inside `window`; 0 if none.
+    pub fn max_in(&self, window: &LiveScores) -> f32 {
+        let start = window.end_secs - window.window_secs;
+        self.points()
+            .filter(|&(end, _)| end > start && end <= window.end_secs)
+            .map(|(_, p)| p)
+            .fold(0.0, f32::max)
+    }
 }
 
 /// Counters of the live path, readable from any thread.

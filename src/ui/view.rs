@@ -11,7 +11,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
 use crate::events::{Decision, Event, EventDetector, EventSettings};
-use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent};
+use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent, ProbabilityTrail};
 use crate::tagger::FrameStitcher;
 
 /// Timing figures are percentiles over this many recent windows.
@@ -86,7 +86,8 @@ struct LiveEvents {
     frame_secs: f64,
     last_frame_secs: Option<f64>,
     accepted: VecDeque<Event>,
-    log: VecDeque<Decision>,
+    /// Decisions as the log shows them (formatted once), with whether each was accepted.
+    log: VecDeque<(bool, String)>,
 }
 
 impl LiveEvents {
@@ -110,10 +111,13 @@ impl LiveEvents {
             decisions.extend(detector.push(row.time_secs, row.scores));
         });
         for decision in decisions {
-            if let Some(event) = decision.accepted() {
-                self.accepted.push_back(event.clone());
+            let line = decision.to_string();
+            if let Decision::Accepted(event) = decision {
+                self.accepted.push_back(event);
+                self.log.push_back((true, line));
+            } else {
+                self.log.push_back((false, line));
             }
-            self.log.push_back(decision);
         }
         while self.log.len() > LOG_DECISIONS {
             self.log.pop_front();
@@ -132,8 +136,7 @@ impl LiveEvents {
 struct SpeechLane {
     model: String,
     label: String,
-    /// (end_secs, probability), oldest first.
-    history: VecDeque<(f64, f32)>,
+    history: ProbabilityTrail,
 }
 
 pub struct LiveView {
@@ -193,7 +196,7 @@ impl LiveView {
         self.speech = Some(SpeechLane {
             model,
             label,
-            history: VecDeque::new(),
+            history: ProbabilityTrail::default(),
         });
     }
 
@@ -229,7 +232,7 @@ impl LiveView {
     pub fn event_log(&self) -> Vec<String> {
         self.events
             .as_ref()
-            .map(|e| e.log.iter().map(|d| d.to_string()).collect())
+            .map(|e| e.log.iter().map(|(_, line)| line.clone()).collect())
             .unwrap_or_default()
     }
 
@@ -265,16 +268,8 @@ impl LiveView {
             }
             PipelineEvent::Scores(scores) if scores.track > 0 => {
                 if let Some(lane) = &mut self.speech {
-                    let probability = scores.scores.first().copied().unwrap_or(0.0);
-                    lane.history.push_back((scores.end_secs, probability));
-                    let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
-                    while lane
-                        .history
-                        .front()
-                        .is_some_and(|&(end, _)| end < keep_after)
-                    {
-                        lane.history.pop_front();
-                    }
+                    lane.history
+                        .push(&scores, settings.visible_secs as f64 + 1.0);
                 }
             }
             PipelineEvent::Scores(scores) => {
@@ -461,7 +456,7 @@ impl LiveView {
         let threshold = settings.threshold(&lane.model, &lane.label);
         let colour = LINE_COLOURS[2];
         let mut previous_end: Option<f64> = None;
-        for &(end_secs, probability) in &lane.history {
+        for (end_secs, probability) in lane.history.points() {
             let start_secs = previous_end.unwrap_or(end_secs - 0.032).max(end_secs - 0.5);
             previous_end = Some(end_secs);
             if end_secs < now_secs - span_secs {
@@ -485,7 +480,7 @@ impl LiveView {
             y,
             Stroke::new(1.0, Color32::from_white_alpha(90)),
         );
-        let latest = lane.history.back().map_or(0.0, |&(_, p)| p);
+        let latest = lane.history.latest().unwrap_or(0.0);
         painter.text(
             rect.left_center() + egui::vec2(6.0, 0.0),
             Align2::LEFT_CENTER,
@@ -672,12 +667,12 @@ pub fn event_log_ui(ui: &mut egui::Ui, view: &LiveView) {
             if events.log.is_empty() {
                 ui.weak("no detections yet");
             }
-            for decision in events.log.iter().rev() {
-                let text = decision.to_string();
-                match decision {
-                    Decision::Accepted(_) => ui.colored_label(LINE_COLOURS[2], text),
-                    _ => ui.weak(text),
-                };
+            for (accepted, line) in events.log.iter().rev() {
+                if *accepted {
+                    ui.colored_label(LINE_COLOURS[2], line);
+                } else {
+                    ui.weak(line);
+                }
             }
         });
 }
