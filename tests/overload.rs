@@ -305,6 +305,23 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
         "{scored} windows scored in {busy_secs:.2} s of {max_inference_secs:.3} s inferences"
     );
 
+    // The hop budget sees the overload: the slow scorer was busy for nearly all of the
+    // audio (it idles only before the first window), while the DSP thread's share is small.
+    let busy_secs_main = load(&main.busy_ns) as f64 * 1e-9;
+    assert!(
+        busy_secs_main >= scored as f64 * inference_secs
+            && busy_secs_main <= scored as f64 * (inference_secs + SCHEDULING_MARGIN_SECS),
+        "{busy_secs_main:.3} s busy for {scored} windows of {inference_secs:.3} s"
+    );
+    let budget = stats
+        .hop_budget(SOURCE_RATE_HZ, hop_secs)
+        .expect("audio was processed");
+    eprintln!("budget: {budget}");
+    assert!(
+        budget.inference_ms >= 0.7 * budget.hop_ms && budget.dsp_ms < 0.5 * budget.hop_ms,
+        "{budget}"
+    );
+
     // Results come in source order, each a whole number of hops after the previous. While
     // the scorer works on one window (3 hops), at least two newer ones are made, so the
     // next window scored is at least two hops later: stale ones really are skipped.

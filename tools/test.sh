@@ -13,18 +13,11 @@ tools/setup.sh
 # instead of skipping.
 cargo run --quiet -- models fetch birdnet
 
-# PyTorch exports for tests/export_parity.rs. torch is the exporter's dependency only, kept
-# in a venv in livetag's cache and rebuilt when the pinned requirements change.
-venv="${LIVETAG_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/livetag}/venv-export"
-want=$(cat tools/requirements-export.txt tools/requirements-models.txt | sha256sum)
-if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$want" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --disable-pip-version-check --quiet -r tools/requirements-export.txt
-    echo "$want" > "$venv/requirements.sha256"
-fi
-"$venv/bin/python" -m unittest discover -s tools -p 'test_export*.py'
-"$venv/bin/python" tools/export_dcase.py --selftest
-"$venv/bin/python" tools/export.py --arch all --random-weights --reference --out target/exports
+# PyTorch exports for tests/export_parity.rs, from the exporter's own venv.
+py=$(tools/export_venv.sh)
+"$py" -m unittest discover -s tools -p 'test_export*.py'
+"$py" tools/export_dcase.py --selftest
+"$py" tools/export.py --arch all --random-weights --reference --out target/exports
 
 export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1 LIVETAG_REQUIRE_EXPORTS=1
 cargo test

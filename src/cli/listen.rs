@@ -193,6 +193,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     }
     let stats = session.pipeline.stats().clone();
     let counters = session.counters.clone();
+    let source_rate_hz = session.source.sample_rate_hz;
     drop(session);
     let ms = |p: &Percentiles, q: f64| {
         p.percentile(q)
@@ -212,6 +213,9 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         ms(&inference_ms, 99.0),
         counters.max_callback_ns.load(Ordering::Relaxed) as f64 / 1e3,
     );
+    if let Some(budget) = stats.hop_budget(source_rate_hz, args.hop_secs) {
+        eprintln!("livetag listen: {budget}");
+    }
     Ok(if errors == 0 && !latency_ms.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use half::slice::HalfFloatSliceExt;
+
+use super::fastlog::ln_in_place;
 use super::filterbank::{a_weighting_db, Filterbank, MelNorm, MelScale};
 use super::stft::{PadMode, StftFramer, StftParams, WindowKind};
 use super::FrontendError;
@@ -151,7 +154,10 @@ enum Step {
         mul: f32,
         add: f32,
     },
-    Float16,
+    Float16 {
+        /// Scratch for the conversion, one per band.
+        halves: Vec<half::f16>,
+    },
     Affine {
         scale: f32,
         offset: f32,
@@ -177,9 +183,12 @@ impl Step {
                 top_db,
                 offsets_db,
             } => {
-                for v in input.iter_mut() {
-                    *v = 10.0 * v.max(*amin).log10() - *ref_db;
-                }
+                input.iter_mut().for_each(|v| *v = v.max(*amin));
+                ln_in_place(input);
+                let db_per_neper = 10.0 * std::f32::consts::LOG10_E;
+                input
+                    .iter_mut()
+                    .for_each(|v| *v = db_per_neper * *v - *ref_db);
                 if let Some(top_db) = top_db {
                     top_db.apply(input);
                 }
@@ -187,13 +196,23 @@ impl Step {
                     *v += offset;
                 }
             }
-            Step::Log { eps } => input.iter_mut().for_each(|v| *v = (*v + *eps).ln()),
-            Step::Log10 { mul, add } => input
-                .iter_mut()
-                .for_each(|v| *v = (*mul * *v + *add).log10()),
-            Step::Float16 => input
-                .iter_mut()
-                .for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            Step::Log { eps } => {
+                input.iter_mut().for_each(|v| *v += *eps);
+                ln_in_place(input);
+            }
+            Step::Log10 { mul, add } => {
+                input.iter_mut().for_each(|v| *v = *mul * *v + *add);
+                ln_in_place(input);
+                input
+                    .iter_mut()
+                    .for_each(|v| *v *= std::f32::consts::LOG10_E);
+            }
+            Step::Float16 { halves } => {
+                // Slice conversion uses the CPU's F16C instructions where it has them.
+                let halves = &mut halves[..input.len()];
+                halves.convert_from_f32_slice(input);
+                halves.convert_to_f32_slice(input);
+            }
             Step::Affine { scale, offset } => {
                 input.iter_mut().for_each(|v| *v = *v * *scale + *offset)
             }
@@ -331,7 +350,9 @@ impl Frontend {
                         add: *add,
                     }
                 }
-                StepSpec::Float16 => Step::Float16,
+                StepSpec::Float16 => Step::Float16 {
+                    halves: vec![half::f16::ZERO; width],
+                },
                 StepSpec::Affine { scale, offset } => Step::Affine {
                     scale: *scale,
                     offset: *offset,

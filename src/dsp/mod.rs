@@ -1,6 +1,7 @@
 //! Signal processing that runs on the DSP thread: the streaming STFT, filterbanks, the
 //! bundle-described feature front-end, and the assembly of model windows from frames.
 
+mod fastlog;
 pub mod filterbank;
 pub mod frontend;
 pub mod stft;

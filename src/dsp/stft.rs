@@ -294,10 +294,11 @@ impl StftFramer {
             &mut self.fft_output,
             &mut self.fft_scratch,
         );
-        let squared = self.params.power == 2.0;
         for (dst, c) in self.spectrum.iter_mut().zip(&self.fft_output) {
-            let power = c.norm_sqr();
-            *dst = if squared { power } else { power.sqrt() };
+            *dst = c.norm_sqr();
+        }
+        if self.params.power == 1.0 {
+            self.spectrum.iter_mut().for_each(|v| *v = v.sqrt());
         }
     }
 }

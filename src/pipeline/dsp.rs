@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -364,6 +364,7 @@ impl DspThread {
                 std::thread::sleep(IDLE_SLEEP);
                 continue;
             }
+            let started = Instant::now();
             let samples = &block[..n];
             let (events, stats) = (&self.events, &self.stats);
             self.display.push(samples, |column| {
@@ -383,6 +384,9 @@ impl DspThread {
             stats
                 .frames_processed
                 .fetch_add(n as u64, Ordering::Relaxed);
+            stats
+                .dsp_busy_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
     }
 }

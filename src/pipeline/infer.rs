@@ -34,11 +34,14 @@ pub(super) fn run(
         let mut scores = Vec::new();
         let mut frames = Vec::new();
         let frame_rate_hz = scorer.frame_rate_hz();
-        match scorer.score_with_frames(&job.window, job.rows, &mut scores, &mut frames) {
+        let result = scorer.score_with_frames(&job.window, job.rows, &mut scores, &mut frames);
+        let counters = &stats.tracks[track];
+        counters
+            .busy_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        match result {
             Ok(()) => {
-                stats.tracks[track]
-                    .windows_scored
-                    .fetch_add(1, Ordering::Relaxed);
+                counters.windows_scored.fetch_add(1, Ordering::Relaxed);
                 let event = PipelineEvent::Scores(LiveScores {
                     track,
                     end_secs: job.end_secs,
@@ -52,9 +55,7 @@ pub(super) fn run(
                 send_event(&events, &stats, event);
             }
             Err(error) => {
-                stats.tracks[track]
-                    .inference_errors
-                    .fetch_add(1, Ordering::Relaxed);
+                counters.inference_errors.fetch_add(1, Ordering::Relaxed);
                 // The same failure on every window is reported once.
                 let message = error.to_string();
                 if message != last_error {

@@ -270,6 +270,9 @@ impl ProbabilityTrail {
 #[derive(Debug, Default)]
 pub struct PipelineStats {
     pub frames_processed: AtomicU64,
+    /// Time the DSP thread spent on audio (display spectrogram, resampling, front-ends,
+    /// windowing), as opposed to waiting for it.
+    pub dsp_busy_ns: AtomicU64,
     /// Events the UI did not take in time.
     pub events_dropped: AtomicU64,
     /// One per track, in track order.
@@ -285,6 +288,8 @@ pub struct TrackStats {
     pub windows_dropped: AtomicU64,
     pub windows_scored: AtomicU64,
     pub inference_errors: AtomicU64,
+    /// Time spent in the model, over all windows.
+    pub busy_ns: AtomicU64,
 }
 
 impl PipelineStats {
@@ -298,6 +303,51 @@ impl PipelineStats {
             .iter()
             .map(|t| Self::load(&t.windows_dropped))
             .sum()
+    }
+
+    /// Where a hop's worth of audio went so far, on average; `None` before any audio.
+    pub fn hop_budget(&self, source_rate_hz: u32, hop_secs: f64) -> Option<HopBudget> {
+        let audio_secs = Self::load(&self.frames_processed) as f64 / f64::from(source_rate_hz);
+        if audio_secs <= 0.0 {
+            return None;
+        }
+        let per_hop_ms = |busy_ns: u64| busy_ns as f64 * 1e-6 * hop_secs / audio_secs;
+        let inference_ns = self.tracks.iter().map(|t| Self::load(&t.busy_ns)).sum();
+        Some(HopBudget {
+            hop_ms: hop_secs * 1e3,
+            dsp_ms: per_hop_ms(Self::load(&self.dsp_busy_ns)),
+            inference_ms: per_hop_ms(inference_ns),
+        })
+    }
+}
+
+/// Compute time per hop of live audio: what has to fit in the hop for the tagger to keep up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HopBudget {
+    pub hop_ms: f64,
+    /// The DSP thread: display spectrogram, resampling, front-ends and windows.
+    pub dsp_ms: f64,
+    /// Every track's model runs.
+    pub inference_ms: f64,
+}
+
+impl HopBudget {
+    /// Share of the hop spent computing, in percent.
+    pub fn percent_of_hop(&self) -> f64 {
+        100.0 * (self.dsp_ms + self.inference_ms) / self.hop_ms
+    }
+}
+
+impl std::fmt::Display for HopBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "per {:.0} ms hop, front-end {:.2} ms + inference {:.2} ms = {:.2} % of the hop",
+            self.hop_ms,
+            self.dsp_ms,
+            self.inference_ms,
+            self.percent_of_hop()
+        )
     }
 }
 

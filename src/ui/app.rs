@@ -1087,6 +1087,17 @@ impl LivetagApp {
                 percentiles(&view.inference_ms),
             );
         }
+        if let Some(running) = &self.running {
+            let source_rate_hz = running.session.source.sample_rate_hz;
+            let budget = running
+                .session
+                .pipeline
+                .stats()
+                .hop_budget(source_rate_hz, self.launch.hop_secs);
+            if let Some(budget) = budget {
+                eprintln!("livetag: {budget}");
+            }
+        }
         if self.launch.screenshot.is_some() {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let repaint = ctx.clone();
