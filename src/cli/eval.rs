@@ -29,9 +29,9 @@ pub struct EvalArgs {
     /// Seconds between window starts (default: the bundle's hop).
     #[arg(long)]
     pub hop_secs: Option<f64>,
-    /// Windows per inference call.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
+    /// Windows per inference call [default: 4 on CPU, 64 on CUDA].
+    #[arg(long)]
+    pub batch: Option<usize>,
     #[command(flatten)]
     pub event_args: EventArgs,
     /// Print the report as one JSON object.
@@ -54,7 +54,13 @@ pub fn run(args: &EvalArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result
     }
     let bundle = super::open_bundle(&args.model)?;
     let list = read_list(&args.list, bundle.name(), &bundle.labels)?;
-    let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
+    let settings = |runner: &crate::inference::ModelRunner| {
+        TagSettings::new(
+            &bundle.input,
+            args.hop_secs,
+            super::batch_size(args.batch, runner),
+        )
+    };
     let report = match &list {
         ReferenceList::Tags(items) => {
             anyhow::ensure!(
@@ -63,6 +69,7 @@ pub fn run(args: &EvalArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result
                 args.list.display()
             );
             let mut runner = super::open_runner(&bundle, &args.model, ort_lib)?;
+            let settings = settings(&runner);
             let metrics = eval_tags(&bundle, &mut runner, settings, items)?;
             tag_report(args, &bundle, &metrics)
         }
@@ -72,6 +79,7 @@ pub fn run(args: &EvalArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result
             let mut detector =
                 EventDetector::new(bundle.labels.clone(), frame_rate_hz, &event_settings)?;
             let mut runner = super::open_runner(&bundle, &args.model, ort_lib)?;
+            let settings = settings(&runner);
             let metrics = eval_events(args, &bundle, &mut runner, settings, &mut detector, files)?;
             event_report(args, &bundle, files.len(), &metrics)
         }

@@ -158,3 +158,8 @@ fn csv_field(text: &str) -> String {
 fn round3(value: f64) -> f64 {
     (value * 1e3).round() / 1e3
 }
+
+/// `--batch`, or the provider's default.
+fn batch_size(asked: Option<usize>, runner: &crate::inference::ModelRunner) -> usize {
+    asked.unwrap_or_else(|| crate::tagger::default_batch_size(runner.provider().active))
+}

@@ -37,9 +37,9 @@ pub struct TagArgs {
     /// Add every label's score to each record.
     #[arg(long)]
     pub all_scores: bool,
-    /// Windows per inference call.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
+    /// Windows per inference call [default: 4 on CPU, 64 on CUDA].
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Write sound events instead of window records (needs a model with a framewise
     /// output). Accepted events go to stdout; every rejected candidate and merge goes to
     /// stderr, one line each.
@@ -70,7 +70,11 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
         "--on, --off, --median-frames, --min-duration, --min-gap and --class only apply with --events"
     );
     let (bundle, mut runner) = super::open_model(&args.model, ort_lib)?;
-    let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
+    let settings = TagSettings::new(
+        &bundle.input,
+        args.hop_secs,
+        super::batch_size(args.batch, &runner),
+    );
     let rate_hz = bundle.input.sample_rate_hz;
     let labels = &bundle.labels;
     let stdout = std::io::stdout();
@@ -169,7 +173,11 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let event_settings = args.event_args.settings(&bundle)?;
     let mut detector = EventDetector::new(bundle.labels.clone(), frame_rate_hz, &event_settings)?;
     let mut runner = super::open_runner(&bundle, &args.model, ort_lib)?;
-    let settings = TagSettings::new(&bundle.input, args.hop_secs, args.batch);
+    let settings = TagSettings::new(
+        &bundle.input,
+        args.hop_secs,
+        super::batch_size(args.batch, &runner),
+    );
     let rate_hz = bundle.input.sample_rate_hz;
     let stdout = std::io::stdout();
     let mut writer = EventWriter::new(std::io::BufWriter::new(stdout.lock()), args.events_format)

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
 
 use super::FrontendError;
 
@@ -144,9 +144,9 @@ pub struct StftFramer {
     params: StftParams,
     /// Window of `n_fft` coefficients, zero outside the centred `win_length`.
     window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    fft_input: Vec<f32>,
-    fft_output: Vec<Complex<f32>>,
+    fft: Arc<dyn Fft<f32>>,
+    /// The windowed frame as complex numbers with zero imaginary parts, transformed in place.
+    fft_buffer: Vec<Complex<f32>>,
     fft_scratch: Vec<Complex<f32>>,
     spectrum: Vec<f32>,
     /// Padded signal not yet consumed; `pending[0]` is the first sample of the next frame.
@@ -165,10 +165,9 @@ impl StftFramer {
         let offset = (n_fft - params.win_length) / 2;
         window[offset..offset + params.win_length]
             .copy_from_slice(&params.window.coefficients(params.win_length));
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        let fft_input = fft.make_input_vec();
-        let fft_output = fft.make_output_vec();
-        let fft_scratch = fft.make_scratch_vec();
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft_buffer = vec![Complex::default(); n_fft];
+        let fft_scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
         let pad = params.pad_samples();
         Ok(Self {
             spectrum: vec![0.0; params.n_bins()],
@@ -176,8 +175,7 @@ impl StftFramer {
             recent: Vec::with_capacity(pad + 1),
             window,
             fft,
-            fft_input,
-            fft_output,
+            fft_buffer,
             fft_scratch,
             started: false,
             params,
@@ -285,16 +283,12 @@ impl StftFramer {
 
     fn transform(&mut self, start: usize) {
         let frame = &self.pending[start..start + self.params.n_fft];
-        for ((dst, &x), &w) in self.fft_input.iter_mut().zip(frame).zip(&self.window) {
-            *dst = x * w;
+        for ((dst, &x), &w) in self.fft_buffer.iter_mut().zip(frame).zip(&self.window) {
+            *dst = Complex::new(x * w, 0.0);
         }
-        // The lengths come from the plan itself, so process cannot fail.
-        let _ = self.fft.process_with_scratch(
-            &mut self.fft_input,
-            &mut self.fft_output,
-            &mut self.fft_scratch,
-        );
-        for (dst, c) in self.spectrum.iter_mut().zip(&self.fft_output) {
+        self.fft
+            .process_with_scratch(&mut self.fft_buffer, &mut self.fft_scratch);
+        for (dst, c) in self.spectrum.iter_mut().zip(&self.fft_buffer) {
             *dst = c.norm_sqr();
         }
         if self.params.power == 1.0 {

@@ -123,6 +123,19 @@ impl ModelCard {
             ),
             ("compute", compute),
             ("runs on", self.provider.clone()),
+            (
+                "nodes run by",
+                match &self.compute {
+                    // From the profile: the proof of where the graph really ran.
+                    Ok(c) => c
+                        .nodes_by_provider
+                        .iter()
+                        .map(|(provider, n)| format!("{provider} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Err(_) => "not measured".to_string(),
+                },
+            ),
         ]
     }
 }
