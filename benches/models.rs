@@ -2,17 +2,17 @@
 //! - `inference/<bundle>`: one window of every bundle in `models/` (and BirdNET when it has
 //!   been fetched), at its trained length;
 //! - `tag/<bundle>`: file tagging end to end (decode, resample, front-end, batched
-//!   inference) of a 30 s clip; criterion's throughput is in seconds of audio, so its
+//!   inference at the CLI's default batch) of a 30 s clip; criterion's throughput is in seconds of audio, so its
 //!   "elem/s" is times real time;
-//! - `callback`: the audio callback (mono mix into the capture ring) per 10 ms buffer.
+//! - `callback/stereo_48k_10ms`: the audio callback (mono mix into the capture ring) per 10 ms buffer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use livetag::bundle::Bundle;
-use livetag::inference::{ModelRunner, SessionOptions};
-use livetag::tagger::{tag_samples, TagSettings};
+use livetag::inference::{ModelRunner, Provider, SessionOptions};
+use livetag::tagger::{default_batch_size, tag_samples, TagSettings};
 
 const TAG_SECONDS: usize = 30;
 
@@ -87,7 +87,7 @@ fn tagging(c: &mut Criterion) {
             .take(TAG_SECONDS * rate_hz as usize)
             .collect();
         group.throughput(Throughput::Elements(TAG_SECONDS as u64));
-        let settings = TagSettings::new(&bundle.input, None, 8);
+        let settings = TagSettings::new(&bundle.input, None, default_batch_size(Provider::Cpu));
         group.bench_function(bundle.name(), |b| {
             b.iter(|| {
                 let mut windows = 0usize;
@@ -111,12 +111,14 @@ fn callback(c: &mut Criterion) {
     let (mut writer, mut reader) = livetag::capture::capture_ring(48_000, 4.0);
     let stereo: Vec<f32> = (0..960).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
     let mut drain = vec![0.0f32; 4096];
-    c.bench_function("callback/stereo_48k_10ms", |b| {
+    let mut group = c.benchmark_group("callback");
+    group.bench_function("stereo_48k_10ms", |b| {
         b.iter(|| {
             writer.write_interleaved(&stereo, 2, Duration::ZERO, Duration::ZERO);
             while reader.read(&mut drain) > 0 {}
         })
     });
+    group.finish();
 }
 
 criterion_group!(benches, inference, tagging, callback);

@@ -144,10 +144,15 @@ pub struct StftFramer {
     params: StftParams,
     /// Window of `n_fft` coefficients, zero outside the centred `win_length`.
     window: Vec<f32>,
+    /// Complex FFT of half the frame: a real frame of `n_fft` samples is transformed as
+    /// `n_fft / 2` complex ones (even samples real, odd imaginary), then untangled.
     fft: Arc<dyn Fft<f32>>,
-    /// The windowed frame as complex numbers with zero imaginary parts, transformed in place.
     fft_buffer: Vec<Complex<f32>>,
     fft_scratch: Vec<Complex<f32>>,
+    /// `cos` and `sin` of `2 pi k / n_fft`, for k in `0..n_fft / 2`.
+    twiddles: Vec<(f32, f32)>,
+    #[cfg(target_arch = "x86_64")]
+    avx2_fma: bool,
     spectrum: Vec<f32>,
     /// Padded signal not yet consumed; `pending[0]` is the first sample of the next frame.
     pending: Vec<f32>,
@@ -165,9 +170,16 @@ impl StftFramer {
         let offset = (n_fft - params.win_length) / 2;
         window[offset..offset + params.win_length]
             .copy_from_slice(&params.window.coefficients(params.win_length));
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        let fft_buffer = vec![Complex::default(); n_fft];
+        let half = n_fft / 2;
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
+        let fft_buffer = vec![Complex::default(); half];
         let fft_scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
+        let twiddles = (0..half)
+            .map(|k| {
+                let phase = 2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+                (phase.cos() as f32, phase.sin() as f32)
+            })
+            .collect();
         let pad = params.pad_samples();
         Ok(Self {
             spectrum: vec![0.0; params.n_bins()],
@@ -177,6 +189,9 @@ impl StftFramer {
             fft,
             fft_buffer,
             fft_scratch,
+            twiddles,
+            #[cfg(target_arch = "x86_64")]
+            avx2_fma: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
             started: false,
             params,
         })
@@ -283,16 +298,101 @@ impl StftFramer {
 
     fn transform(&mut self, start: usize) {
         let frame = &self.pending[start..start + self.params.n_fft];
-        for ((dst, &x), &w) in self.fft_buffer.iter_mut().zip(frame).zip(&self.window) {
-            *dst = Complex::new(x * w, 0.0);
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: the CPU was checked for AVX2 and FMA when the framer was made.
+            unsafe {
+                spectrum_avx2_fma(
+                    frame,
+                    &self.window,
+                    &*self.fft,
+                    &mut self.fft_buffer,
+                    &mut self.fft_scratch,
+                    &self.twiddles,
+                    &mut self.spectrum,
+                )
+            };
+        } else {
+            power_spectrum(
+                frame,
+                &self.window,
+                &*self.fft,
+                &mut self.fft_buffer,
+                &mut self.fft_scratch,
+                &self.twiddles,
+                &mut self.spectrum,
+            );
         }
-        self.fft
-            .process_with_scratch(&mut self.fft_buffer, &mut self.fft_scratch);
-        for (dst, c) in self.spectrum.iter_mut().zip(&self.fft_buffer) {
-            *dst = c.norm_sqr();
-        }
+        #[cfg(not(target_arch = "x86_64"))]
+        power_spectrum(
+            frame,
+            &self.window,
+            &*self.fft,
+            &mut self.fft_buffer,
+            &mut self.fft_scratch,
+            &self.twiddles,
+            &mut self.spectrum,
+        );
         if self.params.power == 1.0 {
             self.spectrum.iter_mut().for_each(|v| *v = v.sqrt());
         }
+    }
+}
+
+/// The same code compiled for AVX2 and FMA, picked at run time: the window and untangling
+/// loops then run 8 lanes wide instead of SSE2's 4.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn spectrum_avx2_fma(
+    frame: &[f32],
+    window: &[f32],
+    fft: &dyn Fft<f32>,
+    buffer: &mut [Complex<f32>],
+    scratch: &mut [Complex<f32>],
+    twiddles: &[(f32, f32)],
+    power: &mut [f32],
+) {
+    power_spectrum(frame, window, fft, buffer, scratch, twiddles, power)
+}
+
+/// Power spectrum of one frame through a complex FFT of half its length.
+#[inline(always)]
+fn power_spectrum(
+    frame: &[f32],
+    window: &[f32],
+    fft: &dyn Fft<f32>,
+    buffer: &mut [Complex<f32>],
+    scratch: &mut [Complex<f32>],
+    twiddles: &[(f32, f32)],
+    power: &mut [f32],
+) {
+    for ((dst, x), w) in buffer
+        .iter_mut()
+        .zip(frame.chunks_exact(2))
+        .zip(window.chunks_exact(2))
+    {
+        *dst = Complex::new(x[0] * w[0], x[1] * w[1]);
+    }
+    fft.process_with_scratch(buffer, scratch);
+    // Z = FFT(even + i odd) holds both halves' spectra: with Zc = conj(Z[M - k]),
+    // E = (Z[k] + Zc) / 2 and O = -i (Z[k] - Zc) / 2, and X[k] = E + e^(-2 pi i k / N) O.
+    let z = &*buffer;
+    let half = z.len();
+    power[0] = (z[0].re + z[0].im).powi(2);
+    if power.len() > half {
+        power[half] = (z[0].re - z[0].im).powi(2);
+    }
+    let mirrored = z[1..].iter().rev();
+    for (((dst, a), b), &(cos, sin)) in power[1..half]
+        .iter_mut()
+        .zip(&z[1..])
+        .zip(mirrored)
+        .zip(&twiddles[1..])
+    {
+        let (even_re, even_im) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
+        let (odd_re, odd_im) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
+        let re = even_re + odd_re * cos + odd_im * sin;
+        let im = even_im + odd_im * cos - odd_re * sin;
+        *dst = re * re + im * im;
     }
 }
