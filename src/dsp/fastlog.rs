@@ -28,6 +28,7 @@ fn ln_positive_normal(x: f32) -> f32 {
 }
 
 /// `values[i] = ln(values[i])`.
+#[inline(always)]
 pub fn ln_in_place(values: &mut [f32]) {
     let all_normal = values.iter().fold(true, |ok, &x| {
         ok & (f32::MIN_POSITIVE..f32::INFINITY).contains(&x)

@@ -47,6 +47,7 @@ impl Filterbank {
     }
 
     /// `out[b] = sum_k weight[b][k] * spectrum[k]`. Both slices must have the right length.
+    #[inline(always)]
     pub fn apply(&self, spectrum: &[f32], out: &mut [f32]) {
         for (band, dst) in self.bands.iter().zip(out.iter_mut()) {
             let bins = &spectrum[band.first_bin..band.first_bin + band.weights.len()];

@@ -129,6 +129,7 @@ struct TopDb {
 }
 
 impl TopDb {
+    #[inline(always)]
     fn apply(&mut self, values: &mut [f32]) {
         let frame_max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         self.running_max_db = self.running_max_db.max(frame_max);
@@ -171,6 +172,7 @@ enum Step {
 impl Step {
     /// Applies the step to `input`, writing into `output` when the width changes.
     /// Returns true when the result is in `output`.
+    #[inline(always)]
     fn apply(&mut self, input: &mut [f32], output: &mut [f32]) -> bool {
         match self {
             Step::Filterbank(bank) => {
@@ -245,6 +247,8 @@ pub struct Frontend {
     buf_b: Vec<f32>,
     widths: Vec<usize>,
     n_bands: usize,
+    /// Run the AVX2 + FMA build of the steps.
+    wide: bool,
 }
 
 impl Frontend {
@@ -391,6 +395,7 @@ impl Frontend {
             buf_b: vec![0.0; max_width],
             widths,
             n_bands: width,
+            wide: super::simd::avx2_fma(),
         })
     }
 
@@ -413,10 +418,11 @@ impl Frontend {
             buf_a,
             buf_b,
             widths,
+            wide,
             ..
         } = self;
         stft.push(samples, |spectrum| {
-            on_frame(run_steps(steps, widths, spectrum, buf_a, buf_b))
+            on_frame(run_steps(*wide, steps, widths, spectrum, buf_a, buf_b))
         });
     }
 
@@ -428,9 +434,10 @@ impl Frontend {
             buf_a,
             buf_b,
             widths,
+            wide,
             ..
         } = self;
-        stft.finish(|spectrum| on_frame(run_steps(steps, widths, spectrum, buf_a, buf_b)));
+        stft.finish(|spectrum| on_frame(run_steps(*wide, steps, widths, spectrum, buf_a, buf_b)));
         self.steps.iter_mut().for_each(Step::reset);
     }
 
@@ -470,7 +477,39 @@ fn db_step(
     })
 }
 
+/// The steps after the STFT, in the AVX2 + FMA build or the baseline one.
 fn run_steps<'a>(
+    wide: bool,
+    steps: &mut [Step],
+    widths: &[usize],
+    spectrum: &[f32],
+    buf_a: &'a mut [f32],
+    buf_b: &'a mut [f32],
+) -> &'a [f32] {
+    match wide {
+        // SAFETY: `wide` is only set when the CPU has AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        true => unsafe { run_steps_avx2_fma(steps, widths, spectrum, buf_a, buf_b) },
+        _ => run_steps_inline(steps, widths, spectrum, buf_a, buf_b),
+    }
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_steps_avx2_fma<'a>(
+    steps: &mut [Step],
+    widths: &[usize],
+    spectrum: &[f32],
+    buf_a: &'a mut [f32],
+    buf_b: &'a mut [f32],
+) -> &'a [f32] {
+    run_steps_inline(steps, widths, spectrum, buf_a, buf_b)
+}
+
+#[inline(always)]
+fn run_steps_inline<'a>(
     steps: &mut [Step],
     widths: &[usize],
     spectrum: &[f32],

@@ -144,15 +144,9 @@ pub struct StftFramer {
     params: StftParams,
     /// Window of `n_fft` coefficients, zero outside the centred `win_length`.
     window: Vec<f32>,
-    /// Complex FFT of half the frame: a real frame of `n_fft` samples is transformed as
-    /// `n_fft / 2` complex ones (even samples real, odd imaginary), then untangled.
-    fft: Arc<dyn Fft<f32>>,
-    fft_buffer: Vec<Complex<f32>>,
-    fft_scratch: Vec<Complex<f32>>,
-    /// `cos` and `sin` of `2 pi k / n_fft`, for k in `0..n_fft / 2`.
-    twiddles: Vec<(f32, f32)>,
-    #[cfg(target_arch = "x86_64")]
-    avx2_fma: bool,
+    fft: HalfFft,
+    /// Run the AVX2 + FMA build of the hot loops.
+    wide: bool,
     spectrum: Vec<f32>,
     /// Padded signal not yet consumed; `pending[0]` is the first sample of the next frame.
     pending: Vec<f32>,
@@ -170,28 +164,14 @@ impl StftFramer {
         let offset = (n_fft - params.win_length) / 2;
         window[offset..offset + params.win_length]
             .copy_from_slice(&params.window.coefficients(params.win_length));
-        let half = n_fft / 2;
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
-        let fft_buffer = vec![Complex::default(); half];
-        let fft_scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
-        let twiddles = (0..half)
-            .map(|k| {
-                let phase = 2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
-                (phase.cos() as f32, phase.sin() as f32)
-            })
-            .collect();
         let pad = params.pad_samples();
         Ok(Self {
             spectrum: vec![0.0; params.n_bins()],
             pending: Vec::with_capacity(4 * n_fft),
             recent: Vec::with_capacity(pad + 1),
             window,
-            fft,
-            fft_buffer,
-            fft_scratch,
-            twiddles,
-            #[cfg(target_arch = "x86_64")]
-            avx2_fma: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            fft: HalfFft::new(n_fft),
+            wide: super::simd::avx2_fma(),
             started: false,
             params,
         })
@@ -298,101 +278,97 @@ impl StftFramer {
 
     fn transform(&mut self, start: usize) {
         let frame = &self.pending[start..start + self.params.n_fft];
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2_fma {
-            // SAFETY: the CPU was checked for AVX2 and FMA when the framer was made.
-            unsafe {
-                spectrum_avx2_fma(
-                    frame,
-                    &self.window,
-                    &*self.fft,
-                    &mut self.fft_buffer,
-                    &mut self.fft_scratch,
-                    &self.twiddles,
-                    &mut self.spectrum,
-                )
-            };
-        } else {
-            power_spectrum(
-                frame,
-                &self.window,
-                &*self.fft,
-                &mut self.fft_buffer,
-                &mut self.fft_scratch,
-                &self.twiddles,
-                &mut self.spectrum,
-            );
+        match self.wide {
+            // SAFETY: `wide` is only set when the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            true => unsafe {
+                self.fft
+                    .power_spectrum_avx2_fma(frame, &self.window, &mut self.spectrum)
+            },
+            _ => self
+                .fft
+                .power_spectrum(frame, &self.window, &mut self.spectrum),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        power_spectrum(
-            frame,
-            &self.window,
-            &*self.fft,
-            &mut self.fft_buffer,
-            &mut self.fft_scratch,
-            &self.twiddles,
-            &mut self.spectrum,
-        );
         if self.params.power == 1.0 {
             self.spectrum.iter_mut().for_each(|v| *v = v.sqrt());
         }
     }
 }
 
-/// The same code compiled for AVX2 and FMA, picked at run time: the window and untangling
-/// loops then run 8 lanes wide instead of SSE2's 4.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn spectrum_avx2_fma(
-    frame: &[f32],
-    window: &[f32],
-    fft: &dyn Fft<f32>,
-    buffer: &mut [Complex<f32>],
-    scratch: &mut [Complex<f32>],
-    twiddles: &[(f32, f32)],
-    power: &mut [f32],
-) {
-    power_spectrum(frame, window, fft, buffer, scratch, twiddles, power)
+/// The FFT of a real frame of `n` samples through a complex FFT of `n / 2`: even samples
+/// as real parts, odd ones as imaginary, then untangled. Half the transform of a complex
+/// FFT of `n`, and unlike realfft's post-processing, the untangling loop vectorises.
+struct HalfFft {
+    fft: Arc<dyn Fft<f32>>,
+    buffer: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    /// `cos` and `sin` of `2 pi k / n`, for k in `0..n / 2`.
+    twiddles: Vec<(f32, f32)>,
 }
 
-/// Power spectrum of one frame through a complex FFT of half its length.
-#[inline(always)]
-fn power_spectrum(
-    frame: &[f32],
-    window: &[f32],
-    fft: &dyn Fft<f32>,
-    buffer: &mut [Complex<f32>],
-    scratch: &mut [Complex<f32>],
-    twiddles: &[(f32, f32)],
-    power: &mut [f32],
-) {
-    for ((dst, x), w) in buffer
-        .iter_mut()
-        .zip(frame.chunks_exact(2))
-        .zip(window.chunks_exact(2))
-    {
-        *dst = Complex::new(x[0] * w[0], x[1] * w[1]);
+impl HalfFft {
+    fn new(n: usize) -> Self {
+        let half = n / 2;
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(half);
+        let scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
+        let twiddles = (0..half)
+            .map(|k| {
+                let phase = 2.0 * std::f64::consts::PI * k as f64 / n as f64;
+                (phase.cos() as f32, phase.sin() as f32)
+            })
+            .collect();
+        Self {
+            fft,
+            buffer: vec![Complex::default(); half],
+            scratch,
+            twiddles,
+        }
     }
-    fft.process_with_scratch(buffer, scratch);
-    // Z = FFT(even + i odd) holds both halves' spectra: with Zc = conj(Z[M - k]),
-    // E = (Z[k] + Zc) / 2 and O = -i (Z[k] - Zc) / 2, and X[k] = E + e^(-2 pi i k / N) O.
-    let z = &*buffer;
-    let half = z.len();
-    power[0] = (z[0].re + z[0].im).powi(2);
-    if power.len() > half {
-        power[half] = (z[0].re - z[0].im).powi(2);
+
+    /// [`Self::power_spectrum`] compiled for AVX2 and FMA: its loops run 8 lanes wide.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn power_spectrum_avx2_fma(&mut self, frame: &[f32], window: &[f32], power: &mut [f32]) {
+        self.power_spectrum(frame, window, power)
     }
-    let mirrored = z[1..].iter().rev();
-    for (((dst, a), b), &(cos, sin)) in power[1..half]
-        .iter_mut()
-        .zip(&z[1..])
-        .zip(mirrored)
-        .zip(&twiddles[1..])
-    {
-        let (even_re, even_im) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
-        let (odd_re, odd_im) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
-        let re = even_re + odd_re * cos + odd_im * sin;
-        let im = even_im + odd_im * cos - odd_re * sin;
-        *dst = re * re + im * im;
+
+    /// `power[k] = |FFT(frame * window)[k]|^2` for the bins `power` holds (`n / 2` or
+    /// `n / 2 + 1`).
+    #[inline(always)]
+    fn power_spectrum(&mut self, frame: &[f32], window: &[f32], power: &mut [f32]) {
+        for ((dst, x), w) in self
+            .buffer
+            .iter_mut()
+            .zip(frame.chunks_exact(2))
+            .zip(window.chunks_exact(2))
+        {
+            *dst = Complex::new(x[0] * w[0], x[1] * w[1]);
+        }
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        // Z = FFT(even + i odd) holds both halves' spectra: with Zc = conj(Z[M - k]),
+        // E = (Z[k] + Zc) / 2 and O = -i (Z[k] - Zc) / 2, and X[k] = E + e^(-2 pi i k / N) O.
+        let z = &self.buffer;
+        let half = z.len();
+        power[0] = (z[0].re + z[0].im).powi(2);
+        if power.len() > half {
+            power[half] = (z[0].re - z[0].im).powi(2);
+        }
+        let mirrored = z[1..].iter().rev();
+        for (((dst, a), b), &(cos, sin)) in power[1..half]
+            .iter_mut()
+            .zip(&z[1..])
+            .zip(mirrored)
+            .zip(&self.twiddles[1..])
+        {
+            let (even_re, even_im) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
+            let (odd_re, odd_im) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
+            let re = even_re + odd_re * cos + odd_im * sin;
+            let im = even_im + odd_im * cos - odd_re * sin;
+            *dst = re * re + im * im;
+        }
     }
 }
