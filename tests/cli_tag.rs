@@ -186,6 +186,8 @@ fn inspect_describes_the_bundle_and_self_test_passes() {
         "parameters:  48",
         "features float32 [batch, time, 16]",
         "labels:      3",
+        // From ONNX Runtime's profile: which provider ran the nodes.
+        "nodes run by: CPUExecutionProvider",
         "self-test: PASS",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");

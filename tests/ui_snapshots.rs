@@ -262,6 +262,8 @@ fn model_card_of_musicnn() {
     harness.run();
     harness.get_by_label("787,160");
     harness.get_by_label_contains("M MACs per second of audio");
+    // Where the profile saw the nodes run: every node of musicnn on the CPU provider.
+    harness.get_by_label_contains("CPUExecutionProvider");
     harness.get_by_label("ISC");
 }
 

@@ -375,6 +375,22 @@ fn listen_tags_a_whistle_heard_through_a_virtual_microphone() {
         "livetag did not open the virtual microphone: {stderr}"
     );
     assert!(stderr.contains("latency p50"), "no summary line: {stderr}");
+    // The hop budget: the DSP and inference threads' busy time per hop, which must be
+    // some real share of it on a model that keeps up.
+    let percent_of_hop: f64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" % of the hop")?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no hop budget line: {stderr}"));
+    assert!(
+        percent_of_hop > 0.0 && percent_of_hop < 100.0,
+        "{percent_of_hop} % of the hop"
+    );
     assert!(
         !plays.is_empty() && plays.iter().all(|p| p.ok),
         "paplay failed: {plays:?}"
