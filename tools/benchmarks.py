@@ -322,7 +322,7 @@ def section_live(args):
         ["capture-to-result latency, headless (p50 / p99)", f"{latency.group(1)} / {latency.group(2)} ms"],
         [f"per {budget[0]} ms hop: front-end + inference", f"{budget[1]} + {budget[2]} ms = **{budget[3]} %** of the hop"],
         ["windows dropped in 60 s", dropped],
-        ["longest audio callback", f"{callback} us"],
+        ["longest audio callback (wall time: OS preemption included)", f"{callback} us"],
         [f"live window RSS after 1 min / after {minutes} min", f"{after_1min:.1f} / {at_end:.1f} MiB"],
         [f"RSS growth, minute 1 to minute {minutes}", f"**{growth:+.2f} %** (goal: under 2 %)"],
         ["largest RSS seen", f"{max(r for _, r in samples):.1f} MiB"],
