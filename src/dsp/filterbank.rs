@@ -39,7 +39,8 @@ struct BandBlock {
     offset: usize,
 }
 
-/// A bins-to-bands matrix in sparse form.
+/// A bins-to-bands matrix in block-sparse form: each block of bands stores only the bins
+/// that one of its bands covers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filterbank {
     n_bins: usize,
