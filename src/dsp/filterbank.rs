@@ -79,13 +79,8 @@ impl Filterbank {
         let blocks = rows
             .chunks(LANES)
             .map(|bands| {
-                let covered = |row: &Vec<f32>| {
-                    let first = row.iter().position(|&w| w != 0.0)?;
-                    let last = row.iter().rposition(|&w| w != 0.0)?;
-                    Some((first, last + 1))
-                };
                 // Empty bands cover nothing and come out as zero, keeping their index.
-                let (first_bin, end_bin) = (bands.iter().filter_map(covered))
+                let (first_bin, end_bin) = (bands.iter().filter_map(|row| nonzero_span(row)))
                     .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
                     .unwrap_or((0, 0));
                 let offset = weights.len();
@@ -239,6 +234,13 @@ impl Filterbank {
             .collect();
         Ok(Self::from_dense_rows(n_bins, rows))
     }
+}
+
+/// The bins `first..end` between a row's first and last nonzero weight; None if all are zero.
+fn nonzero_span(row: &[f32]) -> Option<(usize, usize)> {
+    let first = row.iter().position(|&w| w != 0.0)?;
+    let last = row.iter().rposition(|&w| w != 0.0)?;
+    Some((first, last + 1))
 }
 
 fn nearest_bin(bin_hz: &[f64], freq_hz: f64) -> usize {
