@@ -79,7 +79,10 @@ fn yamnet_matches_the_tflite_interpreter() {
                 same_up_to_ties,
                 "{clip} window {index}: top-5 {top5:?}, TFLite {want_top5:?}"
             );
-            assert!(diff <= MAX_DPROB, "{clip} window {index}: max |dprob| {diff}");
+            assert!(
+                diff <= MAX_DPROB,
+                "{clip} window {index}: max |dprob| {diff}"
+            );
             strict_top5 += usize::from(top5 == want_top5);
             windows_seen += 1;
             if diff > worst.0 {

@@ -171,6 +171,7 @@ class Tensor:
     dtype: type
     data: np.ndarray | None  # constant tensors only
     quant: Quant | None = None  # quantised tensors only (scale and zero point)
+    qdata: np.ndarray | None = None  # a dequantised constant's integers, as stored in the file
 
 
 @dataclass
@@ -270,7 +271,7 @@ def dequantize(model: TfliteModel) -> TfliteModel:
                 tensors.append(t)  # an integer constant with a placeholder quantisation
                 continue
             data = t.quant.dequantize(t.data).astype(np.float32)
-            tensors.append(replace(t, dtype=np.float32, data=data))
+            tensors.append(replace(t, dtype=np.float32, data=data, qdata=t.data))
         else:
             if len(t.quant.scale) != 1:
                 raise NotImplementedError(f"tensor {t.index}: per-channel quantised activation")
@@ -287,12 +288,14 @@ DATA_MOVEMENT = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SPLIT", "SPLIT_V", "STRID
 def add_batch_axis(model: TfliteModel) -> TfliteModel:
     """For a graph whose input is ONE example without a batch axis (YAMNet: [15600]): every
     tensor computed from the input gets a new leading batch axis, up to the first RESHAPE to
-    a shape [1, ...] (the graph's own batch axis), which becomes a RESHAPE to [-1, ...]. Only
-    the ops whose meaning changes with an extra leading axis are rewritten (shape, axis and
-    padding constants are new tensors); any op not handled raises NotImplementedError."""
+    a shape [1, ...] (the graph's own batch axis), which becomes a RESHAPE to [-1, ...], as
+    do the later RESHAPEs to constant shapes [1, ...] (the graph's batch axis was fixed at 1).
+    Only the ops whose meaning changes with an extra leading axis are rewritten (shape, axis
+    and padding constants are new tensors); any op not handled raises NotImplementedError."""
     tensors = list(model.tensors)
     ops = []
     lifted = set(model.inputs)
+    merged: set[int] = set()  # tensors after the merge: leading axis = the batch
 
     def new_const(data: np.ndarray, like: int) -> int:
         t = tensors[like]
@@ -309,6 +312,19 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
     for op in model.ops:
         ins = [i for i in op.inputs if i >= 0]
         if not any(i in lifted for i in ins):
+            if any(i in merged for i in ins):
+                merged.update(op.outputs)
+                if op.kind == "RESHAPE":
+                    op = replace(op, inputs=list(op.inputs), opts=dict(op.opts))
+                    has_input = len(op.inputs) > 1 and op.inputs[1] >= 0
+                    shape = const(op.inputs[1]) if has_input else np.asarray(op.opts["new_shape"])
+                    if not len(shape) or shape[0] != 1 or -1 in shape:
+                        raise NotImplementedError(f"add_batch_axis: RESHAPE {op.index} to {shape} after the batch axis")
+                    new = np.concatenate([[-1], shape[1:]]).astype(np.int32)
+                    if has_input:
+                        op.inputs[1] = new_const(new, op.inputs[1])
+                    if "new_shape" in op.opts:
+                        op.opts["new_shape"] = new
             ops.append(op)
             continue
         op = replace(op, inputs=list(op.inputs), opts=dict(op.opts))
@@ -360,8 +376,7 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
         else:
             raise NotImplementedError(f"add_batch_axis: {k}")
         ops.append(op)
-        if out_lifted:
-            lifted.update(op.outputs)
+        (lifted if out_lifted else merged).update(op.outputs)
     return replace(model, tensors=tensors, ops=ops)
 
 
@@ -577,9 +592,10 @@ class Deferred:
 
 
 class Emitter:
-    def __init__(self, model: TfliteModel, vals1: dict, vals2: dict, requantize: bool = False):
+    def __init__(self, model: TfliteModel, vals1: dict, vals2: dict, requantize: bool = False,
+                 int8_weights: bool = False):
         from onnx import helper, numpy_helper
-        self.requantize = requantize
+        self.requantize, self.int8_weights = requantize, int8_weights
         self.requantized = 0
         self.helper, self.numpy_helper = helper, numpy_helper
         self.m, self.v1, self.v2 = model, vals1, vals2
@@ -624,8 +640,37 @@ class Emitter:
     def fconst(self, t: int, transform=None, tag: str = "") -> str:
         """Float32 initializer of a constant tensor, optionally transformed."""
         name = self.m.tensors[t].name.split(";")[0].replace("model/", "")
+        tensor = self.m.tensors[t]
+        if self.int8_weights and tensor.qdata is not None:
+            return self.qconst(t, name, transform, tag)
         a = self.static(t).astype(np.float32)
         return self.const((f"{name}{tag}", t, tag), transform(a) if transform else a)
+
+    def qconst(self, t: int, name: str, transform, tag: str) -> str:
+        """The file's integers as an initializer and a DequantizeLinear (per channel where
+        TFLite's scales are): what ONNX Runtime fuses into integer kernels (QLinearConv,
+        QGemm) between the activations' Q/DQ pairs."""
+        tensor = self.m.tensors[t]
+        q = tensor.quant
+        data = tensor.qdata
+        axis = None
+        if len(q.scale) > 1:  # where does the channel axis go under `transform`?
+            shape = [1] * data.ndim
+            shape[q.axis] = len(q.scale)
+            marker = np.broadcast_to(np.arange(len(q.scale)).reshape(shape), data.shape)
+            moved = transform(marker) if transform else marker
+            axis = [a for a in range(moved.ndim) if moved.shape[a] == len(q.scale)
+                    and np.array_equal(np.moveaxis(moved, a, 0).reshape(len(q.scale), -1)[:, 0],
+                                       np.arange(len(q.scale)))][0]
+        ints = transform(data) if transform else data
+        key = f"{name}{tag}"
+        qname = self.const((key, t, tag, "q"), np.ascontiguousarray(ints))
+        scale = self.const((key + "/scale", t, tag), q.scale.astype(np.float32) if axis is not None
+                           else np.array(q.scale[0], np.float32))
+        zp = q.zero_point.astype(data.dtype) if axis is not None else np.array(q.zero_point[0], data.dtype)
+        zname = self.const((key + "/zero_point", t, tag), zp)
+        attrs = {"axis": int(axis)} if axis is not None else {}
+        return self.node("DequantizeLinear", [qname, scale, zname], qname + "/dq", **attrs)
 
     def reshape_target(self, t: int) -> list[int]:
         s1, s2 = self.shape(t), self.shape(t, True)
@@ -1108,10 +1153,11 @@ class Emitter:
 
 
 def build_onnx(model: TfliteModel, vals1: dict, vals2: dict, *, input_name: str, output_name: str,
-               graph_name: str, producer_name: str, doc_string: str, requantize: bool = False):
+               graph_name: str, producer_name: str, doc_string: str, requantize: bool = False,
+               int8_weights: bool = False):
     """The ONNX model (checked with onnx.checker) and its Emitter (for statistics)."""
     import onnx
-    em = Emitter(model, vals1, vals2, requantize=requantize)
+    em = Emitter(model, vals1, vals2, requantize=requantize, int8_weights=int8_weights)
     onnx_model = em.build(input_name, output_name, graph_name, producer_name, doc_string)
     onnx.checker.check_model(onnx_model, full_check=True)
     return onnx_model, em
