@@ -15,6 +15,7 @@ pub mod dsp;
 pub mod eval;
 pub mod events;
 pub mod inference;
+pub mod ontology;
 pub mod pipeline;
 pub mod tagger;
 pub mod ui;

@@ -211,7 +211,13 @@ fn every_shipped_bundle_passes_its_self_test() {
         checked.push(dir.file_name().unwrap().to_string_lossy().into_owned());
     }
     checked.sort();
-    for shipped in ["musicnn-msd", "musicnn-mtt", "silero-vad"] {
+    for shipped in [
+        "ced-tiny",
+        "musicnn-msd",
+        "musicnn-mtt",
+        "silero-vad",
+        "yamnet",
+    ] {
         assert!(checked.iter().any(|c| c == shipped), "{checked:?}");
     }
 }
@@ -284,4 +290,66 @@ fn models_lists_bundles_on_the_model_path() {
         "{stdout}"
     );
     assert!(stdout.contains("3 classes, 8000 Hz"), "{stdout}");
+}
+
+/// The default model is the AudioSet tagger, and each top-k mode and list reaches `tag`'s
+/// records: a real bark (CED-tiny: Animal 0.86, Dog 0.79, Domestic animals 0.78, ...).
+#[test]
+fn tag_on_the_default_model_ranks_by_ontology() {
+    let clip = repo().join("tests/fixtures/real_clips/dog_bark.wav");
+    let first_record = |extra: &[&str]| {
+        let (stdout, stderr) = run_ok(livetag().arg("tag").arg(&clip).args(extra));
+        assert!(
+            stderr.contains("ced-tiny"),
+            "not the default model: {stderr}"
+        );
+        let line = stdout.lines().next().expect("one record");
+        serde_json::from_str::<serde_json::Value>(line).unwrap()
+    };
+    let labels = |record: &serde_json::Value| -> Vec<String> {
+        record["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let specific = first_record(&[]);
+    assert_eq!(specific["top"][0]["label"], "Dog", "{specific}");
+    assert_eq!(
+        specific["top"][0]["hides"],
+        serde_json::json!(["Animal", "Domestic animals, pets"])
+    );
+    let all = first_record(&["--top-k-mode", "all"]);
+    assert_eq!(labels(&all)[..2], ["Animal", "Dog"], "{all}");
+    let grouped = first_record(&["--top-k-mode", "grouped", "--top-k", "3"]);
+    assert_eq!(
+        grouped["top"][2]["label"], "Domestic animals, pets",
+        "{grouped}"
+    );
+    assert_eq!(grouped["top"][2]["depth"], 1, "{grouped}");
+    let no_animals = first_record(&["--except", "Animal"]);
+    for label in labels(&no_animals) {
+        assert!(
+            !["Animal", "Dog", "Bark", "Bow-wow", "Domestic animals, pets"]
+                .contains(&label.as_str()),
+            "{no_animals}"
+        );
+    }
+    let only_dogs = first_record(&["--only", "Dog", "--top-k-mode", "all"]);
+    assert_eq!(labels(&only_dogs)[0], "Dog", "{only_dogs}");
+
+    let out = livetag()
+        .arg("tag")
+        .arg(&clip)
+        .args(["--only", "Dgo"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--only/--except for ced-tiny: \"Dgo\" names no class of this model"),
+        "{stderr}"
+    );
 }

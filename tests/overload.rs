@@ -127,6 +127,7 @@ fn speech_input() -> AudioInput {
         },
         window_rows: 576,
         min_rows: 576,
+        max_rows: 576,
         hop_rows: 512,
         max_batch: None,
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use livetag::ontology::{Hierarchy, TopKMode};
 use livetag::pipeline::{DisplayInfo, LiveScores, ModelInputRows, PipelineEvent, SpectrumColumn};
 use livetag::ui::view::{LiveView, ViewSettings};
 use livetag::ui::{Colormap, StatusLine};
@@ -35,6 +36,7 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
     let mut view = LiveView::new(
         "test-model".to_string(),
         LABELS.iter().map(|s| s.to_string()).collect(),
+        Hierarchy::flat(LABELS.len()),
         display(),
         settings,
     );
@@ -106,7 +108,15 @@ fn spectrogram_and_timeline() {
     let settings = settings();
     let view = fed_view(&settings, Instant::now());
     // Raw scores (no smoothing): the last window's order.
-    assert_eq!(view.top(2), vec![4, 1]);
+    let top: Vec<usize> = view
+        .rows(&ViewSettings {
+            top_k: 2,
+            ..settings.clone()
+        })
+        .iter()
+        .map(|r| r.label)
+        .collect();
+    assert_eq!(top, vec![4, 1]);
     assert_eq!(view.latency_ms.percentile(50.0), Some(40.0));
     let mut harness = Harness::builder()
         .with_size(egui::vec2(800.0, 420.0))
@@ -150,7 +160,11 @@ fn speech_lane_under_the_spectrogram() {
         assert!(view.ingest(event, clock, &settings).is_none());
     }
     assert_eq!(view.latency_ms.len(), latency_before);
-    assert_eq!(view.top(1), vec![4]);
+    let top = view.rows(&ViewSettings {
+        top_k: 1,
+        ..settings.clone()
+    });
+    assert_eq!(top[0].label, 4);
     let mut harness = Harness::builder()
         .with_size(egui::vec2(800.0, 300.0))
         .build_ui_state(
@@ -229,6 +243,7 @@ fn status_bar_shows_provider_latency_and_drops() {
         source: "pulseaudio:virtmic @ 48000 Hz".to_string(),
         model: "musicnn-mtt".to_string(),
         provider: "CPU".to_string(),
+        window: "2.00 s window every 40 ms, 23 % of each hop spent".to_string(),
         inference_ms: "12/19".to_string(),
         latency_ms: "41/57".to_string(),
         dropped_windows: 3,
@@ -282,6 +297,7 @@ fn live_events_on_the_timeline_and_in_the_log() {
     let mut view = LiveView::new(
         "test-model".to_string(),
         LABELS.iter().map(|s| s.to_string()).collect(),
+        Hierarchy::flat(LABELS.len()),
         display(),
         &settings,
     );
@@ -348,4 +364,81 @@ fn live_events_on_the_timeline_and_in_the_log() {
         );
     harness.run();
     harness.snapshot("live_events");
+}
+
+/// AudioSet's long, nested names in a narrow panel: a barking dog, scored as CED-tiny scores
+/// a real recording of one (Animal 0.86, Dog 0.79, Domestic animals 0.78, Bow-wow 0.33,
+/// Bark 0.29), beside speech. Most-specific mode shows Dog for the whole chain; grouped mode
+/// indents it; labels longer than the bar are cut with an ellipsis, never drawn under the
+/// score.
+#[test]
+fn audioset_top_classes_in_each_mode_with_long_labels() {
+    let bundle = livetag::bundle::Bundle::load(&common_repo().join("models/ced-tiny")).unwrap();
+    let index = |name: &str| bundle.labels.iter().position(|l| l == name).unwrap();
+    let mut scores = vec![0.0f32; bundle.labels.len()];
+    for (name, score) in [
+        ("Animal", 0.86),
+        ("Dog", 0.79),
+        ("Domestic animals, pets", 0.78),
+        ("Bow-wow", 0.33),
+        ("Bark", 0.29),
+        ("Speech", 0.41),
+        ("Male speech, man speaking", 0.25),
+        ("Speech synthesizer", 0.05),
+    ] {
+        scores[index(name)] = score;
+    }
+    let clock = Instant::now();
+    for (mode, shown) in [
+        // Male speech (0.25) is over half of Speech (0.41): it stands in for it.
+        (
+            TopKMode::MostSpecific,
+            vec!["Dog", "Bow-wow", "Bark", "Male speech, man speaking"],
+        ),
+        (
+            TopKMode::Grouped,
+            vec!["Animal", "Domestic animals, pets", "Dog", "Speech"],
+        ),
+    ] {
+        let settings = ViewSettings {
+            top_k_mode: mode,
+            ..settings()
+        };
+        let mut view = LiveView::new(
+            "ced-tiny".to_string(),
+            bundle.labels.clone(),
+            bundle.hierarchy.clone(),
+            display(),
+            &settings,
+        );
+        view.ingest(
+            PipelineEvent::Scores(LiveScores {
+                track: 0,
+                end_secs: 2.0,
+                window_secs: 2.0,
+                captured_at: clock,
+                inference_secs: 0.01,
+                scores: scores.clone(),
+                frames: Vec::new(),
+                frame_rate_hz: None,
+            }),
+            clock,
+            &settings,
+        );
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(190.0, 110.0))
+            .build_ui_state(
+                move |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                    let bars = view.top_k_ui(ui, settings);
+                    let names: Vec<&str> = bars.iter().map(|(l, _)| l.as_str()).collect();
+                    assert_eq!(names, shown);
+                },
+                (view, settings),
+            );
+        harness.run();
+        harness.snapshot(&format!(
+            "audioset_top_classes_{}",
+            mode.name().replace('-', "_")
+        ));
+    }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::{Bundle, BundleError, SPEC_FILE};
 
 /// The bundle used when none is named.
-pub const DEFAULT_MODEL: &str = "musicnn-mtt";
+pub const DEFAULT_MODEL: &str = "ced-tiny";
+/// The music tagger, named in `livetag models` for those who want music tags.
+pub const MUSIC_MODEL: &str = "musicnn-mtt";
 /// The bundle the speech track uses when none is named.
 pub const SPEECH_MODEL: &str = "silero-vad";
 

@@ -10,11 +10,15 @@ pub mod spec;
 use std::path::{Path, PathBuf};
 
 use crate::dsp::{Frontend, FrontendSpec};
+use crate::ontology::{Hierarchy, JoinError, Ontology};
 use onnx::{Dim, ElementType, OnnxInfo, TensorInfo};
 pub use spec::{
-    Activation, Axis, BundleSpec, ConstantSpec, ConstantType, InputSpec, OutputKind, OutputSpec,
-    OutputValues, StateSpec,
+    Activation, Axis, BundleSpec, ConstantSpec, ConstantType, InputSpec, LiveSpec, OntologySpec,
+    OutputKind, OutputSpec, OutputValues, StateSpec,
 };
+
+/// Seconds between live predictions when neither the user nor the bundle says.
+pub const DEFAULT_LIVE_HOP_SECS: f64 = 0.1;
 
 /// The spec file's name inside a bundle folder.
 pub const SPEC_FILE: &str = "bundle.toml";
@@ -67,6 +71,9 @@ pub struct AudioInput {
     pub kind: InputKind,
     pub window_rows: usize,
     pub min_rows: usize,
+    /// The longest window the graph accepts (`max_samples`); `window_rows` unless the bundle
+    /// says more. Live windows may be set anywhere in `min_rows ..= max_rows`.
+    pub max_rows: usize,
     pub hop_rows: usize,
     /// `None` when the batch axis is dynamic.
     pub max_batch: Option<usize>,
@@ -97,6 +104,29 @@ impl AudioInput {
         self.min_rows < self.window_rows
     }
 
+    /// The same input with windows of `secs` seconds, clamped to what the model accepts.
+    pub fn with_window_secs(&self, secs: f64) -> Self {
+        let rows = (secs / self.seconds_per_row()).round();
+        let rows = if rows.is_finite() {
+            rows as usize
+        } else {
+            self.window_rows
+        };
+        Self {
+            window_rows: rows.clamp(self.min_rows, self.max_rows),
+            ..self.clone()
+        }
+    }
+
+    /// Shortest and longest window, in seconds.
+    pub fn window_secs_range(&self) -> (f64, f64) {
+        let per_row = self.seconds_per_row();
+        (
+            self.min_rows as f64 * per_row,
+            self.max_rows as f64 * per_row,
+        )
+    }
+
     /// Builds a fresh front-end (features input only).
     pub fn frontend(&self) -> Option<Frontend> {
         match &self.kind {
@@ -117,6 +147,8 @@ pub struct Bundle {
     pub model_path: PathBuf,
     pub spec: BundleSpec,
     pub labels: Vec<String>,
+    /// The labels joined to the bundle's `[ontology]`, or flat.
+    pub hierarchy: Hierarchy,
     pub onnx: OnnxInfo,
     pub model_size_bytes: u64,
     pub input: AudioInput,
@@ -160,6 +192,48 @@ impl Bundle {
 
         let labels_path = dir.join(&spec.model.labels);
         let labels = parse_labels(&labels_path, &read_text(&labels_path, "labels")?)?;
+        let hierarchy = match &spec.ontology {
+            None => Hierarchy::flat(labels.len()),
+            Some(ontology) => {
+                let known = Ontology::named(&ontology.name).ok_or_else(|| {
+                    checker.invalid(
+                        "ontology.name",
+                        JoinError::UnknownOntology {
+                            name: ontology.name.clone(),
+                        }
+                        .to_string(),
+                    )
+                })?;
+                let ids_path = dir.join(&ontology.ids);
+                let ids = parse_labels(&ids_path, &read_text(&ids_path, "ontology ids")?)?;
+                let joined = if ids.len() == labels.len() {
+                    Hierarchy::join(known, &ids)
+                } else {
+                    Err(JoinError::Count {
+                        ids: ids.len(),
+                        labels: labels.len(),
+                    })
+                };
+                joined.map_err(|e| BundleError::Labels {
+                    path: ids_path,
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        if let Some(live) = &spec.live {
+            for (key, value) in [
+                ("live.window_secs", live.window_secs),
+                ("live.hop_secs", live.hop_secs),
+            ] {
+                if let Some(secs) = value {
+                    checker.require(
+                        secs > 0.0 && secs.is_finite(),
+                        key,
+                        "must be a positive number of seconds",
+                    )?;
+                }
+            }
+        }
 
         let model_path = dir.join(&spec.model.file);
         let model_bytes = std::fs::read(&model_path).map_err(|source| match source.kind() {
@@ -196,6 +270,7 @@ impl Bundle {
             model_path,
             spec,
             labels,
+            hierarchy,
             onnx,
             input,
         })
@@ -203,6 +278,23 @@ impl Bundle {
 
     pub fn name(&self) -> &str {
         &self.spec.model.name
+    }
+
+    /// Seconds between live predictions: what was asked, else the bundle's `[live]`
+    /// default, else [`DEFAULT_LIVE_HOP_SECS`].
+    pub fn live_hop_secs(&self, asked: Option<f64>) -> f64 {
+        asked
+            .or_else(|| self.spec.live.as_ref().and_then(|l| l.hop_secs))
+            .unwrap_or(DEFAULT_LIVE_HOP_SECS)
+    }
+
+    /// The input as run live: windows of the asked length, else of the bundle's `[live]`
+    /// length, else of its file length, clamped to what the model accepts.
+    pub fn live_input(&self, asked_window_secs: Option<f64>) -> AudioInput {
+        match asked_window_secs.or_else(|| self.spec.live.as_ref().and_then(|l| l.window_secs)) {
+            Some(secs) => self.input.with_window_secs(secs),
+            None => self.input.clone(),
+        }
     }
 
     /// The output shown and exported: the first clip-level one, else the first.
@@ -331,7 +423,7 @@ impl Checker<'_> {
     }
 
     fn audio_input(&self, spec: &BundleSpec, onnx: &OnnxInfo) -> Result<AudioInput, BundleError> {
-        let (name, sample_rate_hz, layout, window, hop, min, unit, kind) = match &spec.input {
+        let (name, sample_rate_hz, layout, window, hop, min, max, unit, kind) = match &spec.input {
             InputSpec::Features {
                 name,
                 sample_rate_hz,
@@ -356,6 +448,7 @@ impl Checker<'_> {
                     *window_frames,
                     *hop_frames,
                     *min_frames,
+                    None,
                     "frames",
                     kind,
                 )
@@ -367,6 +460,7 @@ impl Checker<'_> {
                 window_samples,
                 hop_samples,
                 min_samples,
+                max_samples,
                 lead_in_samples,
             } => {
                 if spec.frontend.is_some() {
@@ -385,6 +479,7 @@ impl Checker<'_> {
                     *window_samples,
                     *hop_samples,
                     *min_samples,
+                    *max_samples,
                     "samples",
                     kind,
                 )
@@ -411,6 +506,13 @@ impl Checker<'_> {
             return Err(self.invalid(
                 field(&format!("window_{unit}")),
                 format!("{window} {unit} is shorter than the model's minimum, min_{unit} = {min}"),
+            ));
+        }
+        let max = max.unwrap_or(window);
+        if max < window {
+            return Err(self.invalid(
+                field(&format!("max_{unit}")),
+                format!("{max} {unit} is shorter than window_{unit} = {window}"),
             ));
         }
 
@@ -483,7 +585,7 @@ impl Checker<'_> {
                     }
                 }
                 Axis::Time => {
-                    if window != size || min != size {
+                    if window != size || min != size || max != size {
                         return Err(self.invalid(
                             field(&format!("window_{unit}")),
                             format!(
@@ -502,6 +604,7 @@ impl Checker<'_> {
             kind,
             window_rows: window,
             min_rows: min,
+            max_rows: max,
             hop_rows: hop,
             max_batch,
         })

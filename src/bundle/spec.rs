@@ -16,7 +16,27 @@ pub struct BundleSpec {
     pub state: Vec<StateSpec>,
     #[serde(default)]
     pub constants: Vec<ConstantSpec>,
+    pub ontology: Option<OntologySpec>,
+    pub live: Option<LiveSpec>,
     pub reference: Option<ReferenceSpec>,
+}
+
+/// Which ontology the labels belong to: its name, and one ontology id per label.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OntologySpec {
+    pub name: String,
+    pub ids: String,
+}
+
+/// Defaults for the live path, where predictions come far more often than in a file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSpec {
+    /// Seconds of audio per live window (waveform models with a variable length only).
+    pub window_secs: Option<f64>,
+    /// Seconds between live predictions.
+    pub hop_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -78,6 +98,8 @@ pub enum InputSpec {
         window_samples: usize,
         hop_samples: usize,
         min_samples: Option<usize>,
+        /// The longest window the graph accepts; default `window_samples`.
+        max_samples: Option<usize>,
         #[serde(default)]
         lead_in_samples: usize,
     },

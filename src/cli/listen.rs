@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use super::ModelArgs;
+use super::{ModelArgs, TopKArgs};
+use crate::bundle::Bundle;
 use crate::capture::SourceRequest;
+use crate::ontology::TopK;
 use crate::pipeline::{
     LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats,
     ProbabilityTrail, Track,
@@ -17,7 +19,6 @@ use crate::pipeline::{
 
 /// Speech-track history kept for `--speech`: longer than any main-model window.
 const SPEECH_KEEP_SECS: f64 = 30.0;
-use crate::tagger::top_k;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -44,12 +45,15 @@ pub struct ListenArgs {
     /// Stop after this long, for example 10s, 500ms or 2m. Default: run until stopped.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Seconds between predictions.
-    #[arg(long, default_value_t = 0.1)]
-    pub hop_secs: f64,
-    /// Labels per record.
-    #[arg(long, default_value_t = 5)]
-    pub top_k: usize,
+    /// Seconds between predictions (default: the bundle's live hop, else 0.1).
+    #[arg(long)]
+    pub hop_secs: Option<f64>,
+    /// Seconds of audio per prediction, for models that take several lengths (default: the
+    /// bundle's live window).
+    #[arg(long)]
+    pub window_secs: Option<f64>,
+    #[command(flatten)]
+    pub top: TopKArgs,
     /// Run a speech track beside the tagger: silero VAD unless another one-class bundle is
     /// named. Each record then gains `speech`, the highest speech probability in its window.
     #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = crate::bundle::catalog::SPEECH_MODEL)]
@@ -99,18 +103,28 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.hop_secs > 0.0 && args.hop_secs.is_finite(),
-        "--hop-secs must be positive, got {}",
-        args.hop_secs
-    );
+    for (flag, secs) in [
+        ("--hop-secs", args.hop_secs),
+        ("--window-secs", args.window_secs),
+    ] {
+        if let Some(secs) = secs {
+            anyhow::ensure!(
+                secs > 0.0 && secs.is_finite(),
+                "{flag} must be positive, got {secs}"
+            );
+        }
+    }
     if !args.headless {
         return crate::ui::run(args.clone(), ort_lib.map(|p| p.to_path_buf()));
     }
-    let (bundle, runner) = super::open_model(&args.model, ort_lib)?;
+    let bundle = super::open_bundle(&args.model)?;
+    let top = args.top.resolve(&bundle)?;
+    let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
     let provider = runner.provider().to_string();
+    let input = bundle.live_input(args.window_secs);
+    let hop_secs = bundle.live_hop_secs(args.hop_secs);
     let mut tracks = vec![Track {
-        input: bundle.input.clone(),
+        input: input.clone(),
         scorer: Box::new(runner),
     }];
     let speech_model = match &args.speech {
@@ -125,16 +139,18 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         None => None,
     };
     let config = PipelineConfig {
-        hop_secs: args.hop_secs,
+        hop_secs,
         ..PipelineConfig::default()
     };
     let source = args.source().open()?;
     let session = LiveSession::start(source, tracks, config)?;
     eprintln!(
-        "livetag listen: {} at {} Hz, model {}{}, provider {}",
+        "livetag listen: {} at {} Hz, model {} ({:.2} s windows every {:.0} ms){}, provider {}",
         session.source.label,
         session.source.sample_rate_hz,
         bundle.name(),
+        input.window_rows as f64 * input.seconds_per_row(),
+        hop_secs * 1e3,
         speech_model
             .as_ref()
             .map(|m| format!(" with speech track {}", m.name()))
@@ -149,7 +165,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         if speech_model.is_some() {
             write!(out, ",speech")?;
         }
-        for rank in 1..=args.top_k.min(bundle.labels.len()) {
+        for rank in 1..=args.top.top_k.min(bundle.labels.len()) {
             write!(out, ",label_{rank},score_{rank}")?;
         }
         writeln!(out)?;
@@ -176,7 +192,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
                 latency_ms.push(latency);
                 inference_ms.push(scores.inference_secs * 1e3);
                 let speech = speech_model.as_ref().map(|_| speech.max_in(&scores));
-                write_record(&mut out, args, &bundle.labels, &scores, latency, speech)?;
+                write_record(&mut out, args, &top, &bundle, &scores, latency, speech)?;
                 out.flush()?;
             }
             Ok(PipelineEvent::Error(message)) => {
@@ -213,7 +229,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         ms(&inference_ms, 99.0),
         counters.max_callback_ns.load(Ordering::Relaxed) as f64 / 1e3,
     );
-    if let Some(budget) = stats.hop_budget(source_rate_hz, args.hop_secs) {
+    if let Some(budget) = stats.hop_budget(source_rate_hz, hop_secs) {
         eprintln!("livetag listen: {budget}");
     }
     Ok(if errors == 0 && !latency_ms.is_empty() {
@@ -226,17 +242,19 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
 fn write_record(
     out: &mut impl Write,
     args: &ListenArgs,
-    labels: &[String],
+    top: &TopK,
+    bundle: &Bundle,
     scores: &LiveScores,
     latency_ms: f64,
     speech: Option<f32>,
 ) -> std::io::Result<()> {
-    let best = top_k(&scores.scores, args.top_k);
+    let labels = &bundle.labels;
+    let best = top.rank(&scores.scores, &bundle.hierarchy);
     match args.format {
         Format::Jsonl => {
             let top: Vec<_> = best
                 .iter()
-                .map(|&i| serde_json::json!({"label": labels[i], "score": scores.scores[i]}))
+                .map(|row| super::ranked_json(row, labels, &scores.scores))
                 .collect();
             let mut record = serde_json::json!({
                 "end_secs": super::round3(scores.end_secs),
@@ -261,12 +279,12 @@ fn write_record(
             if let Some(speech) = speech {
                 write!(out, ",{speech:.6}")?;
             }
-            for &i in &best {
+            for row in &best {
                 write!(
                     out,
                     ",{},{:.6}",
-                    super::csv_field(&labels[i]),
-                    scores.scores[i]
+                    super::csv_field(&labels[row.label]),
+                    scores.scores[row.label]
                 )?;
             }
             writeln!(out)

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::inference::DevicePreference;
+use crate::ontology::{ClassFilter, Ranked, TopK, TopKMode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +45,68 @@ pub struct ModelArgs {
     /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// How each record's top classes are chosen.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TopKArgs {
+    /// Labels per record.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    /// most-specific: a class gives way to a descendant that scores at least half as much
+    /// (Bark instead of Animal, Domestic animals, Dog); grouped: children indented under
+    /// their parent; all: plain score order. Only bundles with an ontology have parents.
+    #[arg(long, value_name = "MODE", default_value_t = TopKMode::MostSpecific)]
+    pub top_k_mode: TopKMode,
+    /// Show only these classes: a label, or an ontology class (name or id) and everything
+    /// under it, e.g. --only Animal. Repeat it, or separate classes with ';'.
+    #[arg(long, value_name = "CLASS")]
+    pub only: Vec<String>,
+    /// Never show these classes (and what lies under them), e.g. --except Music.
+    #[arg(long, value_name = "CLASS")]
+    pub except: Vec<String>,
+}
+
+impl TopKArgs {
+    pub fn filter(&self) -> ClassFilter {
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .flat_map(|item| ClassFilter::parse_list(item))
+                .collect()
+        };
+        ClassFilter {
+            allow: list(&self.only),
+            deny: list(&self.except),
+        }
+    }
+
+    /// Checks the lists against the bundle's labels and ontology.
+    pub fn resolve(&self, bundle: &crate::bundle::Bundle) -> anyhow::Result<TopK> {
+        anyhow::ensure!(self.top_k >= 1, "--top-k must be at least 1");
+        TopK::new(
+            self.top_k,
+            self.top_k_mode,
+            &self.filter(),
+            &bundle.labels,
+            &bundle.hierarchy,
+        )
+        .map_err(|e| anyhow::anyhow!("--only/--except for {}: {e}", bundle.name()))
+    }
+}
+
+/// One top-k row as a JSON object: label and score, with its indentation (grouped mode)
+/// and the ancestors it stands for (most-specific mode) when there are any.
+fn ranked_json(row: &Ranked, labels: &[String], scores: &[f32]) -> serde_json::Value {
+    let mut value = serde_json::json!({ "label": labels[row.label], "score": scores[row.label] });
+    if row.depth > 0 {
+        value["depth"] = serde_json::json!(row.depth);
+    }
+    if !row.hides.is_empty() {
+        let hides: Vec<&str> = row.hides.iter().map(|&l| labels[l].as_str()).collect();
+        value["hides"] = serde_json::json!(hides);
+    }
+    value
 }
 
 /// `livetag` alone means `livetag listen` with its defaults.

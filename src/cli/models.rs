@@ -123,6 +123,8 @@ fn list() -> anyhow::Result<ExitCode> {
                     " (default)"
                 } else if bundle.name() == catalog::SPEECH_MODEL {
                     " (speech track)"
+                } else if bundle.name() == catalog::MUSIC_MODEL {
+                    " (music tags: --model musicnn-mtt)"
                 } else {
                     ""
                 };

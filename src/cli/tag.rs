@@ -7,11 +7,12 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sed::{require_framewise, EventArgs};
-use super::ModelArgs;
+use super::{ModelArgs, TopKArgs};
 use crate::bundle::Bundle;
 use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::inference::ModelRunner;
-use crate::tagger::{detect_events, tag_samples, top_k, TagSettings, WindowScores};
+use crate::ontology::TopK;
+use crate::tagger::{detect_events, tag_samples, TagSettings, WindowScores};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -29,9 +30,8 @@ pub struct TagArgs {
     /// Seconds between window starts (default: the bundle's hop).
     #[arg(long)]
     pub hop_secs: Option<f64>,
-    /// Labels per record.
-    #[arg(long, default_value_t = 5)]
-    pub top_k: usize,
+    #[command(flatten)]
+    pub top: TopKArgs,
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
     /// Add every label's score to each record.
@@ -69,7 +69,10 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
         !args.event_args.any(),
         "--on, --off, --median-frames, --min-duration, --min-gap and --class only apply with --events"
     );
-    let (bundle, mut runner) = super::open_model(&args.model, ort_lib)?;
+    let bundle = super::open_bundle(&args.model)?;
+    // Checked before the model loads, so a misspelt class fails fast.
+    let top = args.top.resolve(&bundle)?;
+    let mut runner = super::open_runner(&bundle, &args.model, ort_lib)?;
     let settings = TagSettings::new(
         &bundle.input,
         args.hop_secs,
@@ -107,7 +110,7 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
             |scores| {
                 windows += 1;
                 if write_error.is_none() {
-                    write_error = write_record(&mut out, args, &name, labels, &scores).err();
+                    write_error = write_record(&mut out, args, &top, &name, &bundle, &scores).err();
                 }
             },
         );
@@ -257,16 +260,18 @@ fn progress_bar(file: &std::path::Path, file_secs: f64, samples: usize) -> Progr
 fn write_record(
     out: &mut impl Write,
     args: &TagArgs,
+    top: &TopK,
     file: &str,
-    labels: &[String],
+    bundle: &Bundle,
     window: &WindowScores,
 ) -> std::io::Result<()> {
-    let best = top_k(&window.scores, args.top_k);
+    let labels = &bundle.labels;
+    let best = top.rank(&window.scores, &bundle.hierarchy);
     match args.format {
         Format::Jsonl => {
             let top: Vec<serde_json::Value> = best
                 .iter()
-                .map(|&i| serde_json::json!({ "label": labels[i], "score": window.scores[i] }))
+                .map(|row| super::ranked_json(row, labels, &window.scores))
                 .collect();
             let mut record = serde_json::json!({
                 "file": file,
@@ -293,9 +298,9 @@ fn write_record(
             if args.all_scores {
                 fields.extend(window.scores.iter().map(f32::to_string));
             } else {
-                for &i in &best {
-                    fields.push(super::csv_field(&labels[i]));
-                    fields.push(window.scores[i].to_string());
+                for row in &best {
+                    fields.push(super::csv_field(&labels[row.label]));
+                    fields.push(window.scores[row.label].to_string());
                 }
             }
             writeln!(out, "{}", fields.join(","))
@@ -308,7 +313,7 @@ fn csv_header(args: &TagArgs, labels: &[String]) -> String {
     if args.all_scores {
         columns.extend(labels.iter().map(|l| super::csv_field(l)));
     } else {
-        for rank in 1..=args.top_k.min(labels.len()) {
+        for rank in 1..=args.top.top_k.min(labels.len()) {
             columns.push(format!("label_{rank}"));
             columns.push(format!("score_{rank}"));
         }

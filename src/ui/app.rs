@@ -26,6 +26,7 @@ const NEXT_COLORMAP: Key = Key::C;
 const MODEL_INPUT: Key = Key::M;
 const SPEECH_TRACK: Key = Key::S;
 const MODEL_CARD: Key = Key::I;
+const NEXT_TOP_K_MODE: Key = Key::T;
 const HELP: Key = Key::F1;
 /// A microphone silent for this long is treated as gone.
 const STALL: Duration = Duration::from_secs(2);
@@ -44,6 +45,15 @@ pub struct Settings {
     pub device: Option<String>,
     /// Run the speech track beside the tagger.
     pub speech_track: bool,
+    /// Live window length and hop chosen per model (by bundle name).
+    pub live: std::collections::BTreeMap<String, LiveWindow>,
+}
+
+/// Window length and hop of a model's live predictions, as set in Model > Live window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiveWindow {
+    pub window_secs: f64,
+    pub hop_secs: f64,
 }
 
 /// What the window was asked to do from the command line.
@@ -53,7 +63,13 @@ pub struct Launch {
     /// `--speech`: start with the speech track on, using this bundle.
     pub speech: Option<String>,
     pub source: Option<SourceRequest>,
-    pub hop_secs: f64,
+    /// `--hop-secs` and `--window-secs`: they win over the saved live window.
+    pub hop_secs: Option<f64>,
+    pub window_secs: Option<f64>,
+    /// `--top-k-mode`, `--only`, `--except`, when given: they replace the saved ones.
+    pub top_k_mode: Option<crate::ontology::TopKMode>,
+    pub only: Option<String>,
+    pub except: Option<String>,
     pub provider: crate::inference::DevicePreference,
     pub threads: Option<usize>,
     pub ort_lib: Option<PathBuf>,
@@ -70,6 +86,11 @@ impl Launch {
             speech: args.speech.clone(),
             source: (args.file.is_some() || args.device.is_some()).then(|| args.source()),
             hop_secs: args.hop_secs,
+            window_secs: args.window_secs,
+            top_k_mode: (args.top.top_k_mode != crate::ontology::TopKMode::default())
+                .then_some(args.top.top_k_mode),
+            only: (!args.top.only.is_empty()).then(|| args.top.only.join(";")),
+            except: (!args.top.except.is_empty()).then(|| args.top.except.join(";")),
             provider: args.model.provider,
             threads: args.model.threads,
             ort_lib,
@@ -99,6 +120,8 @@ struct Running {
     card: Option<ModelCard>,
     /// The speech track's bundle, when the session runs one (track 1).
     speech: Option<Bundle>,
+    /// The tagger's live window and hop in this session.
+    live: LiveWindow,
     /// Audio callbacks seen at the last check, and when they last advanced.
     callbacks: u64,
     callbacks_moved_at: Instant,
@@ -145,6 +168,7 @@ pub struct LivetagApp {
     audio_dialog: Option<String>,
     browse: Option<(BrowseFor, Receiver<Option<PathBuf>>)>,
     show_help: bool,
+    show_about: bool,
     show_card: bool,
     started: Instant,
     screenshot: Option<Receiver<Arc<egui::ColorImage>>>,
@@ -205,6 +229,7 @@ impl LivetagApp {
             audio_dialog: None,
             browse: None,
             show_help: false,
+            show_about: false,
             show_card: false,
             started: Instant::now(),
             screenshot: None,
@@ -214,6 +239,15 @@ impl LivetagApp {
         };
         if app.launch.speech.is_some() {
             app.settings.speech_track = true;
+        }
+        if let Some(mode) = app.launch.top_k_mode {
+            app.settings.view.top_k_mode = mode;
+        }
+        if let Some(only) = app.launch.only.clone() {
+            app.settings.view.only = only;
+        }
+        if let Some(except) = app.launch.except.clone() {
+            app.settings.view.except = except;
         }
         app.load_model(model);
         if app.settings.speech_track {
@@ -326,9 +360,21 @@ impl LivetagApp {
             .unwrap_or_default()
     }
 
-    fn config(&self) -> PipelineConfig {
+    /// The live window and hop for `bundle`: the command line's, else the saved ones,
+    /// else the bundle's own live defaults.
+    fn live_window(&self, bundle: &Bundle) -> LiveWindow {
+        let saved = self.settings.live.get(bundle.name());
+        let hop_secs = bundle.live_hop_secs(self.launch.hop_secs.or(saved.map(|l| l.hop_secs)));
+        let input = bundle.live_input(self.launch.window_secs.or(saved.map(|l| l.window_secs)));
+        LiveWindow {
+            window_secs: input.window_rows as f64 * input.seconds_per_row(),
+            hop_secs,
+        }
+    }
+
+    fn config(&self, live: LiveWindow) -> PipelineConfig {
         PipelineConfig {
-            hop_secs: self.launch.hop_secs,
+            hop_secs: live.hop_secs,
             ..PipelineConfig::default()
         }
     }
@@ -417,8 +463,9 @@ impl LivetagApp {
             provider,
             card,
         } = main;
+        let live = self.live_window(&bundle);
         let mut tracks = vec![Track {
-            input: bundle.input.clone(),
+            input: bundle.input.with_window_secs(live.window_secs),
             scorer,
         }];
         let speech = speech.map(|speech| {
@@ -428,7 +475,7 @@ impl LivetagApp {
             });
             speech.bundle
         });
-        match LiveSession::start(source, tracks, self.config()) {
+        match LiveSession::start(source, tracks, self.config(live)) {
             Ok(session) => {
                 if let (Some(secs), Some(playback)) = (seek_to_secs, session.playback()) {
                     playback.seek(secs);
@@ -450,9 +497,12 @@ impl LivetagApp {
         let mut view = LiveView::new(
             bundle.name().to_string(),
             bundle.labels.clone(),
+            bundle.hierarchy.clone(),
             session.pipeline.display().clone(),
             &self.settings.view,
         );
+        // A list that names nothing is shown in the Top classes panel, each frame.
+        let _ = view.apply_filter(&self.settings.view);
         if let Some(speech) = &speech {
             view.add_speech_lane(speech.name().to_string(), speech.labels[0].clone());
         }
@@ -468,6 +518,7 @@ impl LivetagApp {
         self.settings.model = Some(bundle.dir.display().to_string());
         self.device_problem = None;
         self.running = Some(Running {
+            live: self.live_window(&bundle),
             callbacks: 0,
             callbacks_moved_at: Instant::now(),
             session,
@@ -715,6 +766,9 @@ impl LivetagApp {
         if pressed(MODEL_CARD) {
             self.show_card = !self.show_card;
         }
+        if pressed(NEXT_TOP_K_MODE) {
+            self.settings.view.top_k_mode = self.settings.view.top_k_mode.next();
+        }
         if pressed(SPEECH_TRACK) {
             self.set_speech_track(!self.settings.speech_track);
         }
@@ -786,6 +840,7 @@ impl LivetagApp {
                     self.set_speech_track(speech);
                     ui.close();
                 }
+                self.live_window_ui(ui);
                 ui.separator();
                 ui.label("Installed");
                 for model in self.installed_models() {
@@ -827,6 +882,28 @@ impl LivetagApp {
                     egui::Slider::new(&mut view.smoothing_secs, 0.0..=3.0).text("smoothing (s)"),
                 );
                 ui.add(egui::Slider::new(&mut view.top_k, 1..=10).text("classes shown"));
+                egui::ComboBox::from_label("top classes (T)")
+                    .selected_text(view.top_k_mode.name())
+                    .show_ui(ui, |ui| {
+                        for mode in crate::ontology::TopKMode::ALL {
+                            ui.selectable_value(&mut view.top_k_mode, mode, mode.name());
+                        }
+                    })
+                    .response
+                    .on_hover_text(format!(
+                        "most-specific: a class gives way to a descendant scoring at least {:.0} % of it (Bark over Dog); grouped: children indented under their parent; all: plain score order",
+                        crate::ontology::COMPARABLE_SCORE_RATIO * 100.0
+                    ));
+                ui.horizontal(|ui| {
+                    ui.label("only");
+                    ui.text_edit_singleline(&mut view.only)
+                        .on_hover_text("classes to show, separated by ';': a label, or an ontology class and everything under it (Animal; Vehicle)");
+                });
+                ui.horizontal(|ui| {
+                    ui.label("except");
+                    ui.text_edit_singleline(&mut view.except)
+                        .on_hover_text("classes never to show, separated by ';' (Music)");
+                });
                 ui.add(
                     egui::Slider::new(&mut view.default_threshold, 0.0..=1.0)
                         .text("default threshold"),
@@ -838,6 +915,10 @@ impl LivetagApp {
                     .clicked()
                 {
                     self.show_help = true;
+                    ui.close();
+                }
+                if ui.button("About livetag").clicked() {
+                    self.show_about = true;
                     ui.close();
                 }
                 if ui
@@ -855,6 +936,67 @@ impl LivetagApp {
                 ui.label(format!("loading {name}…"));
             }
         });
+    }
+
+    /// Model > live window: window length and hop of the running model, within what the
+    /// bundle allows. Applying restarts the stream on the same source.
+    fn live_window_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(running) = &self.running else {
+            return;
+        };
+        ui.separator();
+        ui.label(format!("Live window ({})", running.bundle.name()));
+        let input = &running.bundle.input;
+        let (min_secs, max_secs) = input.window_secs_range();
+        let name = running.bundle.name().to_string();
+        let (running_live, request) = (running.live, running.request.clone());
+        let mut live = self
+            .settings
+            .live
+            .get(&name)
+            .copied()
+            .unwrap_or(running_live);
+        let mut changed = false;
+        if max_secs > min_secs {
+            changed |= ui
+                .add(
+                    egui::Slider::new(&mut live.window_secs, min_secs..=max_secs)
+                        .text("window (s)")
+                        .fixed_decimals(2),
+                )
+                .changed();
+        } else {
+            ui.label(format!("window {min_secs:.2} s (fixed by the model)"));
+        }
+        changed |= ui
+            .add(
+                egui::Slider::new(&mut live.hop_secs, 0.01..=2.0)
+                    .logarithmic(true)
+                    .text("hop (s)")
+                    .fixed_decimals(3),
+            )
+            .changed();
+        if changed {
+            self.settings.live.insert(name.clone(), live);
+        }
+        let pending = live != running_live;
+        if ui
+            .add_enabled(pending, egui::Button::new("Apply (restarts the stream)"))
+            .clicked()
+        {
+            // What is set here wins over --hop-secs / --window-secs from now on.
+            self.launch.hop_secs = None;
+            self.launch.window_secs = None;
+            self.switch_source(request.clone());
+            ui.close();
+        }
+        if ui.button("Use the model's defaults").clicked() {
+            self.settings.live.remove(&name);
+            self.launch.hop_secs = None;
+            self.launch.window_secs = None;
+            self.switch_source(request);
+            ui.close();
+        }
     }
 
     fn banners(&mut self, ui: &mut egui::Ui) {
@@ -913,6 +1055,15 @@ impl LivetagApp {
                 None => running.bundle.name().to_string(),
             },
             provider: running.provider.clone(),
+            window: format!(
+                "{:.2} s window every {:.0} ms{}",
+                running.live.window_secs,
+                running.live.hop_secs * 1e3,
+                stats
+                    .hop_budget(session.source.sample_rate_hz, running.live.hop_secs)
+                    .map(|b| format!(", {:.0} % of each hop spent", b.percent_of_hop()))
+                    .unwrap_or_default()
+            ),
             inference_ms: inference,
             latency_ms: latency,
             dropped_windows: stats.windows_dropped(),
@@ -1049,6 +1200,7 @@ impl LivetagApp {
                                 "open an audio file (demo mode)",
                             ),
                             (&*ctx.format_shortcut(&QUIT), "quit"),
+                            ("T", "top classes: most-specific, grouped, all"),
                             ("F1", "this help"),
                             ("right-click a bar", "set that class's threshold"),
                         ] {
@@ -1058,6 +1210,13 @@ impl LivetagApp {
                         }
                     });
                 });
+        }
+        if self.show_about {
+            let model = self.running.as_ref().map(|r| &r.bundle);
+            egui::Window::new("About livetag")
+                .open(&mut self.show_about)
+                .collapsible(false)
+                .show(ctx, |ui| about_ui(ui, model));
         }
     }
 
@@ -1093,7 +1252,7 @@ impl LivetagApp {
                 .session
                 .pipeline
                 .stats()
-                .hop_budget(source_rate_hz, self.launch.hop_secs);
+                .hop_budget(source_rate_hz, running.live.hop_secs);
             if let Some(budget) = budget {
                 eprintln!("livetag: {budget}");
             }
@@ -1122,6 +1281,26 @@ impl LivetagApp {
     }
 }
 
+/// Help > About: version, the running model's licence, and the attributions the bundled
+/// data asks for (NOTICE.md has the full list).
+fn about_ui(ui: &mut egui::Ui, model: Option<&Bundle>) {
+    ui.heading(format!("livetag {}", env!("CARGO_PKG_VERSION")));
+    ui.label("Real-time audio tagging with self-describing model bundles. MIT OR Apache-2.0.");
+    if let Some(bundle) = model {
+        ui.label(format!(
+            "Model: {}, licence {} ({}).",
+            bundle.name(),
+            bundle.spec.model.licence,
+            bundle.dir.join(&bundle.spec.model.licence_file).display()
+        ));
+        if let Some(ontology) = bundle.hierarchy.ontology() {
+            ui.label(format!("Class hierarchy: {}.", ontology.attribution));
+        }
+    }
+    ui.label(crate::ontology::AUDIOSET_ATTRIBUTION);
+    ui.label("AudioSet class list: Google Inc., CC BY 4.0. NOTICE.md lists every bundled model's licence.");
+}
+
 fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
     let [width, height] = image.size;
     let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
@@ -1148,6 +1327,8 @@ pub struct StatusLine {
     pub source: String,
     pub model: String,
     pub provider: String,
+    /// Live window, hop, and the share of each hop the front-end and models take.
+    pub window: String,
     /// "p50/p99" in ms.
     pub inference_ms: String,
     pub latency_ms: String,
@@ -1162,6 +1343,8 @@ impl StatusLine {
             ui.label(format!("source {}", self.source));
             ui.separator();
             ui.label(format!("model {} on {}", self.model, self.provider));
+            ui.separator();
+            ui.label(&self.window);
             ui.separator();
             ui.label(format!("inference p50/p99 {} ms", self.inference_ms));
             ui.separator();
@@ -1223,7 +1406,10 @@ impl eframe::App for LivetagApp {
             .default_size(300.0)
             .show(ui, |ui| {
                 ui.heading("Top classes");
-                if let Some(view) = &self.view {
+                if let Some(view) = &mut self.view {
+                    if let Err(error) = view.apply_filter(&self.settings.view) {
+                        ui.colored_label(ui.visuals().warn_fg_color, error);
+                    }
                     let bars = view.top_k_ui(ui, &mut self.settings.view);
                     self.layout.bars = bars.into_iter().map(|(l, r)| (l, corners(r))).collect();
                     super::view::event_log_ui(ui, view);

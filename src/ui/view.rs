@@ -11,6 +11,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
 use crate::events::{Decision, Event, EventDetector, EventSettings};
+use crate::ontology::{ClassFilter, Hierarchy, Ranked, TopKMode};
 use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent, ProbabilityTrail};
 use crate::tagger::FrameStitcher;
 
@@ -36,6 +37,12 @@ pub struct ViewSettings {
     /// Time constant of the score smoothing; 0 shows raw scores.
     pub smoothing_secs: f32,
     pub top_k: usize,
+    /// How parents and children of an ontology share the top classes.
+    pub top_k_mode: TopKMode,
+    /// Allow list, `;`-separated labels or ontology classes (empty: all).
+    pub only: String,
+    /// Deny list, likewise.
+    pub except: String,
     pub visible_secs: f32,
     pub show_model_input: bool,
     /// Threshold for classes without their own.
@@ -52,6 +59,9 @@ impl Default for ViewSettings {
             db_high: -20.0,
             smoothing_secs: 0.3,
             top_k: 5,
+            top_k_mode: TopKMode::default(),
+            only: String::new(),
+            except: String::new(),
             visible_secs: 10.0,
             show_model_input: false,
             default_threshold: 0.5,
@@ -61,6 +71,13 @@ impl Default for ViewSettings {
 }
 
 impl ViewSettings {
+    pub fn class_filter(&self) -> ClassFilter {
+        ClassFilter {
+            allow: ClassFilter::parse_list(&self.only),
+            deny: ClassFilter::parse_list(&self.except),
+        }
+    }
+
     pub fn threshold(&self, model: &str, label: &str) -> f32 {
         self.thresholds
             .get(model)
@@ -142,6 +159,9 @@ struct SpeechLane {
 pub struct LiveView {
     pub model: String,
     pub labels: Vec<String>,
+    pub hierarchy: Hierarchy,
+    /// The allow and deny lists as last applied, and what they allow.
+    filter: (ClassFilter, Option<Vec<bool>>),
     pub display: DisplayInfo,
     spectrum: ScrollingImage,
     model_input: Option<ScrollingImage>,
@@ -157,6 +177,7 @@ impl LiveView {
     pub fn new(
         model: String,
         labels: Vec<String>,
+        hierarchy: Hierarchy,
         display: DisplayInfo,
         settings: &ViewSettings,
     ) -> Self {
@@ -180,6 +201,8 @@ impl LiveView {
             smoothed: vec![0.0; labels.len()],
             model,
             labels,
+            hierarchy,
+            filter: (ClassFilter::default(), None),
             display,
             spectrum,
             model_input,
@@ -311,9 +334,35 @@ impl LiveView {
         None
     }
 
-    /// Label indices of the best smoothed scores, best first.
-    pub fn top(&self, k: usize) -> Vec<usize> {
-        crate::tagger::top_k(&self.smoothed, k)
+    /// Applies the settings' allow and deny lists when they changed. On an error the lists
+    /// in force stay, and the error says which entry names nothing.
+    pub fn apply_filter(&mut self, settings: &ViewSettings) -> Result<(), String> {
+        let filter = settings.class_filter();
+        if filter == self.filter.0 {
+            return Ok(());
+        }
+        let allowed = if filter.is_empty() {
+            None
+        } else {
+            Some(
+                filter
+                    .resolve(&self.labels, &self.hierarchy)
+                    .map_err(|e| format!("View > Only/Except: {e}"))?,
+            )
+        };
+        self.filter = (filter, allowed);
+        Ok(())
+    }
+
+    /// The top-k rows of the smoothed scores, in the settings' mode, after the filter.
+    pub fn rows(&self, settings: &ViewSettings) -> Vec<Ranked> {
+        crate::ontology::rank(
+            &self.smoothed,
+            &self.hierarchy,
+            self.filter.1.as_deref(),
+            settings.top_k_mode,
+            settings.top_k,
+        )
     }
 
     pub fn smoothed(&self) -> &[f32] {
@@ -504,7 +553,9 @@ impl LiveView {
             return drawn;
         }
         let row_height = 22.0;
-        for (rank, label_index) in self.top(settings.top_k).into_iter().enumerate() {
+        let score_width = 40.0;
+        for (rank, row) in self.rows(settings).into_iter().enumerate() {
+            let label_index = row.label;
             let label = &self.labels[label_index];
             let score = self.smoothed[label_index];
             let threshold = settings.threshold(&self.model, label);
@@ -512,8 +563,10 @@ impl LiveView {
                 .allocate_exact_size(egui::vec2(ui.available_width(), row_height), Sense::click());
             drawn.push((label.clone(), rect));
             let painter = ui.painter_at(rect);
+            // Grouped mode: a child sits under its parent, indented.
+            let indent = INDENT_PER_LEVEL * row.depth as f32;
             let bar = Rect::from_min_max(
-                rect.left_top() + egui::vec2(0.0, 3.0),
+                rect.left_top() + egui::vec2(indent, 3.0),
                 rect.right_bottom() - egui::vec2(0.0, 3.0),
             );
             painter.rect_filled(bar, 3.0, ui.visuals().extreme_bg_color);
@@ -534,11 +587,18 @@ impl LiveView {
                 Stroke::new(2.0, ui.visuals().strong_text_color()),
             );
             let text_colour = ui.visuals().strong_text_color();
-            painter.text(
-                bar.left_center() + egui::vec2(6.0, 0.0),
-                Align2::LEFT_CENTER,
-                label,
-                FontId::proportional(13.0),
+            // AudioSet names are long ("Domestic animals, pets"): the label gets the bar
+            // less the score's column and is cut with an ellipsis; the tooltip has it whole.
+            let label_width = (bar.width() - score_width - 12.0).max(10.0);
+            let mut job = egui::text::LayoutJob::single_section(
+                label.clone(),
+                egui::TextFormat::simple(FontId::proportional(13.0), text_colour),
+            );
+            job.wrap = egui::text::TextWrapping::truncate_at_width(label_width);
+            let galley = ui.fonts_mut(|f| f.layout_job(job));
+            painter.galley(
+                egui::pos2(bar.left() + 6.0, bar.center().y - galley.size().y / 2.0),
+                galley,
                 text_colour,
             );
             painter.text(
@@ -548,9 +608,15 @@ impl LiveView {
                 FontId::monospace(12.0),
                 text_colour,
             );
+            let hides = if row.hides.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = row.hides.iter().map(|&l| self.labels[l].as_str()).collect();
+                format!("\nshown instead of {}", names.join(" › "))
+            };
             response
                 .on_hover_text(format!(
-                    "{label}: {score:.3}, threshold {threshold:.2} (right-click to change)"
+                    "{label}: {score:.3}, threshold {threshold:.2} (right-click to change){hides}"
                 ))
                 .context_menu(|ui| {
                     let mut value = threshold;
@@ -581,7 +647,12 @@ impl LiveView {
     pub fn timeline_ui(&self, ui: &mut egui::Ui, settings: &ViewSettings, height: f32) {
         let now_secs = self.now_secs();
         let span_secs = settings.visible_secs as f64;
-        let classes = self.top(settings.top_k.min(LINE_COLOURS.len()));
+        let classes: Vec<usize> = self
+            .rows(settings)
+            .into_iter()
+            .take(LINE_COLOURS.len())
+            .map(|row| row.label)
+            .collect();
         Plot::new("timeline")
             .height(height)
             .legend(Legend::default().position(egui_plot::Corner::LeftTop))
@@ -641,12 +712,27 @@ impl LiveView {
                         .map(|row| [row.end_secs - now_secs, row.scores[class] as f64])
                         .collect();
                     plot.line(
-                        Line::new(self.labels[class].clone(), points)
+                        Line::new(legend_name(&self.labels[class]), points)
                             .color(LINE_COLOURS[rank % LINE_COLOURS.len()])
                             .width(1.5),
                     );
                 }
             });
+    }
+}
+
+/// Pixels each grouped-mode level is indented by.
+const INDENT_PER_LEVEL: f32 = 14.0;
+/// Longest legend entry, in characters: the legend sits over the plot.
+const LEGEND_CHARS: usize = 24;
+
+/// A label short enough for the timeline's legend.
+fn legend_name(label: &str) -> String {
+    if label.chars().count() <= LEGEND_CHARS {
+        label.to_string()
+    } else {
+        let cut: String = label.chars().take(LEGEND_CHARS - 1).collect();
+        format!("{}…", cut.trim_end())
     }
 }
 
