@@ -324,11 +324,14 @@ fn tag_on_the_default_model_ranks_by_ontology() {
     let all = first_record(&["--top-k-mode", "all"]);
     assert_eq!(labels(&all)[..2], ["Animal", "Dog"], "{all}");
     let grouped = first_record(&["--top-k-mode", "grouped", "--top-k", "3"]);
+    // Dog sits under Domestic animals, which sits under Animal.
     assert_eq!(
-        grouped["top"][2]["label"], "Domestic animals, pets",
+        labels(&grouped),
+        ["Animal", "Domestic animals, pets", "Dog"],
         "{grouped}"
     );
-    assert_eq!(grouped["top"][2]["depth"], 1, "{grouped}");
+    assert_eq!(grouped["top"][1]["depth"], 1, "{grouped}");
+    assert_eq!(grouped["top"][2]["depth"], 2, "{grouped}");
     let no_animals = first_record(&["--except", "Animal"]);
     for label in labels(&no_animals) {
         assert!(

@@ -1,4 +1,4 @@
-//! The speech track live: silero VAD beside musicnn (`listen --speech`), and alone, on
+//! The speech track live: silero VAD beside musicnn (the music tagger) (`listen --speech`), and alone, on
 //! demo-mode files played at real-time speed (`--mute`: no sound card needed).
 
 mod common;
@@ -38,7 +38,7 @@ fn speech_of(records: &[serde_json::Value]) -> Vec<f64> {
 #[test]
 fn the_speech_track_runs_beside_the_tagger() {
     let speech_clip = repo().join("tests/fixtures/silero/speech.wav");
-    let records = listen(&["--speech"], &speech_clip, 5);
+    let records = listen(&["--speech", "--model", "musicnn-mtt"], &speech_clip, 5);
     assert!(records.len() >= 10, "{} records", records.len());
     let speech = speech_of(&records);
     let high = speech.iter().filter(|&&p| p > 0.5).count();
@@ -48,7 +48,11 @@ fn the_speech_track_runs_beside_the_tagger() {
         .iter()
         .all(|r| r["top"].as_array().unwrap().len() == 5));
 
-    let whistle = listen(&["--speech"], &repo().join("assets/whistle.wav"), 5);
+    let whistle = listen(
+        &["--speech", "--model", "musicnn-mtt"],
+        &repo().join("assets/whistle.wav"),
+        5,
+    );
     let speech = speech_of(&whistle);
     assert!(speech.iter().all(|&p| p < 0.2), "whistle: {speech:?}");
     assert!(whistle.iter().all(|r| r["top"][0]["label"] == "flute"));
