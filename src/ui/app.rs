@@ -1404,7 +1404,11 @@ impl eframe::App for LivetagApp {
         egui::Panel::right("tags")
             .resizable(true)
             .default_size(300.0)
+            .min_size(180.0)
             .show(ui, |ui| {
+                // The panel keeps the width it is given, not the width of its first
+                // frame's "loading model…", which left AudioSet labels three letters wide.
+                ui.set_min_width(ui.available_width());
                 ui.heading("Top classes");
                 if let Some(view) = &mut self.view {
                     if let Err(error) = view.apply_filter(&self.settings.view) {
