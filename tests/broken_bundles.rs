@@ -317,3 +317,111 @@ fn waveform_model_with_a_frontend() {
         "{message}"
     );
 }
+
+/// `[ontology]`: a name livetag does not know, ids that do not match the labels one to one,
+/// and an id the ontology lacks, each named with its file and line.
+#[test]
+fn ontology_section_errors() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let add_ontology = |name: &str, ids: &str| {
+        let spec = bundle.join("bundle.toml");
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let text = text.split("\n[ontology]").next().unwrap().to_string();
+        std::fs::write(
+            &spec,
+            format!("{text}\n[ontology]\nname = \"{name}\"\nids = \"label_ids.txt\"\n"),
+        )
+        .unwrap();
+        std::fs::write(bundle.join("label_ids.txt"), ids).unwrap();
+    };
+    add_ontology("imagenet", "/m/0jbk\n/m/0bt9lr\n/m/05tny_\n");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message
+            .contains("`ontology.name`: unknown ontology \"imagenet\" (livetag knows: audioset)"),
+        "{message}"
+    );
+
+    add_ontology("audioset", "/m/0jbk\n/m/0bt9lr\n");
+    let (_, message) = error_of(&bundle, "label_ids.txt");
+    assert!(message.contains("2 ids for 3 labels"), "{message}");
+
+    add_ontology("audioset", "/m/0jbk\n/m/nope\n/m/05tny_\n");
+    let (_, message) = error_of(&bundle, "label_ids.txt");
+    assert!(
+        message.contains("line 2: \"/m/nope\" is not an id in the audioset ontology"),
+        "{message}"
+    );
+
+    // Three real AudioSet classes, and the bundle loads with them nested.
+    add_ontology("audioset", "/m/0jbk\n/m/0bt9lr\n/m/05tny_\n");
+    let loaded = Bundle::load(&bundle).unwrap();
+    assert!(
+        loaded.hierarchy.is_self_or_ancestor(0, 2),
+        "Animal is above Bark"
+    );
+}
+
+/// `[live]`: a hop that is not positive, a window the model does not accept, and a hop for
+/// a stateful model, which always runs at its own.
+#[test]
+fn live_section_errors() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let spec = bundle.join("bundle.toml");
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let with_live =
+        |live: &str| std::fs::write(&spec, format!("{original}\n[live]\n{live}\n")).unwrap();
+
+    with_live("hop_secs = -0.04");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message.contains("`live.hop_secs`: must be a positive number of seconds"),
+        "{message}"
+    );
+
+    // tiny-tone's windows run from 8 to 32 frames of 128 samples at 8 kHz: 0.128 to 0.512 s.
+    with_live("window_secs = 2.0");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message.contains(
+            "`live.window_secs`: 2 s is outside what the model accepts, 0.128 to 0.512 s"
+        ),
+        "{message}"
+    );
+
+    with_live("window_secs = 0.256\nhop_secs = 0.032");
+    let loaded = Bundle::load(&bundle).unwrap();
+    assert_eq!(loaded.live_input(None).window_rows, 16);
+    assert_eq!(loaded.live_hop_secs(None), 0.032);
+    assert_eq!(loaded.live_hop_secs(Some(0.1)), 0.1, "an asked hop wins");
+    // Asked windows are clamped to what the model accepts.
+    assert_eq!(loaded.live_input(Some(10.0)).window_rows, 32);
+    assert_eq!(loaded.live_input(Some(0.0)).window_rows, 8);
+    assert_eq!(loaded.live_input(Some(f64::NAN)).window_rows, 32);
+
+    let (_tmp, stateful) = copy_bundle("tiny-state");
+    let spec = stateful.join("bundle.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}\n[live]\nhop_secs = 0.5\n")).unwrap();
+    let (_, message) = error_of(&stateful, "bundle.toml");
+    assert!(
+        message.contains("`live.hop_secs`: a stateful model runs at its own hop"),
+        "{message}"
+    );
+    // Without the key, its live hop is its own, whatever is asked.
+    std::fs::write(&spec, text).unwrap();
+    let loaded = Bundle::load(&stateful).unwrap();
+    assert_eq!(loaded.live_hop_secs(Some(0.5)), 8.0 / 8000.0);
+}
+
+#[test]
+fn max_samples_shorter_than_the_window() {
+    let (_tmp, bundle) = copy_bundle("tiny-state");
+    edit_spec(
+        &bundle,
+        "hop_samples = 8",
+        "hop_samples = 8\nmax_samples = 4",
+    );
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(message.contains("max_samples"), "{message}");
+}

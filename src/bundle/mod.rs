@@ -220,20 +220,6 @@ impl Bundle {
                 })?
             }
         };
-        if let Some(live) = &spec.live {
-            for (key, value) in [
-                ("live.window_secs", live.window_secs),
-                ("live.hop_secs", live.hop_secs),
-            ] {
-                if let Some(secs) = value {
-                    checker.require(
-                        secs > 0.0 && secs.is_finite(),
-                        key,
-                        "must be a positive number of seconds",
-                    )?;
-                }
-            }
-        }
 
         let model_path = dir.join(&spec.model.file);
         let model_bytes = std::fs::read(&model_path).map_err(|source| match source.kind() {
@@ -258,6 +244,9 @@ impl Bundle {
             max_batch: if stateful { Some(1) } else { input.max_batch },
             ..input
         };
+        if let Some(live) = &spec.live {
+            checker.live(live, &input, stateful)?;
+        }
         if let Some(reference) = &spec.reference {
             require_file(&dir.join(&reference.audio), "reference audio")?;
             require_file(&dir.join(&reference.expected), "reference scores")?;
@@ -280,9 +269,17 @@ impl Bundle {
         &self.spec.model.name
     }
 
-    /// Seconds between live predictions: what was asked, else the bundle's `[live]`
-    /// default, else [`DEFAULT_LIVE_HOP_SECS`].
+    /// Whether windows carry state from one to the next (and so run at the bundle's hop).
+    pub fn is_stateful(&self) -> bool {
+        !self.spec.state.is_empty()
+    }
+
+    /// Seconds between live predictions: a stateful model's own hop; else what was asked,
+    /// else the bundle's `[live]` default, else [`DEFAULT_LIVE_HOP_SECS`].
     pub fn live_hop_secs(&self, asked: Option<f64>) -> f64 {
+        if self.is_stateful() {
+            return self.input.hop_rows as f64 * self.input.seconds_per_row();
+        }
         asked
             .or_else(|| self.spec.live.as_ref().and_then(|l| l.hop_secs))
             .unwrap_or(DEFAULT_LIVE_HOP_SECS)
@@ -589,7 +586,7 @@ impl Checker<'_> {
                         return Err(self.invalid(
                             field(&format!("window_{unit}")),
                             format!(
-                                "model input `{name}` {} has a fixed time axis of {size} {unit}, so window_{unit} and min_{unit} must both be {size} (got {window} and {min})",
+                                "model input `{name}` {} has a fixed time axis of {size} {unit}, so window_{unit}, min_{unit} and max_{unit} must all be {size} (got {window}, {min} and {max})",
                                 tensor.shape_string()
                             ),
                         ));
@@ -608,6 +605,35 @@ impl Checker<'_> {
             hop_rows: hop,
             max_batch,
         })
+    }
+
+    /// `[live]`: a window the model accepts, a positive hop, and no hop for a stateful
+    /// model, which always runs at its own.
+    fn live(&self, live: &LiveSpec, input: &AudioInput, stateful: bool) -> Result<(), BundleError> {
+        if let Some(secs) = live.hop_secs {
+            self.require(
+                secs > 0.0 && secs.is_finite(),
+                "live.hop_secs",
+                "must be a positive number of seconds",
+            )?;
+            self.require(
+                !stateful,
+                "live.hop_secs",
+                "a stateful model runs at its own hop (input.hop_samples); remove this key",
+            )?;
+        }
+        if let Some(secs) = live.window_secs {
+            let (min_secs, max_secs) = input.window_secs_range();
+            // Half a row of slack: the range is whole rows, the key is decimal seconds.
+            let slack = 0.5 * input.seconds_per_row();
+            if !(secs.is_finite() && secs >= min_secs - slack && secs <= max_secs + slack) {
+                return Err(self.invalid(
+                    "live.window_secs",
+                    format!("{secs} s is outside what the model accepts, {min_secs:.3} to {max_secs:.3} s (input.min_* to input.max_*)"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn outputs(

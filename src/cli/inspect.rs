@@ -161,6 +161,24 @@ fn print_card(bundle: &Bundle) {
         preview.join(", "),
         if bundle.labels.len() > 8 { ", ..." } else { "" }
     );
+    if spec.live.is_some() || input.max_rows > input.window_rows {
+        println!(
+            "  live:        {:.3} s windows every {:.3} s by default; windows may be {:.3} to {:.3} s",
+            secs(bundle.live_input(None).window_rows),
+            bundle.live_hop_secs(None),
+            secs(input.min_rows),
+            secs(input.max_rows),
+        );
+    }
+    if let Some(ontology) = bundle.hierarchy.ontology() {
+        println!(
+            "  ontology:    {} ({} classes; the labels' ids in {}); {}",
+            ontology.name,
+            ontology.nodes.len(),
+            spec.ontology.as_ref().map_or("?", |o| o.ids.as_str()),
+            ontology.attribution
+        );
+    }
     if !spec.state.is_empty() {
         let states: Vec<String> = spec
             .state

@@ -74,7 +74,14 @@ fn matches(text: &str, labels: &[String], hierarchy: &Hierarchy) -> Result<Vec<b
         .map(|l| l.eq_ignore_ascii_case(text))
         .collect();
     if let Some(ontology) = hierarchy.ontology() {
-        for node in ontology.find(text) {
+        // The ontology nodes meant: those of labels named `text` (a bundle's label may be
+        // worded unlike the ontology's name), and nodes named or identified by `text`.
+        let mut nodes: Vec<usize> = (0..labels.len())
+            .filter(|&l| selected[l])
+            .filter_map(|l| hierarchy.node(l))
+            .collect();
+        nodes.extend(ontology.find(text));
+        for node in nodes {
             for (label, keep) in selected.iter_mut().enumerate() {
                 *keep |= hierarchy.in_subtree(label, node);
             }

@@ -19,8 +19,8 @@ use std::sync::OnceLock;
 pub use filter::{ClassFilter, FilterError, Selector};
 pub use rank::{rank, Ranked, TopK, TopKMode, COMPARABLE_SCORE_RATIO};
 
-/// The AudioSet ontology's attribution, shown in `livetag --version`-like places and the
-/// About box; its licence asks for it wherever it is redistributed.
+/// The AudioSet ontology's attribution, for the About box, `inspect` and NOTICE.md; its
+/// licence asks for it wherever it is redistributed.
 pub const AUDIOSET_ATTRIBUTION: &str = "AudioSet ontology by Google Inc., CC BY-SA 4.0 \
      (via the soundevents-dataset crate)";
 
@@ -239,11 +239,6 @@ impl Hierarchy {
         self.nodes.is_empty()
     }
 
-    /// True when some label descends from another: the modes then differ.
-    pub fn is_nested(&self) -> bool {
-        self.label_ancestors.iter().any(|a| !a.is_empty())
-    }
-
     /// The model's labels that `label` descends from.
     pub fn label_ancestors(&self, label: usize) -> &[usize] {
         &self.label_ancestors[label]
@@ -252,6 +247,11 @@ impl Hierarchy {
     /// Whether `ancestor` is `label` itself or one of its ancestors among the labels.
     pub fn is_self_or_ancestor(&self, ancestor: usize, label: usize) -> bool {
         ancestor == label || self.label_ancestors[label].binary_search(&ancestor).is_ok()
+    }
+
+    /// The ontology node of `label`.
+    fn node(&self, label: usize) -> Option<usize> {
+        self.nodes[label]
     }
 
     /// Whether `label` is ontology node `node` or lies in its subtree.

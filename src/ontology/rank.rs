@@ -2,10 +2,10 @@
 
 use super::Hierarchy;
 
-/// How much of its parent's score a child needs for the parent to give way to it in
-/// [`TopKMode::MostSpecific`]: a child at half its parent's score or more is taken as saying
-/// the same thing more precisely ("Bark 0.6" over "Dog 0.8"); one far below it ("Bow-wow
-/// 0.2") is not, and the parent stays.
+/// How much of an ancestor's score a class needs for the ancestor to give way to it in
+/// [`TopKMode::MostSpecific`]: a class at half its ancestor's score or more is taken as
+/// saying the same thing more precisely ("Bark 0.6" over "Dog 0.8"); one far below it
+/// ("Bow-wow 0.2") is not, and the ancestor stays.
 pub const COMPARABLE_SCORE_RATIO: f32 = 0.5;
 
 /// How a top-k list treats classes that are ancestors of other classes.
@@ -16,9 +16,10 @@ pub enum TopKMode {
     All,
     /// A class is hidden while one of its descendants scores at least
     /// [`COMPARABLE_SCORE_RATIO`] of its score; the descendant (or a still more specific
-    /// one) is shown in its place, names the classes it hides, and is ranked by the
-    /// strongest score among itself and them: "Cluck 0.41" standing for "Chicken 0.78"
-    /// ranks as 0.78, above an unrelated "Bird 0.47".
+    /// one) is shown in its place and names every class it stands for, through chains of
+    /// such steps. A row ranks by the strongest score among itself and the hidden classes
+    /// it stands for, each hidden class counting for its strongest row only: "Cluck 0.41"
+    /// standing for "Chicken 0.78" ranks as 0.78, above an unrelated "Bird 0.47".
     #[default]
     MostSpecific,
     /// The top k by score, each child indented under its nearest shown ancestor.
@@ -26,7 +27,7 @@ pub enum TopKMode {
 }
 
 impl TopKMode {
-    pub const ALL: [TopKMode; 3] = [TopKMode::MostSpecific, TopKMode::Grouped, TopKMode::All];
+    pub const MODES: [TopKMode; 3] = [TopKMode::MostSpecific, TopKMode::Grouped, TopKMode::All];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,8 +39,8 @@ impl TopKMode {
 
     /// The next mode, for a key that cycles through them.
     pub fn next(self) -> Self {
-        let at = Self::ALL.iter().position(|&m| m == self).unwrap_or(0);
-        Self::ALL[(at + 1) % Self::ALL.len()]
+        let at = Self::MODES.iter().position(|&m| m == self).unwrap_or(0);
+        Self::MODES[(at + 1) % Self::MODES.len()]
     }
 }
 
@@ -53,7 +54,7 @@ impl std::str::FromStr for TopKMode {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
+        Self::MODES
             .into_iter()
             .find(|m| m.name() == text)
             .ok_or_else(|| format!("\"{text}\" is not a top-k mode (all, most-specific, grouped)"))
@@ -107,49 +108,85 @@ pub fn rank(
                 })
                 .collect()
         }
-        TopKMode::MostSpecific => {
-            let gives_way = |child: usize, parent: usize| {
-                score(child) >= COMPARABLE_SCORE_RATIO * score(parent)
-                    && score(child) > f32::NEG_INFINITY
-            };
-            let mut covered = vec![false; n];
-            for &child in &candidates {
-                for &parent in hierarchy.label_ancestors(child) {
-                    if parent < n && gives_way(child, parent) {
-                        covered[parent] = true;
-                    }
-                }
-            }
-            candidates.retain(|&l| !covered[l]);
-            let mut rows: Vec<(f32, Ranked)> = candidates
-                .into_iter()
-                .map(|label| {
-                    let mut hides: Vec<usize> = hierarchy
-                        .label_ancestors(label)
-                        .iter()
-                        .copied()
-                        .filter(|&p| p < n && shown(p) && gives_way(label, p))
-                        .collect();
-                    hides.sort_by_key(|&p| hierarchy.label_ancestors(p).len());
-                    let strongest = hides.iter().map(|&p| score(p)).fold(score(label), f32::max);
-                    let row = Ranked {
-                        label,
-                        depth: 0,
-                        hides,
-                    };
-                    (strongest, row)
-                })
-                .collect();
-            rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
-            rows.truncate(k);
-            rows.into_iter().map(|(_, row)| row).collect()
-        }
+        TopKMode::MostSpecific => most_specific(&candidates, &score, hierarchy, k),
         TopKMode::Grouped => {
             by_score(&mut candidates);
             candidates.truncate(k);
             grouped(&candidates, hierarchy)
         }
     }
+}
+
+/// [`TopKMode::MostSpecific`] over the shown `candidates`.
+fn most_specific(
+    candidates: &[usize],
+    score: &impl Fn(usize) -> f32,
+    hierarchy: &Hierarchy,
+    k: usize,
+) -> Vec<Ranked> {
+    let is_candidate = |label: usize| candidates.binary_search(&label).is_ok();
+    let gives_way = |child: usize, ancestor: usize| {
+        score(child) > f32::NEG_INFINITY && score(child) >= COMPARABLE_SCORE_RATIO * score(ancestor)
+    };
+    // A class is covered when a descendant takes over from it. A row stands for everything
+    // it reaches through such steps, so a class covered only by a covered class still
+    // belongs to a row (Bark -> Dog -> Animal).
+    let takes_over = |label: usize| -> Vec<usize> {
+        hierarchy
+            .label_ancestors(label)
+            .iter()
+            .copied()
+            .filter(|&a| is_candidate(a) && gives_way(label, a))
+            .collect()
+    };
+    let covered: Vec<bool> = {
+        let mut covered = vec![false; hierarchy.len()];
+        for &label in candidates {
+            for ancestor in takes_over(label) {
+                covered[ancestor] = true;
+            }
+        }
+        covered
+    };
+    let rows: Vec<Ranked> = candidates
+        .iter()
+        .copied()
+        .filter(|&l| !covered[l])
+        .map(|label| {
+            let mut hides = Vec::new();
+            let mut frontier = vec![label];
+            while let Some(next) = frontier.pop() {
+                for ancestor in takes_over(next) {
+                    if !hides.contains(&ancestor) {
+                        hides.push(ancestor);
+                        frontier.push(ancestor);
+                    }
+                }
+            }
+            hides.sort_by_key(|&a| (hierarchy.label_ancestors(a).len(), a));
+            Ranked {
+                label,
+                depth: 0,
+                hides,
+            }
+        })
+        .collect();
+    // Each hidden class lends its score to one row only, the strongest that stands for it,
+    // so Bark and Bow-wow under one Dog do not both rank as the dog.
+    let mut rank_score: Vec<f32> = rows.iter().map(|r| score(r.label)).collect();
+    let hidden: Vec<usize> = (0..hierarchy.len()).filter(|&l| covered[l]).collect();
+    for ancestor in hidden {
+        let owner = (0..rows.len())
+            .filter(|&r| rows[r].hides.contains(&ancestor))
+            .max_by(|&a, &b| score(rows[a].label).total_cmp(&score(rows[b].label)));
+        if let Some(owner) = owner {
+            rank_score[owner] = rank_score[owner].max(score(ancestor));
+        }
+    }
+    let mut ranked: Vec<(f32, Ranked)> = rank_score.into_iter().zip(rows).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.label.cmp(&b.1.label)));
+    ranked.truncate(k);
+    ranked.into_iter().map(|(_, row)| row).collect()
 }
 
 /// Lays `chosen` (best first) out as a forest: each label under its deepest chosen

@@ -885,7 +885,7 @@ impl LivetagApp {
                 egui::ComboBox::from_label("top classes (T)")
                     .selected_text(view.top_k_mode.name())
                     .show_ui(ui, |ui| {
-                        for mode in crate::ontology::TopKMode::ALL {
+                        for mode in crate::ontology::TopKMode::MODES {
                             ui.selectable_value(&mut view.top_k_mode, mode, mode.name());
                         }
                     })
