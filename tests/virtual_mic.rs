@@ -32,9 +32,10 @@ const LISTEN_DURATION: &str = "10s";
 /// Share of windows heard during the clip whose top-1 label must be an expected one.
 /// Windows straddling the restart between the two plays hear a short silence.
 const MIN_TOP1_SHARE: f64 = 0.6;
-/// At a 0.1 s hop, 10 s give ~85 windows (at CED's 40 ms, ~200); far fewer means the stream
-/// stalled.
-const MIN_WINDOWS_DURING_CLIP: usize = 50;
+/// Windows that must hear the clip in the 10 s: at musicnn's 0.1 s hop ~85 come, at
+/// CED-tiny's 40 ms ~240; far fewer means the stream stalled.
+const MIN_WINDOWS_AT_100_MS: usize = 50;
+const MIN_WINDOWS_AT_40_MS: usize = 150;
 /// Capture to result, for each window. musicnn takes ~20-40 ms on two CPU cores and the
 /// server path ~20 ms; 500 ms would be a visibly late display.
 const MAX_LATENCY_MS: f64 = 500.0;
@@ -304,6 +305,7 @@ struct Case {
     model: Option<&'static str>,
     /// What the top-1 label (in the default, most-specific top-k mode) must be.
     expected: Expect,
+    min_windows: usize,
 }
 
 enum Expect {
@@ -357,6 +359,7 @@ fn listen_tags_a_whistle_heard_through_a_virtual_microphone() {
         plays: 2,
         model: Some("musicnn-mtt"),
         expected: Expect::OneOf(&["flute"]),
+        min_windows: MIN_WINDOWS_AT_100_MS,
     });
 }
 
@@ -368,6 +371,7 @@ fn the_default_model_hears_speech() {
         plays: 2,
         model: None,
         expected: Expect::Under("Speech"),
+        min_windows: MIN_WINDOWS_AT_40_MS,
     });
 }
 
@@ -379,6 +383,7 @@ fn the_default_model_hears_a_dog() {
         plays: 7,
         model: None,
         expected: Expect::Under("Dog"),
+        min_windows: MIN_WINDOWS_AT_40_MS,
     });
 }
 
@@ -390,6 +395,7 @@ fn the_default_model_hears_music() {
         plays: 4,
         model: None,
         expected: Expect::Under("Music"),
+        min_windows: MIN_WINDOWS_AT_40_MS,
     });
 }
 
@@ -538,7 +544,7 @@ fn listen_through_a_virtual_microphone(case: Case) {
     );
 
     assert!(
-        during_clip.len() >= MIN_WINDOWS_DURING_CLIP,
+        during_clip.len() >= case.min_windows,
         "only {} of {} windows heard the clip",
         during_clip.len(),
         records.len()

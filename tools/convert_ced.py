@@ -65,7 +65,7 @@ WINDOW = 10 * SR        # files: CED was trained and evaluated on 10 s AudioSet 
 HOP = SR                # files: a record per second
 MIN = SR // 2           # shorter windows than 0.5 s drift far from the longer ones' scores
 MAX = 10 * SR
-LIVE_WINDOW_SECS = 2.0  # live: see the note on the default in docs/BENCHMARKS.md
+LIVE_WINDOW_SECS = 2.0  # live: docs/BENCHMARKS.md, "Live defaults of the default model"
 LIVE_HOP_SECS = 0.04    # Dorfer's live tagger predicted every 10 frames of 4 ms
 TOLERANCE = 1e-5
 

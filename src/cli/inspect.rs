@@ -162,12 +162,19 @@ fn print_card(bundle: &Bundle) {
         if bundle.labels.len() > 8 { ", ..." } else { "" }
     );
     if spec.live.is_some() || input.max_rows > input.window_rows {
+        let range = if input.min_rows < input.max_rows {
+            format!(
+                "; windows may be {:.3} to {:.3} s",
+                secs(input.min_rows),
+                secs(input.max_rows)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "  live:        {:.3} s windows every {:.3} s by default; windows may be {:.3} to {:.3} s",
+            "  live:        {:.3} s windows every {:.3} s by default{range}",
             secs(bundle.live_input(None).window_rows),
             bundle.live_hop_secs(None),
-            secs(input.min_rows),
-            secs(input.max_rows),
         );
     }
     if let Some(ontology) = bundle.hierarchy.ontology() {

@@ -45,7 +45,8 @@ pub struct ListenArgs {
     /// Stop after this long, for example 10s, 500ms or 2m. Default: run until stopped.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Seconds between predictions (default: the bundle's live hop, else 0.1).
+    /// Seconds between predictions (default: the bundle's live hop, else 0.1; a stateful
+    /// model always runs at its own).
     #[arg(long)]
     pub hop_secs: Option<f64>,
     /// Seconds of audio per prediction, for models that take several lengths (default: the
@@ -122,6 +123,13 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
     let provider = runner.provider().to_string();
     let input = bundle.live_input(args.window_secs);
+    let window_secs = input.window_rows as f64 * input.seconds_per_row();
+    if let Some(asked) = args.window_secs {
+        if (asked - window_secs).abs() > input.seconds_per_row() {
+            let (min_secs, max_secs) = bundle.input.window_secs_range();
+            eprintln!("warning: --window-secs {asked}: {} takes {min_secs:.3} to {max_secs:.3} s windows; using {window_secs:.3} s", bundle.name());
+        }
+    }
     let hop_secs = bundle.live_hop_secs(args.hop_secs);
     let mut tracks = vec![Track {
         input: input.clone(),
@@ -149,7 +157,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         session.source.label,
         session.source.sample_rate_hz,
         bundle.name(),
-        input.window_rows as f64 * input.seconds_per_row(),
+        window_secs,
         hop_secs * 1e3,
         speech_model
             .as_ref()
@@ -286,6 +294,10 @@ fn write_record(
                     super::csv_field(&labels[row.label]),
                     scores.scores[row.label]
                 )?;
+            }
+            // Lists or most-specific mode can leave fewer rows than the header has columns.
+            for _ in best.len()..top.k.min(labels.len()) {
+                write!(out, ",,")?;
             }
             writeln!(out)
         }

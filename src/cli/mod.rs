@@ -56,8 +56,9 @@ pub struct TopKArgs {
     /// most-specific: a class gives way to a descendant that scores at least half as much
     /// (Bark instead of Animal, Domestic animals, Dog); grouped: children indented under
     /// their parent; all: plain score order. Only bundles with an ontology have parents.
-    #[arg(long, value_name = "MODE", default_value_t = TopKMode::MostSpecific)]
-    pub top_k_mode: TopKMode,
+    /// [default: most-specific]
+    #[arg(long, value_name = "MODE")]
+    pub top_k_mode: Option<TopKMode>,
     /// Show only these classes: a label, or an ontology class (name or id) and everything
     /// under it, e.g. --only Animal. Repeat it, or separate classes with ';'.
     #[arg(long, value_name = "CLASS")]
@@ -86,7 +87,7 @@ impl TopKArgs {
         anyhow::ensure!(self.top_k >= 1, "--top-k must be at least 1");
         TopK::new(
             self.top_k,
-            self.top_k_mode,
+            self.top_k_mode.unwrap_or_default(),
             &self.filter(),
             &bundle.labels,
             &bundle.hierarchy,

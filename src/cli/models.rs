@@ -124,7 +124,7 @@ fn list() -> anyhow::Result<ExitCode> {
                 } else if bundle.name() == catalog::SPEECH_MODEL {
                     " (speech track)"
                 } else if bundle.name() == catalog::MUSIC_MODEL {
-                    " (music tags: --model musicnn-mtt)"
+                    " (music tags)"
                 } else {
                     ""
                 };

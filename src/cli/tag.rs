@@ -302,6 +302,9 @@ fn write_record(
                     fields.push(super::csv_field(&labels[row.label]));
                     fields.push(window.scores[row.label].to_string());
                 }
+                // Lists or most-specific mode can leave fewer rows than the header has columns.
+                let columns = 3 + 2 * top.k.min(labels.len());
+                fields.resize(columns.max(fields.len()), String::new());
             }
             writeln!(out, "{}", fields.join(","))
         }

@@ -66,7 +66,8 @@ pub struct Launch {
     /// `--hop-secs` and `--window-secs`: they win over the saved live window.
     pub hop_secs: Option<f64>,
     pub window_secs: Option<f64>,
-    /// `--top-k-mode`, `--only`, `--except`, when given: they replace the saved ones.
+    /// `--top-k-mode`, `--only`, `--except`, when given: they replace the saved ones (the
+    /// lists those of the first model that starts) and are saved like a choice in View.
     pub top_k_mode: Option<crate::ontology::TopKMode>,
     pub only: Option<String>,
     pub except: Option<String>,
@@ -87,8 +88,7 @@ impl Launch {
             source: (args.file.is_some() || args.device.is_some()).then(|| args.source()),
             hop_secs: args.hop_secs,
             window_secs: args.window_secs,
-            top_k_mode: (args.top.top_k_mode != crate::ontology::TopKMode::default())
-                .then_some(args.top.top_k_mode),
+            top_k_mode: args.top.top_k_mode,
             only: (!args.top.only.is_empty()).then(|| args.top.only.join(";")),
             except: (!args.top.except.is_empty()).then(|| args.top.except.join(";")),
             provider: args.model.provider,
@@ -168,6 +168,8 @@ pub struct LivetagApp {
     audio_dialog: Option<String>,
     browse: Option<(BrowseFor, Receiver<Option<PathBuf>>)>,
     show_help: bool,
+    /// Model > Live window's sliders, until applied; dropped when another session starts.
+    live_draft: Option<LiveWindow>,
     show_about: bool,
     show_card: bool,
     started: Instant,
@@ -229,6 +231,7 @@ impl LivetagApp {
             audio_dialog: None,
             browse: None,
             show_help: false,
+            live_draft: None,
             show_about: false,
             show_card: false,
             started: Instant::now(),
@@ -243,12 +246,7 @@ impl LivetagApp {
         if let Some(mode) = app.launch.top_k_mode {
             app.settings.view.top_k_mode = mode;
         }
-        if let Some(only) = app.launch.only.clone() {
-            app.settings.view.only = only;
-        }
-        if let Some(except) = app.launch.except.clone() {
-            app.settings.view.except = except;
-        }
+
         app.load_model(model);
         if app.settings.speech_track {
             app.load_speech();
@@ -480,7 +478,7 @@ impl LivetagApp {
                 if let (Some(secs), Some(playback)) = (seek_to_secs, session.playback()) {
                     playback.seek(secs);
                 }
-                self.install(session, request, (bundle, provider, card), speech);
+                self.install(session, request, (bundle, provider, card), speech, live);
             }
             Err(error) => self.report(error.to_string()),
         }
@@ -493,7 +491,23 @@ impl LivetagApp {
         request: SourceRequest,
         (bundle, provider, card): (Bundle, String, Option<ModelCard>),
         speech: Option<Bundle>,
+        live: LiveWindow,
     ) {
+        self.live_draft = None;
+        if self.launch.only.is_some() || self.launch.except.is_some() {
+            let lists = self
+                .settings
+                .view
+                .class_lists
+                .entry(bundle.name().to_string())
+                .or_default();
+            if let Some(only) = self.launch.only.take() {
+                lists.only = only;
+            }
+            if let Some(except) = self.launch.except.take() {
+                lists.except = except;
+            }
+        }
         let mut view = LiveView::new(
             bundle.name().to_string(),
             bundle.labels.clone(),
@@ -501,7 +515,7 @@ impl LivetagApp {
             session.pipeline.display().clone(),
             &self.settings.view,
         );
-        // A list that names nothing is shown in the Top classes panel, each frame.
+        // A list that names nothing is shown in the Top classes panel.
         let _ = view.apply_filter(&self.settings.view);
         if let Some(speech) = &speech {
             view.add_speech_lane(speech.name().to_string(), speech.labels[0].clone());
@@ -518,7 +532,7 @@ impl LivetagApp {
         self.settings.model = Some(bundle.dir.display().to_string());
         self.device_problem = None;
         self.running = Some(Running {
-            live: self.live_window(&bundle),
+            live,
             callbacks: 0,
             callbacks_moved_at: Instant::now(),
             session,
@@ -894,16 +908,19 @@ impl LivetagApp {
                         "most-specific: a class gives way to a descendant scoring at least {:.0} % of it (Bark over Dog); grouped: children indented under their parent; all: plain score order",
                         crate::ontology::COMPARABLE_SCORE_RATIO * 100.0
                     ));
-                ui.horizontal(|ui| {
-                    ui.label("only");
-                    ui.text_edit_singleline(&mut view.only)
-                        .on_hover_text("classes to show, separated by ';': a label, or an ontology class and everything under it (Animal; Vehicle)");
-                });
-                ui.horizontal(|ui| {
-                    ui.label("except");
-                    ui.text_edit_singleline(&mut view.except)
-                        .on_hover_text("classes never to show, separated by ';' (Music)");
-                });
+                if let Some(model) = self.running.as_ref().map(|r| r.bundle.name().to_string()) {
+                    let lists = view.class_lists.entry(model).or_default();
+                    ui.horizontal(|ui| {
+                        ui.label("only");
+                        ui.text_edit_singleline(&mut lists.only)
+                            .on_hover_text("classes of this model to show, separated by ';': a label, or an ontology class and everything under it (Animal; Vehicle)");
+                    });
+                    ui.horizontal(|ui| {
+                        ui.label("except");
+                        ui.text_edit_singleline(&mut lists.except)
+                            .on_hover_text("classes of this model never to show, separated by ';' (Music)");
+                    });
+                }
                 ui.add(
                     egui::Slider::new(&mut view.default_threshold, 0.0..=1.0)
                         .text("default threshold"),
@@ -946,54 +963,58 @@ impl LivetagApp {
         };
         ui.separator();
         ui.label(format!("Live window ({})", running.bundle.name()));
-        let input = &running.bundle.input;
-        let (min_secs, max_secs) = input.window_secs_range();
-        let name = running.bundle.name().to_string();
-        let (running_live, request) = (running.live, running.request.clone());
-        let mut live = self
-            .settings
-            .live
-            .get(&name)
-            .copied()
-            .unwrap_or(running_live);
-        let mut changed = false;
+        let (min_secs, max_secs) = running.bundle.input.window_secs_range();
+        let stateful = running.bundle.is_stateful();
+        let (name, running_live, request) = (
+            running.bundle.name().to_string(),
+            running.live,
+            running.request.clone(),
+        );
+        // The sliders edit a draft of what runs; nothing is saved until it is applied.
+        let draft = self.live_draft.get_or_insert(running_live);
         if max_secs > min_secs {
-            changed |= ui
-                .add(
-                    egui::Slider::new(&mut live.window_secs, min_secs..=max_secs)
-                        .text("window (s)")
-                        .fixed_decimals(2),
-                )
-                .changed();
+            ui.add(
+                egui::Slider::new(&mut draft.window_secs, min_secs..=max_secs)
+                    .text("window (s)")
+                    .fixed_decimals(2),
+            );
         } else {
             ui.label(format!("window {min_secs:.2} s (fixed by the model)"));
         }
-        changed |= ui
-            .add(
-                egui::Slider::new(&mut live.hop_secs, 0.01..=2.0)
+        if stateful {
+            ui.label(format!(
+                "a prediction every {:.0} ms (a stateful model runs at its own hop)",
+                running_live.hop_secs * 1e3
+            ));
+        } else {
+            ui.add(
+                egui::Slider::new(&mut draft.hop_secs, 0.01..=2.0)
                     .logarithmic(true)
                     .text("hop (s)")
                     .fixed_decimals(3),
-            )
-            .changed();
-        if changed {
-            self.settings.live.insert(name.clone(), live);
+            );
         }
-        let pending = live != running_live;
+        let draft = *draft;
+        // Both were rounded to whole rows or milliseconds on the way in.
+        let differs = |a: f64, b: f64| (a - b).abs() > 5e-4;
+        let pending = differs(draft.window_secs, running_live.window_secs)
+            || differs(draft.hop_secs, running_live.hop_secs);
         if ui
             .add_enabled(pending, egui::Button::new("Apply (restarts the stream)"))
             .clicked()
         {
+            self.settings.live.insert(name, draft);
             // What is set here wins over --hop-secs / --window-secs from now on.
             self.launch.hop_secs = None;
             self.launch.window_secs = None;
-            self.switch_source(request.clone());
+            self.live_draft = None;
+            self.switch_source(request);
             ui.close();
-        }
-        if ui.button("Use the model's defaults").clicked() {
+        } else if ui.button("Use the model's defaults").clicked() {
             self.settings.live.remove(&name);
             self.launch.hop_secs = None;
             self.launch.window_secs = None;
+            self.live_draft = None;
             self.switch_source(request);
             ui.close();
         }
@@ -1293,11 +1314,12 @@ fn about_ui(ui: &mut egui::Ui, model: Option<&Bundle>) {
             bundle.spec.model.licence,
             bundle.dir.join(&bundle.spec.model.licence_file).display()
         ));
-        if let Some(ontology) = bundle.hierarchy.ontology() {
-            ui.label(format!("Class hierarchy: {}.", ontology.attribution));
-        }
     }
-    ui.label(crate::ontology::AUDIOSET_ATTRIBUTION);
+    // Compiled in whatever model runs, so always credited.
+    ui.label(format!(
+        "Class hierarchy: {}.",
+        crate::ontology::AUDIOSET_ATTRIBUTION
+    ));
     ui.label("AudioSet class list: Google Inc., CC BY 4.0. NOTICE.md lists every bundled model's licence.");
 }
 
@@ -1411,7 +1433,7 @@ impl eframe::App for LivetagApp {
                 ui.set_min_width(ui.available_width());
                 ui.heading("Top classes");
                 if let Some(view) = &mut self.view {
-                    if let Err(error) = view.apply_filter(&self.settings.view) {
+                    if let Some(error) = view.apply_filter(&self.settings.view) {
                         ui.colored_label(ui.visuals().warn_fg_color, error);
                     }
                     let bars = view.top_k_ui(ui, &mut self.settings.view);

@@ -39,10 +39,8 @@ pub struct ViewSettings {
     pub top_k: usize,
     /// How parents and children of an ontology share the top classes.
     pub top_k_mode: TopKMode,
-    /// Allow list, `;`-separated labels or ontology classes (empty: all).
-    pub only: String,
-    /// Deny list, likewise.
-    pub except: String,
+    /// Per-model allow and deny lists (labels differ between models).
+    pub class_lists: BTreeMap<String, ClassLists>,
     pub visible_secs: f32,
     pub show_model_input: bool,
     /// Threshold for classes without their own.
@@ -60,8 +58,7 @@ impl Default for ViewSettings {
             smoothing_secs: 0.3,
             top_k: 5,
             top_k_mode: TopKMode::default(),
-            only: String::new(),
-            except: String::new(),
+            class_lists: BTreeMap::new(),
             visible_secs: 10.0,
             show_model_input: false,
             default_threshold: 0.5,
@@ -70,14 +67,24 @@ impl Default for ViewSettings {
     }
 }
 
-impl ViewSettings {
-    pub fn class_filter(&self) -> ClassFilter {
+/// One model's allow and deny lists as typed: `;`-separated labels or ontology classes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ClassLists {
+    pub only: String,
+    pub except: String,
+}
+
+impl ClassLists {
+    pub fn filter(&self) -> ClassFilter {
         ClassFilter {
             allow: ClassFilter::parse_list(&self.only),
             deny: ClassFilter::parse_list(&self.except),
         }
     }
+}
 
+impl ViewSettings {
     pub fn threshold(&self, model: &str, label: &str) -> f32 {
         self.thresholds
             .get(model)
@@ -160,8 +167,11 @@ pub struct LiveView {
     pub model: String,
     pub labels: Vec<String>,
     pub hierarchy: Hierarchy,
-    /// The allow and deny lists as last applied, and what they allow.
-    filter: (ClassFilter, Option<Vec<bool>>),
+    /// The lists as last seen, what the last valid ones allow, and why the current ones
+    /// are not applied, if they are not.
+    lists_seen: ClassLists,
+    allowed: Option<Vec<bool>>,
+    lists_error: Option<String>,
     pub display: DisplayInfo,
     spectrum: ScrollingImage,
     model_input: Option<ScrollingImage>,
@@ -202,7 +212,9 @@ impl LiveView {
             model,
             labels,
             hierarchy,
-            filter: (ClassFilter::default(), None),
+            lists_seen: ClassLists::default(),
+            allowed: None,
+            lists_error: None,
             display,
             spectrum,
             model_input,
@@ -334,24 +346,28 @@ impl LiveView {
         None
     }
 
-    /// Applies the settings' allow and deny lists when they changed. On an error the lists
-    /// in force stay, and the error says which entry names nothing.
-    pub fn apply_filter(&mut self, settings: &ViewSettings) -> Result<(), String> {
-        let filter = settings.class_filter();
-        if filter == self.filter.0 {
-            return Ok(());
+    /// Applies this model's allow and deny lists when their text changed (typing resolves
+    /// them once per keystroke, not once per frame). Lists that name nothing leave the last
+    /// valid ones in force, and the error stays until they are fixed.
+    pub fn apply_filter(&mut self, settings: &ViewSettings) -> Option<&str> {
+        let lists = settings
+            .class_lists
+            .get(&self.model)
+            .cloned()
+            .unwrap_or_default();
+        if lists != self.lists_seen {
+            let filter = lists.filter();
+            self.lists_seen = lists;
+            if filter.is_empty() {
+                (self.allowed, self.lists_error) = (None, None);
+            } else {
+                match filter.resolve(&self.labels, &self.hierarchy) {
+                    Ok(mask) => (self.allowed, self.lists_error) = (Some(mask), None),
+                    Err(e) => self.lists_error = Some(format!("View > only / except: {e}")),
+                }
+            }
         }
-        let allowed = if filter.is_empty() {
-            None
-        } else {
-            Some(
-                filter
-                    .resolve(&self.labels, &self.hierarchy)
-                    .map_err(|e| format!("View > Only/Except: {e}"))?,
-            )
-        };
-        self.filter = (filter, allowed);
-        Ok(())
+        self.lists_error.as_deref()
     }
 
     /// The top-k rows of the smoothed scores, in the settings' mode, after the filter.
@@ -359,7 +375,7 @@ impl LiveView {
         crate::ontology::rank(
             &self.smoothed,
             &self.hierarchy,
-            self.filter.1.as_deref(),
+            self.allowed.as_deref(),
             settings.top_k_mode,
             settings.top_k,
         )
@@ -553,7 +569,7 @@ impl LiveView {
             return drawn;
         }
         let row_height = 22.0;
-        let score_width = 40.0;
+        let score_width_px = 40.0;
         for (rank, row) in self.rows(settings).into_iter().enumerate() {
             let label_index = row.label;
             let label = &self.labels[label_index];
@@ -564,7 +580,7 @@ impl LiveView {
             drawn.push((label.clone(), rect));
             let painter = ui.painter_at(rect);
             // Grouped mode: a child sits under its parent, indented.
-            let indent = INDENT_PER_LEVEL * row.depth as f32;
+            let indent = INDENT_PER_LEVEL_PX * row.depth as f32;
             let bar = Rect::from_min_max(
                 rect.left_top() + egui::vec2(indent, 3.0),
                 rect.right_bottom() - egui::vec2(0.0, 3.0),
@@ -589,7 +605,7 @@ impl LiveView {
             let text_colour = ui.visuals().strong_text_color();
             // AudioSet names are long ("Domestic animals, pets"): the label gets the bar
             // less the score's column and is cut with an ellipsis; the tooltip has it whole.
-            let label_width = (bar.width() - score_width - 12.0).max(10.0);
+            let label_width = (bar.width() - score_width_px - 12.0).max(10.0);
             let mut job = egui::text::LayoutJob::single_section(
                 label.clone(),
                 egui::TextFormat::simple(FontId::proportional(13.0), text_colour),
@@ -722,7 +738,7 @@ impl LiveView {
 }
 
 /// Pixels each grouped-mode level is indented by.
-const INDENT_PER_LEVEL: f32 = 14.0;
+const INDENT_PER_LEVEL_PX: f32 = 14.0;
 /// Longest legend entry, in characters: the legend sits over the plot.
 const LEGEND_CHARS: usize = 24;
 
