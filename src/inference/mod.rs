@@ -20,6 +20,21 @@ pub enum InferenceError {
     )]
     LibraryNotFound { searched: Vec<String> },
     #[error(
+        "cannot use the ONNX Runtime library {} ({given_by})",
+        path.display()
+    )]
+    LibraryPath {
+        path: PathBuf,
+        given_by: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to load ONNX Runtime: {reason}. livetag loads code only from files and folders that only you or root can change; fix the permissions (chmod o-w) or the owner of {}, or pass --ort-lib PATH to a library you own",
+        path.display()
+    )]
+    UntrustedLibrary { path: PathBuf, reason: String },
+    #[error(
         "could not load ONNX Runtime from {}: {reason}. livetag needs ONNX Runtime {}; run `{}` to fetch it",
         path.display(), runtime::ORT_VERSION, runtime::SETUP_COMMAND
     )]
@@ -28,4 +43,12 @@ pub enum InferenceError {
     Session { path: PathBuf, reason: String },
     #[error("model {model}: inference failed: {reason}")]
     Run { model: String, reason: String },
+    #[error("model {model}: {what} {}", path.display())]
+    Profile {
+        model: String,
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

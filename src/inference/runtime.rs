@@ -1,8 +1,15 @@
 //! Finding and loading the ONNX Runtime shared library (ort's `load-dynamic`).
 //!
 //! Lookup order: an explicit path (`--ort-lib`), `ORT_DYLIB_PATH`, beside the executable,
-//! then livetag's cache, which `tools/setup.sh` fills from the `onnxruntime` wheel on PyPI.
+//! then livetag's cache in the user's own cache folder ([`user_cache_dir`]), which
+//! `tools/setup.sh` fills from the `onnxruntime` wheel on PyPI. A path given by flag or
+//! variable must exist: it is never replaced by another library. A shared temporary folder
+//! is never searched, and a library is loaded only when it, its folder and ONNX Runtime's
+//! plug-ins beside it are owned by the user (or root) and not writable by every user.
+//!
+//! ONNX Runtime's telemetry is switched off before the library loads (see [`runtime`]).
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +21,12 @@ pub const ORT_VERSION: &str = "1.31.1";
 /// The command that installs the library into the cache.
 pub const SETUP_COMMAND: &str = "tools/setup.sh";
 
+/// ONNX Runtime's process-wide telemetry opt-out on Linux and macOS. The library reads it
+/// once, when its telemetry starts (before any environment exists), so it is set before the
+/// library is loaded; `DisableTelemetryEvents` alone still lets that start write a device
+/// id, an event database under `~/.cache/Microsoft` and a `.ses` file in the temp folder.
+pub const TELEMETRY_OPT_OUT: &str = "ORT_DISABLE_TELEMETRY";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LibrarySource {
     Flag,
@@ -22,27 +35,61 @@ pub enum LibrarySource {
     Cache,
 }
 
+impl LibrarySource {
+    /// Where the path came from, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LibrarySource::Flag => "given by --ort-lib; no other library is tried in its place",
+            LibrarySource::EnvVar => {
+                "given by ORT_DYLIB_PATH; no other library is tried in its place"
+            }
+            LibrarySource::BesideExecutable => "found beside the executable",
+            LibrarySource::Cache => "found in livetag's cache",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeLibrary {
+    /// The library file, symbolic links resolved: the file that is loaded.
     pub path: PathBuf,
     pub source: LibrarySource,
 }
 
-/// livetag's cache: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else `~/.cache/livetag`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LIVETAG_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
+fn non_empty_var(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|value| !value.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("livetag")
 }
 
-/// Where the setup script puts the library and its provider plug-ins.
-pub fn cached_library_dir() -> PathBuf {
-    cache_dir().join(format!("onnxruntime-{ORT_VERSION}"))
+/// The user's own livetag cache: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else
+/// `$HOME/.cache/livetag`; `None` when none of them is set (an `XDG_CACHE_HOME` or `HOME`
+/// that is not an absolute path counts as unset). The library is looked up only here.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = non_empty_var("LIVETAG_CACHE_DIR") {
+        return Some(dir);
+    }
+    non_empty_var("XDG_CACHE_HOME")
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| {
+            non_empty_var("HOME")
+                .filter(|home| home.is_absolute())
+                .map(|home| home.join(".cache"))
+        })
+        .map(|base| base.join("livetag"))
+}
+
+/// livetag's cache for data (models, downloads): [`user_cache_dir`], else
+/// `$TMPDIR/livetag`. Never a place code is loaded from: the ONNX Runtime library is looked
+/// up in [`user_cache_dir`] only.
+pub fn cache_dir() -> PathBuf {
+    user_cache_dir().unwrap_or_else(|| std::env::temp_dir().join("livetag"))
+}
+
+/// Where the setup script puts the library and its provider plug-ins; `None` when the user
+/// has no cache folder (no `HOME`).
+pub fn cached_library_dir() -> Option<PathBuf> {
+    user_cache_dir().map(|dir| dir.join(format!("onnxruntime-{ORT_VERSION}")))
 }
 
 fn library_file_names() -> [String; 2] {
@@ -68,48 +115,154 @@ fn find_in(dir: &Path) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// Finds the library without loading it.
+/// Finds the library without loading it, and checks that it may be loaded
+/// ([`check_trusted`]). A path given by `explicit` (`--ort-lib`) or `ORT_DYLIB_PATH` must
+/// be a file: when it is not, that is the error, and nothing else is tried.
 pub fn find_library(explicit: Option<&Path>) -> Result<RuntimeLibrary, InferenceError> {
+    let given = explicit
+        .map(|path| (path.to_path_buf(), LibrarySource::Flag))
+        .or_else(|| non_empty_var("ORT_DYLIB_PATH").map(|path| (path, LibrarySource::EnvVar)));
+    if let Some((path, source)) = given {
+        return trusted(&path, source);
+    }
     let mut searched = Vec::new();
-    if let Some(path) = explicit {
-        if path.is_file() {
-            return Ok(RuntimeLibrary {
-                path: path.to_path_buf(),
-                source: LibrarySource::Flag,
-            });
-        }
-        searched.push(format!("{} (--ort-lib)", path.display()));
-    }
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from) {
-        if path.is_file() {
-            return Ok(RuntimeLibrary {
-                path,
-                source: LibrarySource::EnvVar,
-            });
-        }
-        searched.push(format!("{} (ORT_DYLIB_PATH)", path.display()));
-    }
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
     {
         if let Some(path) = find_in(&exe_dir) {
-            return Ok(RuntimeLibrary {
-                path,
-                source: LibrarySource::BesideExecutable,
-            });
+            return trusted(&path, LibrarySource::BesideExecutable);
         }
         searched.push(format!("{} (beside the executable)", exe_dir.display()));
     }
-    let cache = cached_library_dir();
-    if let Some(path) = find_in(&cache) {
-        return Ok(RuntimeLibrary {
-            path,
-            source: LibrarySource::Cache,
-        });
+    match cached_library_dir() {
+        Some(cache) => {
+            if let Some(path) = find_in(&cache) {
+                return trusted(&path, LibrarySource::Cache);
+            }
+            searched.push(format!("{} (livetag's cache)", cache.display()));
+        }
+        None => searched.push(
+            "no livetag cache: HOME is not set (set HOME or pass --ort-lib PATH; a temporary \
+             folder is never searched)"
+                .to_string(),
+        ),
     }
-    searched.push(format!("{} (livetag's cache)", cache.display()));
     Err(InferenceError::LibraryNotFound { searched })
+}
+
+fn trusted(path: &Path, source: LibrarySource) -> Result<RuntimeLibrary, InferenceError> {
+    Ok(RuntimeLibrary {
+        path: check_trusted(path, source)?,
+        source,
+    })
+}
+
+/// Resolves `path` to the file that would be loaded and checks it may be: a file, which,
+/// with its folder and every `*onnxruntime*` plug-in in that folder (ONNX Runtime loads its
+/// providers from beside itself), is owned by the current user or root and is not
+/// world-writable. Returns the resolved path.
+pub fn check_trusted(path: &Path, source: LibrarySource) -> Result<PathBuf, InferenceError> {
+    let unusable = |source_error: io::Error| InferenceError::LibraryPath {
+        path: path.to_path_buf(),
+        given_by: source.describe(),
+        source: source_error,
+    };
+    let real = std::fs::canonicalize(path).map_err(unusable)?;
+    let metadata = std::fs::metadata(&real).map_err(unusable)?;
+    if !metadata.is_file() {
+        return Err(unusable(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a file",
+        )));
+    }
+    #[cfg(unix)]
+    unix::check_library(&real).map_err(|error| match error {
+        unix::Refusal::Io(e) => unusable(e),
+        unix::Refusal::Untrusted { path, reason } => {
+            InferenceError::UntrustedLibrary { path, reason }
+        }
+    })?;
+    Ok(real)
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::io;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+
+    pub(super) enum Refusal {
+        Io(io::Error),
+        Untrusted { path: PathBuf, reason: String },
+    }
+
+    impl From<io::Error> for Refusal {
+        fn from(error: io::Error) -> Self {
+            Refusal::Io(error)
+        }
+    }
+
+    /// The effective user of this process: the owner of a file it creates (on Linux, of
+    /// `/proc/self`, which needs no file at all).
+    fn current_uid() -> io::Result<u32> {
+        if let Ok(metadata) = std::fs::metadata("/proc/self") {
+            return Ok(metadata.uid());
+        }
+        Ok(tempfile::tempfile()?.metadata()?.uid())
+    }
+
+    /// Why `metadata` (of `path`) must not be trusted with code, if it must not.
+    pub(super) fn untrusted_because(metadata: &std::fs::Metadata, uid: u32) -> Option<String> {
+        let mode = metadata.mode() & 0o7777;
+        if mode & 0o002 != 0 {
+            return Some(format!("is writable by every user (mode {mode:o})"));
+        }
+        let owner = metadata.uid();
+        if owner != uid && owner != 0 {
+            return Some(format!(
+                "is owned by user {owner}, neither you (user {uid}) nor root"
+            ));
+        }
+        None
+    }
+
+    fn check(what: &str, path: &Path, uid: u32) -> Result<(), Refusal> {
+        let metadata = std::fs::metadata(path)?;
+        match untrusted_because(&metadata, uid) {
+            Some(reason) => Err(Refusal::Untrusted {
+                path: path.to_path_buf(),
+                reason: format!("{what} {} {reason}", path.display()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// `library` is already resolved (no symbolic links).
+    pub(super) fn check_library(library: &Path) -> Result<(), Refusal> {
+        let uid = current_uid()?;
+        check("the library", library, uid)?;
+        let Some(folder) = library.parent() else {
+            return Ok(());
+        };
+        check("its folder", folder, uid)?;
+        for entry in std::fs::read_dir(folder)? {
+            let entry = entry?;
+            if !entry.file_name().to_string_lossy().contains("onnxruntime") {
+                continue;
+            }
+            // A plug-in that is a link is checked where it leads, with that folder; a link
+            // that leads nowhere cannot be loaded either.
+            let Ok(real) = std::fs::canonicalize(entry.path()) else {
+                continue;
+            };
+            check("the ONNX Runtime file beside it", &real, uid)?;
+            if let Some(real_folder) = real.parent().filter(|f| *f != folder) {
+                check("the folder", real_folder, uid)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A loaded ONNX Runtime: the library and one environment shared by every session.
@@ -131,6 +284,11 @@ static RUNTIME: Mutex<Option<Arc<Runtime>>> = Mutex::new(None);
 
 /// Loads ONNX Runtime once per process. A failed attempt can be retried (say, after the
 /// user fixes the path); a success is kept.
+///
+/// Telemetry is off: [`TELEMETRY_OPT_OUT`] is set to `1` before the library is loaded (the
+/// only switch that stops ONNX Runtime from starting its uploader on Linux and macOS), and
+/// the environment is built with ort's `with_telemetry(false)`, which calls the C API's
+/// `DisableTelemetryEvents` (the switch that counts on Windows).
 pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> {
     let mut slot = RUNTIME
         .lock()
@@ -143,9 +301,13 @@ pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> 
         path: library.path.clone(),
         reason,
     };
+    // Set under the lock, once, before any ONNX Runtime code runs: ONNX Runtime reads the
+    // variable when its telemetry starts, which is during the load or the first environment.
+    std::env::set_var(TELEMETRY_OPT_OUT, "1");
     let environment = ort::init_from(&library.path)
         .map_err(|e| load_error(e.to_string()))?
         .with_name("livetag")
+        .with_telemetry(false)
         .build()
         .map_err(|e| load_error(e.to_string()))?;
     let runtime = Arc::new(Runtime {
