@@ -3,7 +3,9 @@
 //! **Lists** are CSV with a header (comma-separated; a header with tabs and no commas
 //! makes the whole file tab-separated, as DCASE's `.tsv` lists are). Column names are
 //! matched case-insensitively; the file column is `file` or `filename`. File paths are
-//! relative to the list's folder.
+//! relative to the list's folder. Every row has as many fields as the header: a missing
+//! or an extra field is an error naming the line. A list is a regular file of at most
+//! 64 MiB ([`MAX_LIST_BYTES`]).
 //! - Tagging / scene classification: `file,label`, one row per file.
 //! - Sound event detection (DCASE reference format): `file,onset,offset,event_label`, one
 //!   row per event; a row with empty onset, offset and label lists a file without events.
@@ -37,6 +39,10 @@ use crate::events::Event;
 /// Slack for comparing times.
 const TIME_SLACK_SECS: f64 = 1e-6;
 
+/// The largest list read: 64 MiB, about a million rows, far more than any evaluation set
+/// (DCASE's are thousands), and the whole file is held in memory.
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error("{}: {source}", path.display())]
@@ -52,6 +58,11 @@ pub enum EvalError {
     },
     #[error("{}: {reason}", path.display())]
     List { path: PathBuf, reason: String },
+    /// Refused before it is opened: a named pipe nobody writes to would block forever.
+    #[error("{}: not a regular file ({kind})", path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error("{}: {size} bytes; a list may hold at most {MAX_LIST_BYTES}", path.display())]
+    TooLarge { path: PathBuf, size: u64 },
     #[error(
         "{}: line {line}: label `{label}` is not one of model {model}'s {count} labels ({hint})",
         path.display()
@@ -111,10 +122,46 @@ impl ReferenceList {
 }
 
 /// Reads a reference list; labels are checked against the model's `labels`.
+/// Only regular files of at most [`MAX_LIST_BYTES`] are read.
 pub fn read_list(path: &Path, model: &str, labels: &[String]) -> Result<ReferenceList, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+    use std::io::Read;
+    let io_error = |source| EvalError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let irregular = |metadata: &std::fs::Metadata| {
+        crate::audio::irregular_file_kind(metadata.file_type()).map(|kind| {
+            EvalError::NotRegularFile {
+                path: path.to_path_buf(),
+                kind,
+            }
+        })
+    };
+    // Checked before opening (opening a named pipe waits for a writer), and again on the
+    // opened file in case the path changed between.
+    if let Some(error) = irregular(&std::fs::metadata(path).map_err(io_error)?) {
+        return Err(error);
+    }
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if let Some(error) = irregular(&metadata) {
+        return Err(error);
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        return Err(EvalError::TooLarge {
+            path: path.to_path_buf(),
+            size: metadata.len().max(bytes.len() as u64),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })?;
     parse_list(&text, path, model, labels)
 }
@@ -175,27 +222,49 @@ pub fn parse_list(
         column(&["offset"]),
         column(&["event_label"]),
     );
-    let field = |row: &[String], col: usize, line: usize| -> Result<String, EvalError> {
-        row.get(col).map(|f| f.trim().to_string()).ok_or_else(|| {
-            line_error(
-                line,
-                format!("has {} fields, the header has {}", row.len(), header.len()),
-            )
-        })
+    // Every row has exactly the header's fields: a missing one would shift the meaning of
+    // the others, and an extra one would be dropped without a word.
+    let split = |text: &str, line: usize| -> Result<Vec<String>, EvalError> {
+        let row = split_row(text, tabs).map_err(|r| line_error(line, r))?;
+        if row.len() == header.len() {
+            return Ok(row);
+        }
+        let detail = if row.len() > header.len() {
+            let extra: Vec<String> = row[header.len()..]
+                .iter()
+                .map(|f| format!("`{}`", f.trim()))
+                .collect();
+            format!("extra: {}", extra.join(", "))
+        } else {
+            let missing: Vec<String> = header[row.len()..]
+                .iter()
+                .map(|h| format!("`{}`", h.trim()))
+                .collect();
+            format!("missing: {}", missing.join(", "))
+        };
+        Err(line_error(
+            line,
+            format!(
+                "has {} fields, the header has {} ({detail})",
+                row.len(),
+                header.len()
+            ),
+        ))
     };
+    let field = |row: &[String], col: usize| row[col].trim().to_string();
 
     if let (Some(onset_col), Some(offset_col), Some(label_col)) = sed_cols {
         let mut files: Vec<EventReference> = Vec::new();
         for (line, text) in lines {
-            let row = split_row(text, tabs).map_err(|r| line_error(line, r))?;
-            let name = field(&row, file_col, line)?;
+            let row = split(text, line)?;
+            let name = field(&row, file_col);
             if name.is_empty() {
                 return Err(line_error(line, "the file is empty".into()));
             }
             let (onset, offset, label) = (
-                field(&row, onset_col, line)?,
-                field(&row, offset_col, line)?,
-                field(&row, label_col, line)?,
+                field(&row, onset_col),
+                field(&row, offset_col),
+                field(&row, label_col),
             );
             let index = match files.iter().position(|f| f.name == name) {
                 Some(index) => index,
@@ -253,9 +322,9 @@ pub fn parse_list(
     })?;
     let mut items: Vec<TagReference> = Vec::new();
     for (line, text) in lines {
-        let row = split_row(text, tabs).map_err(|r| line_error(line, r))?;
-        let name = field(&row, file_col, line)?;
-        let label = field(&row, label_col, line)?;
+        let row = split(text, line)?;
+        let name = field(&row, file_col);
+        let label = field(&row, label_col);
         if name.is_empty() {
             return Err(line_error(line, "the file is empty".into()));
         }

@@ -41,6 +41,11 @@ pub use export::{EventFormat, EventWriter};
 /// Slack for comparing times built from floating-point frame steps.
 const TIME_SLACK_SECS: f64 = 1e-6;
 
+/// The longest median filter: 10 s of frames at 100 Hz. The detector holds half a filter of
+/// rows and sorts a whole filter per class and frame, so a length from a typo
+/// (100000001) took minutes and hundreds of MB.
+pub const MAX_MEDIAN_FRAMES: usize = 1001;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EventsError {
     #[error("{what}: {reason}")]
@@ -102,6 +107,12 @@ impl ClassSettings {
         if self.median_frames == 0 || self.median_frames % 2 == 0 {
             return bad(format!(
                 "the median filter needs an odd number of frames (1 = off), got {}",
+                self.median_frames
+            ));
+        }
+        if self.median_frames > MAX_MEDIAN_FRAMES {
+            return bad(format!(
+                "the median filter is at most {MAX_MEDIAN_FRAMES} frames (10 s at 100 Hz), got {}",
                 self.median_frames
             ));
         }

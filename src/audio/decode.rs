@@ -12,7 +12,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use super::{AudioError, DecodedAudio};
+use super::{AudioError, DecodedAudio, MAX_SAMPLE_MAGNITUDE};
 
 /// How many undecodable packets are tolerated per file. A handful of damaged mp3 frames
 /// should not lose a whole recording, but a file that keeps failing is not audio we trust.
@@ -42,8 +42,17 @@ const TRUNCATED_BEFORE_AUDIO: &str = "file ends before its first complete audio 
 /// [`AudioError::Open`] / [`AudioError::Read`] for I/O failures, [`AudioError::Empty`] for a
 /// zero-length file or one without samples, [`AudioError::Unsupported`] for an unknown
 /// format or codec, [`AudioError::NoAudioTrack`], [`AudioError::Corrupt`] for malformed
-/// data, and [`AudioError::NonFinite`] when any decoded sample is NaN or infinite.
+/// data, [`AudioError::NotRegularFile`] for a named pipe, device or socket (refused before
+/// it is opened), [`AudioError::NonFinite`] when any decoded sample is NaN or infinite and
+/// [`AudioError::OutOfRange`] when one lies beyond ±[`MAX_SAMPLE_MAGNITUDE`].
 pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
+    // Checked before opening: opening a named pipe for reading waits for a writer, forever
+    // if none comes. Checked again on the opened file, in case the path changed between.
+    let before = std::fs::metadata(path).map_err(|source| AudioError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    require_regular(path, before.file_type())?;
     let file = File::open(path).map_err(|source| AudioError::Open {
         path: path.to_path_buf(),
         source,
@@ -52,23 +61,49 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
         path: path.to_path_buf(),
         source,
     })?;
-    // Both checked here because symphonia swallows these read failures while probing and
-    // reports "no suitable format reader", which would hide the much simpler truth.
-    if metadata.is_dir() {
-        return Err(AudioError::Open {
-            path: path.to_path_buf(),
-            source: io::Error::from(io::ErrorKind::IsADirectory),
-        });
-    }
+    require_regular(path, metadata.file_type())?;
+    // Checked here because symphonia swallows this read failure while probing and reports
+    // "no suitable format reader", which would hide the much simpler truth.
     if metadata.len() == 0 {
         return Err(AudioError::Empty {
             path: path.to_path_buf(),
         });
     }
 
-    let mut format = probe(path, Box::new(file)).map_err(|err| map_stream_error(path, err))?;
-    let mut track = open_first_audio_track(path, format.as_ref())?;
-    decode_track(path, format.as_mut(), &mut track)
+    // symphonia 0.6 panics on some malformed headers (tests/fuzz.rs found a wave chunk
+    // whose size underflows in symphonia-format-riff); a hostile file is an error naming it,
+    // never a crash of the app.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut format = probe(path, Box::new(file)).map_err(|err| map_stream_error(path, err))?;
+        let mut track = open_first_audio_track(path, format.as_ref())?;
+        decode_track(path, format.as_mut(), &mut track)
+    }))
+    .unwrap_or_else(|_| {
+        Err(AudioError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "the decoder failed on malformed data".into(),
+        })
+    })
+}
+
+/// Refuses anything but a regular file: a directory as [`AudioError::Open`] (symphonia
+/// would report "no suitable format reader", hiding the simpler truth), anything else as
+/// [`AudioError::NotRegularFile`].
+fn require_regular(path: &Path, file_type: std::fs::FileType) -> Result<(), AudioError> {
+    match super::irregular_file_kind(file_type) {
+        None => Ok(()),
+        Some(kind) if file_type.is_dir() => Err(AudioError::Open {
+            path: path.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("not a regular file ({kind})"),
+            ),
+        }),
+        Some(kind) => Err(AudioError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind,
+        }),
+    }
 }
 
 /// Detects the container of `source`, using the file extension of `path` as a hint.
@@ -142,7 +177,29 @@ struct MonoMix {
     interleaved: Vec<f32>,
     sample_rate_hz: Option<u32>,
     channels: Option<u16>,
-    non_finite: usize,
+    non_finite: BadSamples,
+    out_of_range: BadSamples,
+}
+
+/// Samples of one kind of bad value: how many, and where the first is.
+#[derive(Default)]
+struct BadSamples {
+    count: usize,
+    /// Frame index and value of the first.
+    first: Option<(usize, f32)>,
+}
+
+impl BadSamples {
+    fn note(&mut self, frame: usize, value: f32) {
+        self.count += 1;
+        self.first.get_or_insert((frame, value));
+    }
+
+    /// The first one's time in seconds.
+    fn first_secs(&self, rate_hz: u32) -> f64 {
+        self.first
+            .map_or(0.0, |(frame, _)| frame as f64 / f64::from(rate_hz.max(1)))
+    }
 }
 
 impl MonoMix {
@@ -171,7 +228,19 @@ impl MonoMix {
             }
         }
 
-        self.non_finite += self.interleaved.iter().filter(|s| !s.is_finite()).count();
+        // One pass, no work per sample beyond a compare for good audio.
+        let first_frame = self.samples.len();
+        for (i, &value) in self.interleaved.iter().enumerate() {
+            if value.abs() <= MAX_SAMPLE_MAGNITUDE {
+                continue;
+            }
+            let frame = first_frame + i / channel_count;
+            if value.is_finite() {
+                self.out_of_range.note(frame, value);
+            } else {
+                self.non_finite.note(frame, value);
+            }
+        }
         if channels == 1 {
             self.samples.extend_from_slice(&self.interleaved);
         } else {
@@ -198,7 +267,8 @@ fn decode_track(
         interleaved: Vec::new(),
         sample_rate_hz: None,
         channels: None,
-        non_finite: 0,
+        non_finite: BadSamples::default(),
+        out_of_range: BadSamples::default(),
     };
     let mut bad_packets = 0usize;
     let mut last_bad_reason = String::new();
@@ -270,10 +340,19 @@ fn decode_track(
             }
         });
     };
-    if mix.non_finite > 0 {
+    if mix.non_finite.count > 0 {
         return Err(AudioError::NonFinite {
             path: path.to_path_buf(),
-            count: mix.non_finite,
+            count: mix.non_finite.count,
+            first_secs: mix.non_finite.first_secs(sample_rate_hz),
+        });
+    }
+    if let Some((_, first_value)) = mix.out_of_range.first {
+        return Err(AudioError::OutOfRange {
+            path: path.to_path_buf(),
+            count: mix.out_of_range.count,
+            first_secs: mix.out_of_range.first_secs(sample_rate_hz),
+            first_value,
         });
     }
     if mix.samples.is_empty() || sample_rate_hz == 0 {

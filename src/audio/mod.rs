@@ -65,13 +65,47 @@ pub enum AudioError {
         path: PathBuf,
     },
 
+    /// The path is not a regular file (a named pipe, a device, a socket). Refused before
+    /// it is opened for reading: opening a pipe nobody writes to would wait forever, and a
+    /// device such as `/dev/zero` never ends. (A directory is [`AudioError::Open`] with
+    /// `io::ErrorKind::IsADirectory`.)
+    #[error("cannot open audio file {}: not a regular file ({kind})", path.display())]
+    NotRegularFile {
+        /// The path that was asked for.
+        path: PathBuf,
+        /// What it is instead, e.g. "a named pipe".
+        kind: &'static str,
+    },
+
     /// The decoded audio contains NaN or infinite samples (possible in float wavs).
-    #[error("{count} non-finite (NaN or infinite) samples in {}", path.display())]
+    #[error(
+        "bad audio in {}: {count} non-finite (NaN or infinite) samples, the first at {first_secs:.3} s",
+        path.display()
+    )]
     NonFinite {
         /// The file being decoded.
         path: PathBuf,
         /// How many source samples (counted per channel) were not finite.
         count: usize,
+        /// Time of the first one, in seconds from the start.
+        first_secs: f64,
+    },
+
+    /// The decoded audio holds samples far outside the nominal `[-1, 1]`
+    /// (beyond [`MAX_SAMPLE_MAGNITUDE`]): garbage, not sound.
+    #[error(
+        "bad audio in {}: {count} samples beyond ±{MAX_SAMPLE_MAGNITUDE} (full scale is 1), the first at {first_secs:.3} s ({first_value:e})",
+        path.display()
+    )]
+    OutOfRange {
+        /// The file being decoded.
+        path: PathBuf,
+        /// How many source samples (counted per channel) were out of range.
+        count: usize,
+        /// Time of the first one, in seconds from the start.
+        first_secs: f64,
+        /// Its value.
+        first_value: f32,
     },
 
     /// The file is zero bytes long or decodes to zero samples.
@@ -92,6 +126,39 @@ pub enum AudioError {
         /// Why resampling failed.
         reason: String,
     },
+}
+
+/// The largest sample magnitude a decoded file may hold: 1000, 60 dB above full scale.
+/// Float files may go past 1.0 (unclipped mixes), but no recording goes 60 dB over; much
+/// larger values are garbage, and from about 1e19 up squaring them for a power spectrum
+/// overflows `f32`, so they came out as "inference failed ... NaN" instead of bad audio.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
+
+/// What a path is when it is not a regular file, or `None` when it is one.
+pub fn irregular_file_kind(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        return None;
+    }
+    if file_type.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a named pipe");
+        }
+        if file_type.is_char_device() {
+            return Some("a character device");
+        }
+        if file_type.is_block_device() {
+            return Some("a block device");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("neither a file nor a directory")
 }
 
 /// A decoded file, mixed down to mono.

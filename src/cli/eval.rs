@@ -26,11 +26,11 @@ pub struct EvalArgs {
     pub list: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Seconds between window starts (default: the bundle's hop).
-    #[arg(long)]
+    /// Seconds between window starts, up to 600 (default: the bundle's hop).
+    #[arg(long, value_parser = super::limits::window_secs)]
     pub hop_secs: Option<f64>,
-    /// Windows per inference call [default: 4 on CPU, 64 on CUDA].
-    #[arg(long)]
+    /// Windows per inference call, 1 to 1024 [default: 4 on CPU, 64 on CUDA].
+    #[arg(long, value_parser = super::limits::batch)]
     pub batch: Option<usize>,
     #[command(flatten)]
     pub event_args: EventArgs,
@@ -46,12 +46,6 @@ pub struct EvalArgs {
 const PROGRESS_MIN_FILES: usize = 10;
 
 pub fn run(args: &EvalArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    if let Some(hop) = args.hop_secs {
-        anyhow::ensure!(
-            hop > 0.0 && hop.is_finite(),
-            "--hop-secs must be positive, got {hop}"
-        );
-    }
     let bundle = super::open_bundle(&args.model)?;
     let list = read_list(&args.list, bundle.name(), &bundle.labels)?;
     let settings = |runner: &crate::inference::ModelRunner| {

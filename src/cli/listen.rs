@@ -42,16 +42,17 @@ pub struct ListenArgs {
     /// Analyse the demo file without playing it.
     #[arg(long, requires = "file")]
     pub mute: bool,
-    /// Stop after this long, for example 10s, 500ms or 2m. Default: run until stopped.
+    /// Stop after this long, for example 10s, 500ms or 2m, up to a year. Default: run until
+    /// stopped.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Seconds between predictions (default: the bundle's live hop, else 0.1; a stateful
-    /// model always runs at its own).
-    #[arg(long)]
+    /// model always runs at its own); up to 600.
+    #[arg(long, value_parser = super::limits::window_secs)]
     pub hop_secs: Option<f64>,
     /// Seconds of audio per prediction, for models that take several lengths (default: the
-    /// bundle's live window).
-    #[arg(long)]
+    /// bundle's live window); up to 600.
+    #[arg(long, value_parser = super::limits::window_secs)]
     pub window_secs: Option<f64>,
     #[command(flatten)]
     pub top: TopKArgs,
@@ -96,32 +97,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         (text, 1.0)
     };
     match number.trim().parse::<f64>() {
-        Ok(value) if value > 0.0 && value.is_finite() => Ok(Duration::from_secs_f64(value * scale)),
-        _ => Err(format!(
+        Ok(value) => {
+            super::limits::duration(value * scale).map_err(|reason| format!("{text} {reason}"))
+        }
+        Err(_) => Err(format!(
             "\"{text}\" is not a duration (examples: 10s, 500ms, 2m)"
         )),
     }
 }
 
 pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    for (flag, secs) in [
-        ("--hop-secs", args.hop_secs),
-        ("--window-secs", args.window_secs),
-    ] {
-        if let Some(secs) = secs {
-            anyhow::ensure!(
-                secs > 0.0 && secs.is_finite(),
-                "{flag} must be positive, got {secs}"
-            );
-        }
-    }
     if !args.headless {
         return crate::ui::run(args.clone(), ort_lib.map(|p| p.to_path_buf()));
     }
     let bundle = super::open_bundle(&args.model)?;
     let top = args.top.resolve(&bundle)?;
-    let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
-    let provider = runner.provider().to_string();
     let input = bundle.live_input(args.window_secs);
     let window_secs = input.window_rows as f64 * input.seconds_per_row();
     if let Some(asked) = args.window_secs {
@@ -130,6 +120,18 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             eprintln!("warning: --window-secs {asked}: {} takes {min_secs:.3} to {max_secs:.3} s windows; using {window_secs:.3} s", bundle.name());
         }
     }
+    // The first record needs a whole window of audio: a shorter run could never print one.
+    if let Some(limit) = args.duration {
+        anyhow::ensure!(
+            limit.as_secs_f64() >= window_secs,
+            "--duration {:.3} s is shorter than {}'s {window_secs:.3} s window, so no window could be scored; give at least {:.3} s",
+            limit.as_secs_f64(),
+            bundle.name(),
+            window_secs.max(0.001)
+        );
+    }
+    let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
+    let provider = runner.provider().to_string();
     let hop_secs = bundle.live_hop_secs(args.hop_secs);
     let mut tracks = vec![Track {
         input: input.clone(),
@@ -218,6 +220,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let stats = session.pipeline.stats().clone();
     let counters = session.counters.clone();
     let source_rate_hz = session.source.sample_rate_hz;
+    let session_label = session.source.label.clone();
     drop(session);
     let ms = |p: &Percentiles, q: f64| {
         p.percentile(q)
@@ -240,7 +243,15 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     if let Some(budget) = stats.hop_budget(source_rate_hz, hop_secs) {
         eprintln!("livetag listen: {budget}");
     }
-    Ok(if errors == 0 && !latency_ms.is_empty() {
+    if errors == 0 && latency_ms.is_empty() {
+        // Say why nothing was printed rather than exit silently.
+        anyhow::bail!(
+            "no window was scored in {:.3} s: the first needs {window_secs:.3} s of audio from {}, and the device and model time to start",
+            started.elapsed().as_secs_f64(),
+            session_label
+        );
+    }
+    Ok(if errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

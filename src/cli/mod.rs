@@ -4,6 +4,7 @@
 mod devices;
 mod eval;
 mod inspect;
+mod limits;
 mod listen;
 mod models;
 mod sed;
@@ -42,16 +43,17 @@ pub struct ModelArgs {
     /// ONNX Runtime execution provider.
     #[arg(long, value_enum, default_value_t = DevicePreference::Auto)]
     pub provider: DevicePreference,
-    /// ONNX Runtime intra-op threads (default: ONNX Runtime's choice).
-    #[arg(long)]
+    /// ONNX Runtime intra-op threads, 1 to 4 per core (at most 256) [default: ONNX
+    /// Runtime's choice].
+    #[arg(long, value_parser = limits::threads)]
     pub threads: Option<usize>,
 }
 
 /// How each record's top classes are chosen.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopKArgs {
-    /// Labels per record.
-    #[arg(long, default_value_t = 5)]
+    /// Labels per record, 1 to 1000.
+    #[arg(long, default_value_t = 5, value_parser = limits::top_k)]
     pub top_k: usize,
     /// most-specific: a class gives way to a descendant that scores at least half as much
     /// (Bark instead of Animal, Domestic animals, Dog); grouped: children indented under
@@ -84,7 +86,6 @@ impl TopKArgs {
 
     /// Checks the lists against the bundle's labels and ontology.
     pub fn resolve(&self, bundle: &crate::bundle::Bundle) -> anyhow::Result<TopK> {
-        anyhow::ensure!(self.top_k >= 1, "--top-k must be at least 1");
         TopK::new(
             self.top_k,
             self.top_k_mode.unwrap_or_default(),

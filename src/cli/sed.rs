@@ -8,21 +8,21 @@ use crate::events::{ClassOverride, ClassSettings, EventSettings};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EventArgs {
     /// Onset threshold: an event starts when a class's median-filtered probability
-    /// reaches it [default: 0.5].
-    #[arg(long, value_name = "P")]
+    /// reaches it, 0 to 1 [default: 0.5].
+    #[arg(long, value_name = "P", value_parser = super::limits::threshold)]
     pub on: Option<f32>,
     /// Offset threshold (<= --on): the event lasts while the probability stays at or
-    /// above it [default: 0.3].
-    #[arg(long, value_name = "P")]
+    /// above it, 0 to 1 [default: 0.3].
+    #[arg(long, value_name = "P", value_parser = super::limits::threshold)]
     pub off: Option<f32>,
-    /// Median filter length in frames, odd; 1 turns it off [default: 5].
-    #[arg(long, value_name = "FRAMES")]
+    /// Median filter length in frames, odd, at most 1001; 1 turns it off [default: 5].
+    #[arg(long, value_name = "FRAMES", value_parser = super::limits::median_frames)]
     pub median_frames: Option<usize>,
-    /// Events shorter than this are rejected [default: 0.2].
-    #[arg(long, value_name = "SECS")]
+    /// Events shorter than this are rejected, 0 to 3600 [default: 0.2].
+    #[arg(long, value_name = "SECS", value_parser = super::limits::event_secs)]
     pub min_duration: Option<f64>,
-    /// Events of one class closer than this are merged [default: 0, never].
-    #[arg(long, value_name = "SECS")]
+    /// Events of one class closer than this are merged, 0 to 3600 [default: 0, never].
+    #[arg(long, value_name = "SECS", value_parser = super::limits::event_secs)]
     pub min_gap: Option<f64>,
     /// Per-class settings, repeatable: `LABEL:on=0.6,off=0.4,median=7,min=0.3,gap=0.1`
     /// (any of the keys).
@@ -67,7 +67,10 @@ impl EventArgs {
                     )
                 })?;
             let resolved = class.apply(*settings.for_class(index));
-            resolved.validate(&format!("--class {}", class.label))?;
+            let what = format!("--class {}", class.label);
+            super::limits::class_settings(&resolved)
+                .map_err(|reason| anyhow::anyhow!("{what}: {reason}"))?;
+            resolved.validate(&what)?;
             settings.set_class(index, resolved);
         }
         Ok(settings)

@@ -27,8 +27,8 @@ pub struct TagArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Seconds between window starts (default: the bundle's hop).
-    #[arg(long)]
+    /// Seconds between window starts, up to 600 (default: the bundle's hop).
+    #[arg(long, value_parser = super::limits::window_secs)]
     pub hop_secs: Option<f64>,
     #[command(flatten)]
     pub top: TopKArgs,
@@ -37,8 +37,8 @@ pub struct TagArgs {
     /// Add every label's score to each record.
     #[arg(long)]
     pub all_scores: bool,
-    /// Windows per inference call [default: 4 on CPU, 64 on CUDA].
-    #[arg(long)]
+    /// Windows per inference call, 1 to 1024 [default: 4 on CPU, 64 on CUDA].
+    #[arg(long, value_parser = super::limits::batch)]
     pub batch: Option<usize>,
     /// Write sound events instead of window records (needs a model with a framewise
     /// output). Accepted events go to stdout; every rejected candidate and merge goes to
@@ -56,12 +56,6 @@ pub struct TagArgs {
 const PROGRESS_MIN_SECS: f64 = 30.0;
 
 pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    if let Some(hop) = args.hop_secs {
-        anyhow::ensure!(
-            hop > 0.0 && hop.is_finite(),
-            "--hop-secs must be positive, got {hop}"
-        );
-    }
     if args.events {
         return run_events(args, ort_lib);
     }
