@@ -387,6 +387,9 @@ pub enum SelfTestError {
     Audio(#[from] crate::audio::AudioError),
     #[error(transparent)]
     Inference(#[from] InferenceError),
+    /// The reference scores file is not a regular file, or too large.
+    #[error(transparent)]
+    File(#[from] crate::bundle::BundleError),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -421,13 +424,39 @@ pub fn self_test(
         .ok_or_else(|| SelfTestError::NoReference {
             name: bundle.name().to_string(),
         })?;
+    let tolerance = reference
+        .tolerance
+        .unwrap_or(crate::bundle::DEFAULT_REFERENCE_TOLERANCE);
+    // Checked at load; again here, as the spec is public and a test that passes everything
+    // must not pass.
+    if !(tolerance.is_finite()
+        && tolerance > 0.0
+        && tolerance <= crate::bundle::MAX_REFERENCE_TOLERANCE)
+    {
+        return Err(SelfTestError::Reference {
+            path: bundle.spec_path.clone(),
+            reason: format!(
+                "`reference.tolerance` {tolerance:e} must be above 0 and at most {}",
+                crate::bundle::MAX_REFERENCE_TOLERANCE
+            ),
+        });
+    }
     let expected_path = bundle.dir.join(&reference.expected);
     let bad = |reason: String| SelfTestError::Reference {
         path: expected_path.clone(),
         reason,
     };
-    let text = std::fs::read_to_string(&expected_path).map_err(|e| bad(e.to_string()))?;
+    let text = crate::bundle::read_text(
+        &expected_path,
+        "reference scores",
+        crate::bundle::MAX_TEXT_BYTES,
+    )?;
     let expected: ExpectedScores = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if expected.scores.is_empty() {
+        return Err(bad(
+            "no reference windows: `scores` must hold one row per window".into(),
+        ));
+    }
     let samples = crate::audio::load_mono(
         &bundle.dir.join(&reference.audio),
         bundle.input.sample_rate_hz,
@@ -445,7 +474,7 @@ pub fn self_test(
         |_| {},
         |w| actual.push(w.scores),
     )?;
-    if actual.len() < expected.scores.len() {
+    if actual.len() != expected.scores.len() {
         return Err(bad(format!(
             "expects {} windows but the reference audio gives {}",
             expected.scores.len(),
@@ -462,13 +491,19 @@ pub fn self_test(
             )));
         }
         for (a, b) in want.iter().zip(got) {
-            max_abs_diff = max_abs_diff.max((a - b).abs());
+            let diff = (a - b).abs();
+            // A NaN score differs from everything (`f32::max` would skip it).
+            max_abs_diff = if diff.is_nan() {
+                f32::INFINITY
+            } else {
+                max_abs_diff.max(diff)
+            };
         }
     }
     Ok(SelfTestReport {
         windows: expected.scores.len(),
         max_abs_diff,
-        tolerance: reference.tolerance.unwrap_or(1e-4),
+        tolerance,
     })
 }
 

@@ -425,3 +425,350 @@ fn max_samples_shorter_than_the_window() {
     let (_, message) = error_of(&bundle, "bundle.toml");
     assert!(message.contains("max_samples"), "{message}");
 }
+
+// ---- A bundle is untrusted input (issue 14) ----
+
+/// Loads and checks the refusal is [`BundleError::Invalid`] for `field`, naming bundle.toml;
+/// returns the message.
+fn refused(bundle: &Path, field: &str) -> String {
+    let (error, message) = error_of(bundle, "bundle.toml");
+    assert!(
+        matches!(error, BundleError::Invalid { field: ref f, .. } if f == field),
+        "{message}"
+    );
+    assert!(message.contains(&format!("`{field}`")), "{message}");
+    message
+}
+
+/// Adds `labels = "..."` to `[model]` (tiny-tone uses the default).
+fn set_labels(bundle: &Path, labels: &str) {
+    edit_spec(
+        bundle,
+        "licence = \"CC0-1.0\"",
+        &format!("licence = \"CC0-1.0\"\nlabels = {labels:?}"),
+    );
+}
+
+fn set_reference_audio(bundle: &Path, audio: &str) {
+    edit_spec(
+        bundle,
+        "audio = \"reference/input.wav\"",
+        &format!("audio = {audio:?}"),
+    );
+}
+
+#[test]
+fn paths_that_climb_out_of_the_bundle_are_refused() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    set_labels(&bundle, "../../etc/passwd");
+    let message = refused(&bundle, "model.labels");
+    assert!(
+        message.contains("`model.labels`: \"../../etc/passwd\" leaves the bundle folder"),
+        "{message}"
+    );
+
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    set_reference_audio(&bundle, "reference/../../input.wav");
+    let message = refused(&bundle, "reference.audio");
+    assert!(message.contains("leaves the bundle folder"), "{message}");
+
+    // `..` that stays inside is fine.
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    set_reference_audio(&bundle, "reference/../reference/input.wav");
+    Bundle::load(&bundle).unwrap();
+}
+
+#[test]
+fn absolute_paths_are_refused() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let labels = bundle.join("labels.txt").display().to_string();
+    // Even one that points into the bundle itself: paths are relative to the folder.
+    set_labels(&bundle, &labels);
+    let message = refused(&bundle, "model.labels");
+    assert!(message.contains("is an absolute path"), "{message}");
+
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    set_reference_audio(&bundle, "/etc/passwd");
+    let message = refused(&bundle, "reference.audio");
+    assert!(
+        message.contains("\"/etc/passwd\" is an absolute path"),
+        "{message}"
+    );
+
+    for (field, from, to) in [
+        (
+            "model.file",
+            "licence = \"CC0-1.0\"",
+            "licence = \"CC0-1.0\"\nfile = \"/dev/zero\"",
+        ),
+        (
+            "model.licence_file",
+            "licence = \"CC0-1.0\"",
+            "licence = \"CC0-1.0\"\nlicence_file = \"/etc/hostname\"",
+        ),
+        (
+            "reference.expected",
+            "expected = \"reference/expected.json\"",
+            "expected = \"/tmp/expected.json\"",
+        ),
+    ] {
+        let (_tmp, bundle) = copy_bundle("tiny-tone");
+        edit_spec(&bundle, from, to);
+        refused(&bundle, field);
+    }
+}
+
+#[test]
+fn symbolic_links_out_of_the_bundle_are_refused() {
+    use std::os::unix::fs::symlink;
+
+    // A labels file outside the bundle that would load: only the link is wrong.
+    let (tmp, bundle) = copy_bundle("tiny-tone");
+    let outside = tmp.path().join("outside.txt");
+    std::fs::write(&outside, "low\nmid\nhigh\n").unwrap();
+    std::fs::remove_file(bundle.join("labels.txt")).unwrap();
+    symlink(&outside, bundle.join("labels.txt")).unwrap();
+    let message = refused(&bundle, "model.labels");
+    assert!(
+        message.contains("\"labels.txt\" leaves the bundle folder through a symbolic link"),
+        "{message}"
+    );
+
+    // A relative link, to the reference audio.
+    let (tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::copy(
+        bundle.join("reference/input.wav"),
+        tmp.path().join("input.wav"),
+    )
+    .unwrap();
+    std::fs::remove_file(bundle.join("reference/input.wav")).unwrap();
+    symlink("../../input.wav", bundle.join("reference/input.wav")).unwrap();
+    let message = refused(&bundle, "reference.audio");
+    assert!(message.contains("through a symbolic link"), "{message}");
+
+    // A linked folder: reference/ itself points elsewhere.
+    let (tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::rename(bundle.join("reference"), tmp.path().join("reference")).unwrap();
+    symlink(tmp.path().join("reference"), bundle.join("reference")).unwrap();
+    refused(&bundle, "reference.audio");
+
+    // A link to the labels from elsewhere, and the bundle.toml itself.
+    let (tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::rename(bundle.join("bundle.toml"), tmp.path().join("spec.toml")).unwrap();
+    symlink(tmp.path().join("spec.toml"), bundle.join("bundle.toml")).unwrap();
+    refused(&bundle, "bundle.toml");
+
+    // Links that stay inside are fine, and so is a bundle reached through a linked folder.
+    let (tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::rename(bundle.join("labels.txt"), bundle.join("names.txt")).unwrap();
+    symlink("names.txt", bundle.join("labels.txt")).unwrap();
+    let linked = tmp.path().join("linked-bundle");
+    symlink(&bundle, &linked).unwrap();
+    assert_eq!(
+        Bundle::load(&linked).unwrap().labels,
+        ["low", "mid", "high"]
+    );
+}
+
+/// Runs `Bundle::load` on a thread and waits at most 5 s: a FIFO opened for reading would
+/// block until a writer comes, that is forever.
+fn load_within_5_s(bundle: &Path) -> Result<Bundle, BundleError> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let path = bundle.to_path_buf();
+    std::thread::spawn(move || send.send(Bundle::load(&path)));
+    receive
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("Bundle::load blocked: it opened a FIFO")
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_fifo_is_refused_without_being_opened() {
+    for (file, what) in [
+        ("model.onnx", "ONNX model"),
+        ("labels.txt", "labels"),
+        ("LICENSE", "licence"),
+        ("reference/expected.json", "reference scores"),
+        ("reference/input.wav", "reference audio"),
+    ] {
+        let (_tmp, bundle) = copy_bundle("tiny-tone");
+        mkfifo(&bundle.join(file));
+        let error = load_within_5_s(&bundle).expect_err("a FIFO loaded");
+        let message = error.to_string();
+        assert!(
+            matches!(error, BundleError::NotAFile { what: w, .. } if w == what),
+            "{message}"
+        );
+        assert!(
+            message.contains(file) && message.contains("a FIFO (named pipe), not a regular file"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_folder_where_the_model_should_be() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::remove_file(bundle.join("model.onnx")).unwrap();
+    std::fs::create_dir(bundle.join("model.onnx")).unwrap();
+    let (error, message) = error_of(&bundle, "model.onnx");
+    assert!(matches!(error, BundleError::NotAFile { .. }), "{message}");
+    assert!(message.contains("is a folder"), "{message}");
+}
+
+/// A 3 GiB model (sparse: no disk is used) is refused from its size alone, before a byte is
+/// read; so is a 17 MiB labels file.
+#[test]
+fn oversized_files_are_refused_before_reading() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let model = std::fs::File::create(bundle.join("model.onnx")).unwrap();
+    model.set_len(3 << 30).unwrap();
+    let started = std::time::Instant::now();
+    let (error, message) = error_of(&bundle, "model.onnx");
+    assert!(
+        matches!(
+            error,
+            BundleError::TooLarge {
+                size: 3221225472,
+                max: 2147483648,
+                ..
+            }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("3.0 GiB") && message.contains("protobuf"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "reading 3 GiB of zeros took {:?}",
+        started.elapsed()
+    );
+
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let labels = std::fs::OpenOptions::new()
+        .append(true)
+        .open(bundle.join("labels.txt"))
+        .unwrap();
+    labels.set_len(17 << 20).unwrap();
+    let (error, message) = error_of(&bundle, "labels.txt");
+    assert!(
+        matches!(error, BundleError::TooLarge { what: "labels", .. }),
+        "{message}"
+    );
+}
+
+/// Lengths are bounded by 10 minutes of audio at the model's rate, so nothing downstream
+/// tries to allocate a window of terabytes.
+#[test]
+fn windows_longer_than_ten_minutes_are_refused() {
+    let (_tmp, bundle) = copy_bundle("tiny-state");
+    edit_spec(&bundle, "sample_rate_hz = 8000", "sample_rate_hz = 32000");
+    edit_spec(
+        &bundle,
+        "window_samples = 8",
+        "window_samples = 1000000000000",
+    );
+    let message = refused(&bundle, "input.window_samples");
+    assert!(
+        message.contains(
+            "window_samples 1000000000000 exceeds the 10-minute maximum at 32000 Hz (19200000 samples)"
+        ),
+        "{message}"
+    );
+
+    for (from, to, field) in [
+        (
+            "hop_samples = 8",
+            "hop_samples = 4800001",
+            "input.hop_samples",
+        ),
+        (
+            "lead_in_samples = 2",
+            "lead_in_samples = 99999999999",
+            "input.lead_in_samples",
+        ),
+        (
+            "hop_samples = 8",
+            "hop_samples = 8\nmax_samples = 18446744073709551615",
+            "input.max_samples",
+        ),
+    ] {
+        let (_tmp, bundle) = copy_bundle("tiny-state");
+        edit_spec(&bundle, from, to);
+        let message = refused(&bundle, field);
+        assert!(message.contains("(4800000 samples)"), "{message}");
+    }
+    // Exactly ten minutes is allowed (the hop only: the window must match the model).
+    let (_tmp, bundle) = copy_bundle("tiny-state");
+    edit_spec(&bundle, "lead_in_samples = 2", "lead_in_samples = 4800000");
+    Bundle::load(&bundle).unwrap();
+
+    // Frames: 128-sample hops at 8 kHz make 37500 frames in ten minutes.
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    edit_spec(&bundle, "window_frames = 32", "window_frames = 37501");
+    let message = refused(&bundle, "input.window_frames");
+    assert!(
+        message.contains("window_frames 37501 exceeds the 10-minute maximum at 8000 Hz with 128-sample hops (37500 frames)"),
+        "{message}"
+    );
+    // And the FFT, checked before the front-end allocates it.
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    edit_spec(&bundle, "n_fft = 256", "n_fft = 1099511627776");
+    let message = refused(&bundle, "frontend.n_fft");
+    assert!(message.contains("(4800000 samples)"), "{message}");
+}
+
+#[test]
+fn state_and_constant_shapes_are_bounded() {
+    let (_tmp, bundle) = copy_bundle("tiny-state");
+    edit_spec(
+        &bundle,
+        "shape = [1, 1]",
+        "shape = [4294967296, 4294967296]",
+    );
+    let message = refused(&bundle, "state[0].shape");
+    assert!(message.contains("more than 16777216 values"), "{message}");
+}
+
+#[test]
+fn duplicate_labels() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::write(bundle.join("labels.txt"), "low\nmid\nlow\n").unwrap();
+    let (error, message) = error_of(&bundle, "labels.txt");
+    assert!(matches!(error, BundleError::Labels { .. }), "{message}");
+    assert!(
+        message.contains("line 3 repeats \"low\" from line 1"),
+        "{message}"
+    );
+}
+
+/// A tolerance that lets every score pass makes a self-test that cannot fail.
+#[test]
+fn reference_tolerance_must_be_small_and_positive() {
+    for tolerance in ["inf", "1e308", "0", "0.0", "-1e-4", "nan", "0.5"] {
+        let (_tmp, bundle) = copy_bundle("tiny-tone");
+        edit_spec(
+            &bundle,
+            "tolerance = 1e-4",
+            &format!("tolerance = {tolerance}"),
+        );
+        let message = refused(&bundle, "reference.tolerance");
+        assert!(
+            message.contains("must be above 0 and at most 0.1"),
+            "{tolerance}: {message}"
+        );
+    }
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    edit_spec(&bundle, "tolerance = 1e-4", "tolerance = 0.1");
+    Bundle::load(&bundle).unwrap();
+}

@@ -7,7 +7,8 @@ pub mod catalog;
 pub mod onnx;
 pub mod spec;
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
 use crate::dsp::{Frontend, FrontendSpec};
 use crate::ontology::{Hierarchy, JoinError, Ontology};
@@ -22,6 +23,27 @@ pub const DEFAULT_LIVE_HOP_SECS: f64 = 0.1;
 
 /// The spec file's name inside a bundle folder.
 pub const SPEC_FILE: &str = "bundle.toml";
+
+/// Largest ONNX file livetag reads: 2 GiB, protobuf's limit on one serialised message, so
+/// no valid single-file model is larger (bigger models keep their weights outside the graph,
+/// which bundles do not support). Checked before a byte is read.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Largest labels, ontology ids, licence, `bundle.toml` or `expected.json` file: 16 MiB,
+/// some thousand times the largest shipped one (CED-tiny's 527 labels are 6 KB).
+pub const MAX_TEXT_BYTES: u64 = 16 << 20;
+/// Longest window, hop, minimum, maximum or lead-in a bundle may ask for, in seconds of
+/// audio at its own rate: 10 minutes, far beyond any audio tagger's window (CED and
+/// musicnn take 10 s and 3 s), and small enough that a window always fits in memory.
+pub const MAX_WINDOW_SECS: u64 = 600;
+/// Most values one `[[state]]` or `[[constants]]` tensor may hold: 16 M (64 MiB of float32;
+/// silero's state is 256).
+pub const MAX_TENSOR_VALUES: usize = 1 << 24;
+/// `[reference] tolerance` when the bundle gives none.
+pub const DEFAULT_REFERENCE_TOLERANCE: f32 = 1e-4;
+/// Largest `[reference] tolerance`: scores are probabilities in `0 ..= 1` (or logits), and a
+/// self-test that lets every score move by more than 0.1 could no longer tell a wrong model
+/// (other weights, another front-end) from the right one.
+pub const MAX_REFERENCE_TOLERANCE: f32 = 0.1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -48,6 +70,33 @@ pub enum BundleError {
     Onnx { path: PathBuf, reason: String },
     #[error("{}: {reason}", path.display())]
     Labels { path: PathBuf, reason: String },
+    /// A FIFO, device, socket or folder where a file should be: never opened (a FIFO would
+    /// block forever).
+    #[error("{}: the {what} file is {kind}, not a regular file", path.display())]
+    NotAFile {
+        path: PathBuf,
+        what: &'static str,
+        kind: &'static str,
+    },
+    #[error("{}: the {what} file is {}, over livetag's limit of {} ({why})", path.display(), bytes_text(*size), bytes_text(*max))]
+    TooLarge {
+        path: PathBuf,
+        what: &'static str,
+        size: u64,
+        max: u64,
+        why: &'static str,
+    },
+}
+
+/// `3221225472` -> `"3221225472 bytes (3.0 GiB)"`.
+fn bytes_text(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let mib = bytes as f64 / MIB;
+    if mib >= 1024.0 {
+        format!("{bytes} bytes ({:.1} GiB)", mib / 1024.0)
+    } else {
+        format!("{bytes} bytes ({mib:.1} MiB)")
+    }
 }
 
 /// How the audio input is fed.
@@ -169,13 +218,37 @@ impl Bundle {
             return Err(BundleError::NotAFolder { path: dir });
         }
         let spec_path = dir.join(SPEC_FILE);
-        let text = read_text(&spec_path, "bundle spec")?;
+        let root = dir.canonicalize().map_err(|source| BundleError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let checker = Checker {
+            spec_path: &spec_path,
+            dir: &dir,
+            root: &root,
+        };
+        // The spec itself: a regular file, in the folder (not a link to a file elsewhere).
+        checker.inside(SPEC_FILE, SPEC_FILE)?;
+        let text = read_text(&spec_path, "bundle spec", MAX_TEXT_BYTES)?;
         let spec: BundleSpec = toml::from_str(&text).map_err(|e| BundleError::Syntax {
             path: spec_path.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        let checker = Checker {
-            spec_path: &spec_path,
+
+        // Every path the spec names stays in the folder; checked before any is opened.
+        let licence_path = checker.inside("model.licence_file", &spec.model.licence_file)?;
+        let labels_path = checker.inside("model.labels", &spec.model.labels)?;
+        let model_path = checker.inside("model.file", &spec.model.file)?;
+        let ids_path = match &spec.ontology {
+            Some(ontology) => Some(checker.inside("ontology.ids", &ontology.ids)?),
+            None => None,
+        };
+        let reference_paths = match &spec.reference {
+            Some(reference) => Some((
+                checker.inside("reference.audio", &reference.audio)?,
+                checker.inside("reference.expected", &reference.expected)?,
+            )),
+            None => None,
         };
 
         checker.require(
@@ -188,13 +261,20 @@ impl Bundle {
             "model.licence",
             "name the model's licence (for example \"MIT\")",
         )?;
-        require_file(&dir.join(&spec.model.licence_file), "licence")?;
+        require_file(&licence_path, "licence", Some(MAX_TEXT_BYTES))?;
 
-        let labels_path = dir.join(&spec.model.labels);
-        let labels = parse_labels(&labels_path, &read_text(&labels_path, "labels")?)?;
-        let hierarchy = match &spec.ontology {
-            None => Hierarchy::flat(labels.len()),
-            Some(ontology) => {
+        let labels = parse_labels(
+            &labels_path,
+            &read_text(&labels_path, "labels", MAX_TEXT_BYTES)?,
+        )?;
+        if let Some(reason) = repeated_line(&labels) {
+            return Err(BundleError::Labels {
+                path: labels_path,
+                reason,
+            });
+        }
+        let hierarchy = match (&spec.ontology, ids_path) {
+            (Some(ontology), Some(ids_path)) => {
                 let known = Ontology::named(&ontology.name).ok_or_else(|| {
                     checker.invalid(
                         "ontology.name",
@@ -204,8 +284,10 @@ impl Bundle {
                         .to_string(),
                     )
                 })?;
-                let ids_path = dir.join(&ontology.ids);
-                let ids = parse_labels(&ids_path, &read_text(&ids_path, "ontology ids")?)?;
+                let ids = parse_labels(
+                    &ids_path,
+                    &read_text(&ids_path, "ontology ids", MAX_TEXT_BYTES)?,
+                )?;
                 let joined = if ids.len() == labels.len() {
                     Hierarchy::join(known, &ids)
                 } else {
@@ -219,19 +301,10 @@ impl Bundle {
                     reason: e.to_string(),
                 })?
             }
+            _ => Hierarchy::flat(labels.len()),
         };
 
-        let model_path = dir.join(&spec.model.file);
-        let model_bytes = std::fs::read(&model_path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => BundleError::MissingFile {
-                path: model_path.clone(),
-                what: "ONNX model",
-            },
-            _ => BundleError::Io {
-                path: model_path.clone(),
-                source,
-            },
-        })?;
+        let model_bytes = read_bounded(&model_path, "ONNX model", MAX_MODEL_BYTES)?;
         let onnx = OnnxInfo::parse(&model_bytes).map_err(|reason| BundleError::Onnx {
             path: model_path.clone(),
             reason,
@@ -247,9 +320,18 @@ impl Bundle {
         if let Some(live) = &spec.live {
             checker.live(live, &input, stateful)?;
         }
-        if let Some(reference) = &spec.reference {
-            require_file(&dir.join(&reference.audio), "reference audio")?;
-            require_file(&dir.join(&reference.expected), "reference scores")?;
+        if let (Some(reference), Some((audio, expected))) = (&spec.reference, reference_paths) {
+            require_file(&audio, "reference audio", None)?;
+            require_file(&expected, "reference scores", Some(MAX_TEXT_BYTES))?;
+            if let Some(tolerance) = reference.tolerance {
+                checker.require(
+                    tolerance.is_finite() && tolerance > 0.0 && tolerance <= MAX_REFERENCE_TOLERANCE,
+                    "reference.tolerance",
+                    &format!(
+                        "{tolerance:e} must be above 0 and at most {MAX_REFERENCE_TOLERANCE}: a wider tolerance would pass a wrong model"
+                    ),
+                )?;
+            }
         }
 
         Ok(Self {
@@ -313,8 +395,9 @@ impl Bundle {
     }
 }
 
-fn read_text(path: &Path, what: &'static str) -> Result<String, BundleError> {
-    std::fs::read_to_string(path).map_err(|source| match source.kind() {
+/// A missing file is [`BundleError::MissingFile`]; any other failure keeps its I/O error.
+fn io_error(path: &Path, what: &'static str, source: std::io::Error) -> BundleError {
+    match source.kind() {
         std::io::ErrorKind::NotFound => BundleError::MissingFile {
             path: path.to_path_buf(),
             what,
@@ -323,18 +406,115 @@ fn read_text(path: &Path, what: &'static str) -> Result<String, BundleError> {
             path: path.to_path_buf(),
             source,
         },
+    }
+}
+
+/// What a non-regular file is, in words.
+fn file_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a folder"
+    } else {
+        "something other than a file"
+    }
+}
+
+/// Refuses `meta` unless it is a regular file of at most `max` bytes.
+fn check_regular(
+    path: &Path,
+    what: &'static str,
+    meta: &std::fs::Metadata,
+    max: Option<u64>,
+) -> Result<(), BundleError> {
+    if !meta.is_file() {
+        return Err(BundleError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    match max {
+        Some(max) if meta.len() > max => Err(too_large(path, what, meta.len(), max)),
+        _ => Ok(()),
+    }
+}
+
+fn too_large(path: &Path, what: &'static str, size: u64, max: u64) -> BundleError {
+    BundleError::TooLarge {
+        path: path.to_path_buf(),
+        what,
+        size,
+        max,
+        why: if max == MAX_MODEL_BYTES {
+            "protobuf's limit for one ONNX file"
+        } else {
+            "no bundle needs a text file this large"
+        },
+    }
+}
+
+/// Reads a regular file of at most `max` bytes. Its metadata is checked before it is
+/// opened, so a FIFO or device is never opened and an oversized file never read; the open
+/// file is checked again and read through a `max`-byte limit, in case it was swapped.
+pub(crate) fn read_bounded(
+    path: &Path,
+    what: &'static str,
+    max: u64,
+) -> Result<Vec<u8>, BundleError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, what, e))?;
+    check_regular(path, what, &meta, Some(max))?;
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, what, e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, what, e))?;
+    check_regular(path, what, &meta, Some(max))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, what, e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(path, what, bytes.len() as u64, max));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] for UTF-8 text.
+pub(crate) fn read_text(path: &Path, what: &'static str, max: u64) -> Result<String, BundleError> {
+    String::from_utf8(read_bounded(path, what, max)?).map_err(|e| BundleError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })
 }
 
-fn require_file(path: &Path, what: &'static str) -> Result<(), BundleError> {
-    if path.is_file() {
-        Ok(())
-    } else {
-        Err(BundleError::MissingFile {
-            path: path.to_path_buf(),
-            what,
-        })
+/// Requires a regular file (of at most `max` bytes) without opening it.
+fn require_file(path: &Path, what: &'static str, max: Option<u64>) -> Result<(), BundleError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, what, e))?;
+    check_regular(path, what, &meta, max)
+}
+
+/// The first line that repeats an earlier one, as "line 7 repeats \"Dog\" from line 2".
+fn repeated_line(lines: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashMap::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        if let Some(first) = seen.insert(line.as_str(), index) {
+            return Some(format!(
+                "line {} repeats {line:?} from line {}; each class needs its own label",
+                index + 1,
+                first + 1
+            ));
+        }
     }
+    None
 }
 
 fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>, BundleError> {
@@ -362,12 +542,68 @@ fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>, BundleError> {
     Ok(labels)
 }
 
+/// "window_samples 1000000000000 exceeds the 10-minute maximum at 32000 Hz (19200000
+/// samples)", for a length of `value` rows of `row_samples` samples each.
+fn too_long(key: &str, value: usize, rate_hz: u32, row_samples: usize, unit: &str) -> String {
+    let limit = MAX_WINDOW_SECS as usize * rate_hz as usize / row_samples;
+    let hops = if row_samples > 1 {
+        format!(" with {row_samples}-sample hops")
+    } else {
+        String::new()
+    };
+    format!(
+        "{key} {value} exceeds the {}-minute maximum at {rate_hz} Hz{hops} ({limit} {unit})",
+        MAX_WINDOW_SECS / 60
+    )
+}
+
 /// Checks that name `bundle.toml` and the offending field.
 struct Checker<'a> {
     spec_path: &'a Path,
+    /// The bundle folder as given, and canonical.
+    dir: &'a Path,
+    root: &'a Path,
 }
 
 impl Checker<'_> {
+    /// The file `value`, the path in field `field`, inside the bundle folder: relative, no
+    /// `..` above the folder, and, once symbolic links are resolved, still in the folder.
+    /// The one rule for every path a bundle names. A path that does not resolve (a missing
+    /// file) passes here and is reported as missing when it is read.
+    fn inside(&self, field: &str, value: &str) -> Result<PathBuf, BundleError> {
+        let relative = Path::new(value);
+        if value.trim().is_empty() {
+            return Err(self.invalid(field, "must name a file in the bundle folder"));
+        }
+        let leaves = |how: String| self.invalid(field, format!("{value:?} {how}"));
+        let mut depth = 0usize;
+        for component in relative.components() {
+            match component {
+                Component::Prefix(_) | Component::RootDir => {
+                    return Err(leaves(
+                        "is an absolute path; paths in a bundle are relative to its folder".into(),
+                    ))
+                }
+                Component::CurDir => {}
+                Component::Normal(_) => depth += 1,
+                Component::ParentDir => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or_else(|| leaves("leaves the bundle folder".into()))?
+                }
+            }
+        }
+        let path = self.dir.join(relative);
+        match path.canonicalize() {
+            Ok(real) if real.starts_with(self.root) => Ok(path),
+            Ok(real) => Err(leaves(format!(
+                "leaves the bundle folder through a symbolic link (to {})",
+                real.display()
+            ))),
+            Err(_) => Ok(path),
+        }
+    }
+
     fn invalid(&self, field: impl Into<String>, reason: impl Into<String>) -> BundleError {
         BundleError::Invalid {
             path: self.spec_path.to_path_buf(),
@@ -420,7 +656,19 @@ impl Checker<'_> {
     }
 
     fn audio_input(&self, spec: &BundleSpec, onnx: &OnnxInfo) -> Result<AudioInput, BundleError> {
-        let (name, sample_rate_hz, layout, window, hop, min, max, unit, kind) = match &spec.input {
+        let field = |key: &str| format!("input.{key}");
+        let sample_rate_hz = match &spec.input {
+            InputSpec::Features { sample_rate_hz, .. }
+            | InputSpec::Waveform { sample_rate_hz, .. } => *sample_rate_hz,
+        };
+        if !(1000..=384_000).contains(&sample_rate_hz) {
+            return Err(self.invalid(
+                field("sample_rate_hz"),
+                format!("{sample_rate_hz} Hz is not a plausible audio rate"),
+            ));
+        }
+        let limit_samples = MAX_WINDOW_SECS as usize * sample_rate_hz as usize;
+        let (name, layout, window, hop, min, max, unit, kind) = match &spec.input {
             InputSpec::Features {
                 name,
                 sample_rate_hz,
@@ -432,6 +680,13 @@ impl Checker<'_> {
                 let frontend = spec.frontend.as_ref().ok_or_else(|| {
                     self.invalid("frontend", "a features input needs a [frontend] table")
                 })?;
+                // Before the front-end is built: its FFT buffers are n_fft long.
+                if frontend.n_fft > limit_samples {
+                    return Err(self.invalid(
+                        "frontend.n_fft",
+                        too_long("n_fft", frontend.n_fft, *sample_rate_hz, 1, "samples"),
+                    ));
+                }
                 let built = Frontend::new(frontend, *sample_rate_hz)
                     .map_err(|e| self.invalid("frontend", e.to_string()))?;
                 let kind = InputKind::Features {
@@ -440,7 +695,6 @@ impl Checker<'_> {
                 };
                 (
                     name,
-                    *sample_rate_hz,
                     layout,
                     *window_frames,
                     *hop_frames,
@@ -452,7 +706,7 @@ impl Checker<'_> {
             }
             InputSpec::Waveform {
                 name,
-                sample_rate_hz,
+                sample_rate_hz: _,
                 layout,
                 window_samples,
                 hop_samples,
@@ -471,7 +725,6 @@ impl Checker<'_> {
                 };
                 (
                     name,
-                    *sample_rate_hz,
                     layout,
                     *window_samples,
                     *hop_samples,
@@ -482,12 +735,31 @@ impl Checker<'_> {
                 )
             }
         };
-        let field = |key: &str| format!("input.{key}");
-        if !(1000..=384_000).contains(&sample_rate_hz) {
-            return Err(self.invalid(
-                field("sample_rate_hz"),
-                format!("{sample_rate_hz} Hz is not a plausible audio rate"),
-            ));
+        // At most MAX_WINDOW_SECS of audio in any length, so nothing downstream allocates
+        // for a window of terabytes.
+        let row_samples = match &kind {
+            InputKind::Features { frontend, .. } => frontend.hop_samples,
+            InputKind::Waveform { .. } => 1,
+        };
+        let lead_in = match &kind {
+            InputKind::Waveform { lead_in_samples } => Some(*lead_in_samples),
+            InputKind::Features { .. } => None,
+        };
+        for (key, value) in [
+            (format!("window_{unit}"), Some(window)),
+            (format!("hop_{unit}"), Some(hop)),
+            (format!("min_{unit}"), min),
+            (format!("max_{unit}"), max),
+            ("lead_in_samples".to_string(), lead_in),
+        ] {
+            if let Some(value) = value {
+                if value > limit_samples / row_samples {
+                    return Err(self.invalid(
+                        field(&key),
+                        too_long(&key, value, sample_rate_hz, row_samples, unit),
+                    ));
+                }
+            }
         }
         if window == 0 {
             return Err(self.invalid(field(&format!("window_{unit}")), "must be at least 1"));
@@ -720,6 +992,7 @@ impl Checker<'_> {
             let field = |key: &str| format!("state[{index}].{key}");
             let tensor = self.model_input(onnx, &state.input, &field("input"))?;
             self.model_output(onnx, &state.output, &field("output"))?;
+            self.tensor_size(&state.shape, &field("shape"))?;
             self.check_shape(tensor, &state.shape, &field("shape"))?;
             if tensor.element_type != ElementType::Float32 {
                 return Err(self.invalid(
@@ -750,7 +1023,7 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            let count: usize = constant.shape.iter().product();
+            let count = self.tensor_size(&constant.shape, &field("shape"))?;
             if constant.values.len() != count {
                 return Err(self.invalid(
                     field("values"),
@@ -783,6 +1056,20 @@ impl Checker<'_> {
             ));
         }
         Ok(!spec.state.is_empty())
+    }
+
+    /// Values in a tensor of `shape`, at most [`MAX_TENSOR_VALUES`] (and no overflow).
+    fn tensor_size(&self, shape: &[usize], field: &str) -> Result<usize, BundleError> {
+        shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= MAX_TENSOR_VALUES)
+            .ok_or_else(|| {
+                self.invalid(
+                    field,
+                    format!("{shape:?} holds more than {MAX_TENSOR_VALUES} values"),
+                )
+            })
     }
 
     fn check_shape(
