@@ -123,7 +123,7 @@ pub fn threads_max() -> (usize, String) {
                 format!("at most {THREADS_CAP}, whatever the machine")
             } else {
                 format!(
-                    "{THREADS_PER_CORE} per core on this machine's {cores}; more only contend for them"
+                    "{THREADS_PER_CORE} per core on this machine's {cores} cores; more only contend for them"
                 )
             };
             (max, why)
