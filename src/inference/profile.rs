@@ -75,15 +75,15 @@ impl ModelCard {
         ort_lib: Option<&Path>,
     ) -> Self {
         let compute = super::runtime(ort_lib)
-            .map_err(|e| e.to_string())
             .and_then(|runtime| {
                 let options = SessionOptions {
                     device,
                     threads: Some(1),
                     ..Default::default()
                 };
-                measure(&runtime, bundle, &options).map_err(|e| e.to_string())
-            });
+                measure(&runtime, bundle, &options)
+            })
+            .map_err(|e| with_causes(&e));
         Self::new(bundle, provider, compute)
     }
 
@@ -161,9 +161,16 @@ pub fn measure(
     bundle: &Bundle,
     options: &SessionOptions,
 ) -> Result<ComputeProfile, InferenceError> {
-    let dir = tempfile_dir()?;
+    // Declared before the runner, so it is dropped after it on every path: ONNX Runtime
+    // writes a profile still open when its session is dropped, and then the folder goes.
+    let dir = private_temp_dir().map_err(|source| InferenceError::Profile {
+        model: bundle.name().to_string(),
+        what: "cannot create a private temporary folder for the profile in",
+        path: std::env::temp_dir(),
+        source,
+    })?;
     let options = SessionOptions {
-        profile_prefix: Some(dir.join("livetag-profile")),
+        profile_prefix: Some(dir.path().join("livetag-profile")),
         unoptimized: true,
         ..options.clone()
     };
@@ -174,10 +181,16 @@ pub fn measure(
     let mut scores = Vec::new();
     runner.run(&window, 1, rows, &mut scores)?;
     let path = runner.end_profiling()?;
-    let text = std::fs::read_to_string(&path).map_err(|e| profile_error(bundle, &path, e))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    let (macs_by_op, nodes_by_provider) =
-        count(&text).map_err(|e| profile_error(bundle, &path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| InferenceError::Profile {
+        model: bundle.name().to_string(),
+        what: "cannot read the profile",
+        path: path.clone(),
+        source,
+    })?;
+    let (macs_by_op, nodes_by_provider) = count(&text).map_err(|reason| InferenceError::Run {
+        model: bundle.name().to_string(),
+        reason: format!("cannot read the profile {}: {reason}", path.display()),
+    })?;
     Ok(ComputeProfile {
         window_rows: rows,
         window_secs: rows as f64 * input.seconds_per_row(),
@@ -188,20 +201,29 @@ pub fn measure(
     })
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf, InferenceError> {
-    let dir = std::env::temp_dir().join(format!("livetag-profile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| InferenceError::Run {
-        model: String::new(),
-        reason: format!("cannot create {}: {e}", dir.display()),
-    })?;
-    Ok(dir)
+/// A folder only this user can enter (0700 on Unix), with a unique unpredictable name in the
+/// temporary folder; it and its contents are removed when the value is dropped.
+fn private_temp_dir() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("livetag-profile-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
 }
 
-fn profile_error(bundle: &Bundle, path: &Path, error: impl std::fmt::Display) -> InferenceError {
-    InferenceError::Run {
-        model: bundle.name().to_string(),
-        reason: format!("cannot read the profile {}: {error}", path.display()),
+/// An error with its causes, one after the other (the card shows a single line).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
     }
+    text
 }
 
 type Counts = (BTreeMap<String, u64>, BTreeMap<String, usize>);
@@ -312,6 +334,37 @@ mod tests {
         assert!(!macs.contains_key("Relu"));
         assert_eq!(providers["CPUExecutionProvider"], 3);
         assert_eq!(providers["CUDAExecutionProvider"], 2);
+    }
+
+    #[test]
+    fn profile_folder_is_private_unique_and_removed_on_drop() {
+        let dir = private_temp_dir().unwrap();
+        let other = private_temp_dir().unwrap();
+        assert_ne!(dir.path(), other.path());
+        let path = dir.path().to_path_buf();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "mode {mode:o}");
+        }
+        std::fs::write(path.join("livetag-profile_1.json"), "[]").unwrap();
+        drop(dir);
+        assert!(!path.exists(), "{} left behind", path.display());
+    }
+
+    #[test]
+    fn card_errors_keep_their_causes() {
+        let error = InferenceError::Profile {
+            model: "m".into(),
+            what: "cannot read the profile",
+            path: "/p.json".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        };
+        assert_eq!(
+            with_causes(&error),
+            "model m: cannot read the profile /p.json: gone"
+        );
     }
 
     #[test]
