@@ -384,3 +384,106 @@ fn tag_on_the_default_model_ranks_by_ontology() {
         "{stderr}"
     );
 }
+
+/// `./models` of the working folder is not an installed location: a bundle planted there
+/// under the default model's name is not picked up by `tag` without `--model`, nor by the
+/// name; given as a path, it is used.
+#[test]
+fn a_bundle_planted_in_the_working_folder_does_not_hijack_the_default() {
+    // The working folder: models/ced-tiny, a renamed copy of tiny-tone, and a clip.
+    let (work, tone) = copy_bundle("tiny-tone");
+    let planted = work.path().join("models/ced-tiny");
+    std::fs::create_dir(work.path().join("models")).unwrap();
+    std::fs::rename(&tone, &planted).unwrap();
+    common::edit_spec(&planted, "name = \"tiny-tone\"", "name = \"planted\"");
+    std::fs::copy(
+        repo().join("tests/fixtures/tiny/tones.wav"),
+        work.path().join("some.wav"),
+    )
+    .unwrap();
+    let tag = |extra: &[&str]| {
+        run_ok(
+            livetag()
+                .current_dir(work.path())
+                .env_remove("LIVETAG_MODEL_PATH")
+                .args(["tag", "some.wav"])
+                .args(extra),
+        )
+    };
+
+    for extra in [&[][..], &["--model", "ced-tiny"][..]] {
+        let (stdout, stderr) = tag(extra);
+        assert!(
+            stderr.contains("model ced-tiny") && !stderr.contains("planted"),
+            "{extra:?}: {stderr}"
+        );
+        assert!(!stdout.contains("\"low\""), "{extra:?}: {stdout}");
+    }
+    for path in ["./models/ced-tiny", "models/ced-tiny"] {
+        let (_, stderr) = tag(&["--model", path]);
+        assert!(stderr.contains("model planted"), "{path}: {stderr}");
+    }
+}
+
+/// A name that is not installed is not looked up in the working folder either; the error
+/// says how to use the folder that is there.
+#[test]
+fn a_model_name_is_never_a_folder_of_the_working_folder() {
+    let (_tmp, tone) = copy_bundle("tiny-tone");
+    let out = livetag()
+        .current_dir(tone.parent().unwrap())
+        .env_remove("LIVETAG_MODEL_PATH")
+        .args(["inspect", "tiny-tone"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("./tiny-tone here is a bundle") && stderr.contains("--model ./tiny-tone"),
+        "{stderr}"
+    );
+}
+
+/// Self-tests that can fail: no reference windows, and more windows in the audio than rows
+/// in expected.json (once, only the first rows were compared).
+#[test]
+fn self_test_fails_on_a_reference_with_the_wrong_number_of_windows() {
+    let self_test = |bundle: &std::path::Path| {
+        let out = livetag()
+            .args(["inspect", "--self-test"])
+            .arg(bundle)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    std::fs::write(
+        bundle.join("reference/expected.json"),
+        r#"{"output": "logits", "scores": []}"#,
+    )
+    .unwrap();
+    let output = self_test(&bundle);
+    assert!(output.contains("no reference windows"), "{output}");
+
+    // The reference audio twice over gives two windows; expected.json still has one row.
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    let wav = bundle.join("reference/input.wav");
+    let mut reader = hound::WavReader::open(&wav).unwrap();
+    let spec = reader.spec();
+    let samples: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    for &sample in samples.iter().chain(&samples) {
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+    let output = self_test(&bundle);
+    assert!(
+        output.contains("expects 1 windows but the reference audio gives 2"),
+        "{output}"
+    );
+}
