@@ -219,8 +219,8 @@ fn listen_window_and_duration_limits() {
     }
 }
 
-/// A run shorter than one window could never print a record: refused before any device
-/// or model is opened, with the window it would need.
+/// A run shorter than one window could never print a record: refused before the audio
+/// device is opened, with the window it would need.
 #[test]
 fn listen_duration_shorter_than_a_window_is_refused_up_front() {
     let (code, stdout, stderr) = run(livetag()

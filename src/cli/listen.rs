@@ -120,16 +120,6 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             eprintln!("warning: --window-secs {asked}: {} takes {min_secs:.3} to {max_secs:.3} s windows; using {window_secs:.3} s", bundle.name());
         }
     }
-    // The first record needs a whole window of audio: a shorter run could never print one.
-    if let Some(limit) = args.duration {
-        anyhow::ensure!(
-            limit.as_secs_f64() >= window_secs,
-            "--duration {:.3} s is shorter than {}'s {window_secs:.3} s window, so no window could be scored; give at least {:.3} s",
-            limit.as_secs_f64(),
-            bundle.name(),
-            window_secs.max(0.001)
-        );
-    }
     let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
     let provider = runner.provider().to_string();
     let hop_secs = bundle.live_hop_secs(args.hop_secs);
@@ -152,6 +142,17 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         hop_secs,
         ..PipelineConfig::default()
     };
+    // The first record needs a whole window of audio: a shorter run could never print one.
+    // Refused before the device opens (after the models, whose own errors come first).
+    if let Some(limit) = args.duration {
+        anyhow::ensure!(
+            limit.as_secs_f64() >= window_secs,
+            "--duration {:.3} s is shorter than {}'s {window_secs:.3} s window, so no window could be scored; give at least {:.3} s",
+            limit.as_secs_f64(),
+            bundle.name(),
+            window_secs.max(0.001)
+        );
+    }
     let source = args.source().open()?;
     let session = LiveSession::start(source, tracks, config)?;
     eprintln!(
