@@ -317,3 +317,93 @@ pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> 
     *slot = Some(Arc::clone(&runtime));
     Ok(runtime)
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn set_mode(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn world_writable_files_and_folders_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libonnxruntime.so");
+        std::fs::write(&file, b"not a library").unwrap();
+        let uid = std::fs::metadata(&file).unwrap().uid();
+        set_mode(&file, 0o644);
+        assert_eq!(
+            unix::untrusted_because(&std::fs::metadata(&file).unwrap(), uid),
+            None
+        );
+        set_mode(&file, 0o666);
+        let reason = unix::untrusted_because(&std::fs::metadata(&file).unwrap(), uid).unwrap();
+        assert!(
+            reason.contains("writable by every user (mode 666)"),
+            "{reason}"
+        );
+        set_mode(&file, 0o644);
+        set_mode(dir.path(), 0o777);
+        let refused = check_trusted(&file, LibrarySource::Flag).unwrap_err();
+        set_mode(dir.path(), 0o700);
+        match refused {
+            InferenceError::UntrustedLibrary { path, reason } => {
+                assert_eq!(path, std::fs::canonicalize(dir.path()).unwrap());
+                assert!(reason.contains("its folder"), "{reason}");
+            }
+            other => panic!("not refused: {other}"),
+        }
+        assert!(check_trusted(&file, LibrarySource::Flag).is_ok());
+    }
+
+    #[test]
+    fn files_of_another_user_are_refused_root_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libonnxruntime.so");
+        std::fs::write(&file, b"not a library").unwrap();
+        set_mode(&file, 0o644);
+        let owner = std::fs::metadata(&file).unwrap().uid();
+        if owner == 0 {
+            // Root owns everything it makes: give the file away to see another user's.
+            std::os::unix::fs::chown(&file, Some(12345), None).unwrap();
+            let reason = unix::untrusted_because(&std::fs::metadata(&file).unwrap(), 0).unwrap();
+            assert!(reason.contains("owned by user 12345"), "{reason}");
+        } else {
+            let reason =
+                unix::untrusted_because(&std::fs::metadata(&file).unwrap(), owner + 1).unwrap();
+            assert!(
+                reason.contains(&format!("owned by user {owner}")),
+                "{reason}"
+            );
+            // Root's files (the system's) are trusted.
+            assert_eq!(
+                unix::untrusted_because(&std::fs::metadata("/").unwrap(), owner),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_or_folder_path_is_an_error_naming_it() {
+        let missing = Path::new("/nonexistent/libonnxruntime.so");
+        match check_trusted(missing, LibrarySource::Flag).unwrap_err() {
+            InferenceError::LibraryPath {
+                path,
+                given_by,
+                source,
+            } => {
+                assert_eq!(path, missing);
+                assert!(given_by.contains("--ort-lib"));
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other}"),
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            check_trusted(dir.path(), LibrarySource::EnvVar),
+            Err(InferenceError::LibraryPath { .. })
+        ));
+    }
+}
