@@ -20,8 +20,8 @@ pub enum InferenceError {
     )]
     LibraryNotFound { searched: Vec<String> },
     #[error(
-        "cannot use the ONNX Runtime library {} ({given_by})",
-        path.display()
+        "cannot use the ONNX Runtime library {} ({given_by}; fix the path, or run `{}` to fetch ONNX Runtime {} into livetag's cache)",
+        path.display(), runtime::SETUP_COMMAND, runtime::ORT_VERSION
     )]
     LibraryPath {
         path: PathBuf,
