@@ -19,5 +19,6 @@ py=$(tools/export_venv.sh)
 "$py" tools/export_dcase.py --selftest
 "$py" tools/export.py --arch all --random-weights --reference --out target/exports
 
-export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1 LIVETAG_REQUIRE_EXPORTS=1
+# Fuzzing (tests/fuzz.rs): 60 s per target here; plain `cargo test` gives each only 2 s.
+export LIVETAG_VIRTUAL_MIC=1 LIVETAG_WINDOW_TEST=1 LIVETAG_REQUIRE_BIRDNET=1 LIVETAG_REQUIRE_EXPORTS=1 LIVETAG_FUZZ_SECS=60
 cargo test

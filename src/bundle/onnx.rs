@@ -155,7 +155,7 @@ fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
     let mut inputs = Vec::new();
     for field in Fields::new(graph) {
         match field? {
-            (1, Value::Bytes(node)) => parse_node(node, info)?,
+            (1, Value::Bytes(node)) => parse_node(node, info, 0)?,
             (5, Value::Bytes(tensor)) => {
                 initializer_names.insert(add_parameters(tensor, info)?);
             }
@@ -172,21 +172,35 @@ fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
     Ok(())
 }
 
+/// If/Loop bodies nest graphs in nodes; real models go a few levels deep, and a hostile
+/// file must not recurse until the stack runs out.
+const MAX_SUBGRAPH_DEPTH: usize = 64;
+
 /// Counts a weight tensor (an initializer, or a Constant node's value); returns its name.
 fn add_parameters(tensor: &[u8], info: &mut OnnxInfo) -> Result<String, String> {
     let (name, element_type, count) = parse_initializer(tensor)?;
-    info.parameter_count += count;
-    *info
+    let overflow = || format!("weight tensor `{name}`: parameter count overflows");
+    info.parameter_count = info
+        .parameter_count
+        .checked_add(count)
+        .ok_or_else(overflow)?;
+    let by_type = info
         .parameters_by_type
         .entry(element_type.name())
-        .or_default() += count;
+        .or_default();
+    *by_type = by_type.checked_add(count).ok_or_else(overflow)?;
     Ok(name)
 }
 
 /// A node counts once; weights inside it count as parameters: a Constant's tensor
 /// (torch exports keep weights there) and the initializers of subgraphs (If/Loop branches,
 /// as in silero VAD, whose 16 and 8 kHz branches both count).
-fn parse_node(node: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+fn parse_node(node: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), String> {
+    if depth > MAX_SUBGRAPH_DEPTH {
+        return Err(format!(
+            "subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH} levels"
+        ));
+    }
     info.node_count += 1;
     for field in Fields::new(node) {
         let (5, Value::Bytes(attribute)) = field? else {
@@ -197,7 +211,7 @@ fn parse_node(node: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
                 (5, Value::Bytes(tensor)) => {
                     add_parameters(tensor, info)?;
                 }
-                (6 | 11, Value::Bytes(graph)) => parse_subgraph(graph, info)?,
+                (6 | 11, Value::Bytes(graph)) => parse_subgraph(graph, info, depth + 1)?,
                 _ => {}
             }
         }
@@ -205,10 +219,10 @@ fn parse_node(node: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), String> {
     for field in Fields::new(graph) {
         match field? {
-            (1, Value::Bytes(node)) => parse_node(node, info)?,
+            (1, Value::Bytes(node)) => parse_node(node, info, depth)?,
             (5, Value::Bytes(tensor)) => {
                 add_parameters(tensor, info)?;
             }
@@ -239,7 +253,14 @@ fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String
             _ => {}
         }
     }
-    Ok((name, element_type, dims.iter().product()))
+    // Dims come from the file: a hostile one must not overflow the count.
+    let count = dims
+        .iter()
+        .try_fold(1u64, |count, &d| count.checked_mul(d))
+        .ok_or_else(|| {
+            format!("weight tensor `{name}` has dims {dims:?}, whose product overflows")
+        })?;
+    Ok((name, element_type, count))
 }
 
 fn parse_value_info(bytes: &[u8]) -> Result<TensorInfo, String> {
