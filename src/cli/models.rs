@@ -74,6 +74,10 @@ const TOOLS: &[(&str, &str)] = &[
         include_str!("../../tools/converter_common.py"),
     ),
     (
+        "tflite_to_onnx.py",
+        include_str!("../../tools/tflite_to_onnx.py"),
+    ),
+    (
         "reference_clips.py",
         include_str!("../../tools/reference_clips.py"),
     ),
