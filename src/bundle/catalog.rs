@@ -22,7 +22,11 @@ pub fn search_dirs() -> Vec<PathBuf> {
         .map(|paths| std::env::split_paths(&paths).collect())
         .unwrap_or_default();
     dirs.extend(exe_models_dir());
-    dirs.push(crate::inference::runtime::cache_dir().join("models"));
+    // The user's own cache only: with no HOME there is none, and a shared temporary folder
+    // is never searched (anyone could plant a bundle there).
+    if let Some(cache) = crate::inference::runtime::user_cache_dir() {
+        dirs.push(cache.join("models"));
+    }
     let mut unique: Vec<PathBuf> = Vec::new();
     for dir in dirs {
         if dir.as_os_str().is_empty() {
