@@ -418,3 +418,20 @@ fn nan_or_absurd_samples_are_bad_audio_naming_the_file_and_time() {
     let audio = livetag::audio::decode_file(&path).expect("loud float audio decodes");
     assert_eq!(audio.samples[400], 10.0);
 }
+
+/// An error whose message already quotes its OS cause says it once, not twice.
+#[test]
+fn the_os_error_is_printed_once() {
+    let out = common::livetag()
+        .args(["eval", "/nonexistent/list.csv", "--model"])
+        .arg(common::repo().join("tests/models/tiny-tone"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}
