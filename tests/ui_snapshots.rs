@@ -86,6 +86,7 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
             captured_at,
             inference_secs: 0.012,
             scores,
+            silent: false,
             frames: Vec::new(),
             frame_rate_hz: None,
         });
@@ -154,6 +155,7 @@ fn speech_lane_under_the_spectrogram() {
             captured_at: clock,
             inference_secs: 0.0001,
             scores: vec![probability],
+            silent: false,
             frames: Vec::new(),
             frame_rate_hz: None,
         });
@@ -334,6 +336,7 @@ fn live_events_on_the_timeline_and_in_the_log() {
             scores: (0..classes)
                 .map(|c| if c == 4 { 0.8 } else { 0.1 })
                 .collect(),
+            silent: false,
             frames,
             frame_rate_hz: Some(100.0),
         });
@@ -406,6 +409,7 @@ fn audioset_bars(mode: TopKMode, shown: Vec<&'static str>) {
             captured_at: clock,
             inference_secs: 0.01,
             scores,
+            silent: false,
             frames: Vec::new(),
             frame_rate_hz: None,
         }),
@@ -446,4 +450,39 @@ fn audioset_top_classes_grouped() {
         TopKMode::Grouped,
         vec!["Animal", "Domestic animals, pets", "Dog", "Speech"],
     );
+}
+
+/// A window of digital silence: the panel says so, and the bars are greyed (their scores
+/// describe no sound).
+#[test]
+fn a_silent_window_is_said_to_be_silent() {
+    let settings = settings();
+    let clock = Instant::now();
+    let mut view = fed_view(&settings, clock);
+    view.ingest(
+        PipelineEvent::Scores(LiveScores {
+            track: 0,
+            end_secs: 6.5,
+            window_secs: 1.0,
+            captured_at: clock,
+            inference_secs: 0.01,
+            scores: vec![0.05, 0.31, 0.02, 0.1, 0.26, 0.01],
+            silent: true,
+            frames: Vec::new(),
+            frame_rate_hz: None,
+        }),
+        clock,
+        &settings,
+    );
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(300.0, 150.0))
+        .build_ui_state(
+            |ui, (view, settings): &mut (LiveView, ViewSettings)| {
+                view.top_k_ui(ui, settings);
+            },
+            (view, settings),
+        );
+    harness.run();
+    harness.get_by_label_contains("silence: the last window heard no sound at all");
+    harness.snapshot("top_k_bars_silent");
 }

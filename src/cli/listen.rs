@@ -172,7 +172,7 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Csv {
-        write!(out, "end_secs,latency_ms,inference_ms")?;
+        write!(out, "end_secs,latency_ms,inference_ms,silent")?;
         if speech_model.is_some() {
             write!(out, ",speech")?;
         }
@@ -286,15 +286,20 @@ fn write_record(
             if let Some(speech) = speech {
                 record["speech"] = serde_json::json!(speech);
             }
+            if scores.silent {
+                // The scores describe no sound; they are kept, but flagged.
+                record["silent"] = serde_json::json!(true);
+            }
             writeln!(out, "{record}")
         }
         Format::Csv => {
             write!(
                 out,
-                "{:.3},{:.3},{:.3}",
+                "{:.3},{:.3},{:.3},{}",
                 scores.end_secs,
                 latency_ms,
-                scores.inference_secs * 1e3
+                scores.inference_secs * 1e3,
+                scores.silent
             )?;
             if let Some(speech) = speech {
                 write!(out, ",{speech:.6}")?;

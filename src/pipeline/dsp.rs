@@ -15,6 +15,7 @@ use crate::audio::StreamResampler;
 use crate::bundle::{AudioInput, InputKind};
 use crate::capture::CaptureReader;
 use crate::dsp::filterbank::{MelNorm, MelScale};
+use crate::dsp::silence::SilenceCheck;
 use crate::dsp::stft::{PadMode, WindowKind};
 use crate::dsp::stream::WindowStream;
 use crate::dsp::window::Window;
@@ -160,6 +161,7 @@ struct WindowSink {
     width: usize,
     shows_rows: bool,
     rows_shown: u64,
+    silence: SilenceCheck,
 }
 
 impl WindowSink {
@@ -194,6 +196,7 @@ impl WindowSink {
             }
         }
         let job = WindowJob {
+            silent: self.silence.is_silent(window.data),
             after_gap: self.gap,
             window: window.data.to_vec(),
             rows: window.rows(),
@@ -327,6 +330,7 @@ impl DspThread {
             group.tracks.push(ModelTrack {
                 stream: WindowStream::new(input, hop_rows, true, feed.stateful),
                 sink: WindowSink {
+                    silence: SilenceCheck::new(input),
                     track,
                     jobs: feed.jobs,
                     stale: feed.stale,

@@ -49,6 +49,7 @@ pub(super) fn run(
                     captured_at: job.captured_at,
                     inference_secs: started.elapsed().as_secs_f64(),
                     scores,
+                    silent: job.silent,
                     frames,
                     frame_rate_hz,
                 });

@@ -209,6 +209,8 @@ pub struct LiveScores {
     pub captured_at: Instant,
     pub inference_secs: f64,
     pub scores: Vec<f32>,
+    /// The window heard digital silence: its scores describe no sound.
+    pub silent: bool,
     /// Framewise probabilities (frames x classes) from the window's start, for models with
     /// a framewise output; empty otherwise.
     pub frames: Vec<f32>,
@@ -477,6 +479,8 @@ impl Drop for Pipeline {
 struct WindowJob {
     /// Windows before this one were dropped: a stateful model must start afresh.
     after_gap: bool,
+    /// The window is digital silence.
+    silent: bool,
     window: Vec<f32>,
     rows: usize,
     end_secs: f64,

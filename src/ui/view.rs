@@ -172,6 +172,8 @@ pub struct LiveView {
     lists_seen: ClassLists,
     allowed: Option<Vec<bool>>,
     lists_error: Option<String>,
+    /// The newest window heard digital silence: the bars describe no sound.
+    silent: bool,
     pub display: DisplayInfo,
     spectrum: ScrollingImage,
     model_input: Option<ScrollingImage>,
@@ -215,6 +217,7 @@ impl LiveView {
             lists_seen: ClassLists::default(),
             allowed: None,
             lists_error: None,
+            silent: false,
             display,
             spectrum,
             model_input,
@@ -314,6 +317,7 @@ impl LiveView {
                         * 1e3,
                 );
                 self.inference_ms.push(scores.inference_secs * 1e3);
+                self.silent = scores.silent;
                 if let Some(events) = &mut self.events {
                     let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
                     events.push(&scores, self.labels.len(), keep_after);
@@ -568,6 +572,12 @@ impl LiveView {
             ui.label("waiting for the first window…");
             return drawn;
         }
+        if self.silent {
+            ui.colored_label(
+                ui.visuals().weak_text_color(),
+                "silence: the last window heard no sound at all",
+            );
+        }
         let row_height = 22.0;
         let score_width_px = 40.0;
         for (rank, row) in self.rows(settings).into_iter().enumerate() {
@@ -586,7 +596,9 @@ impl LiveView {
                 rect.right_bottom() - egui::vec2(0.0, 3.0),
             );
             painter.rect_filled(bar, 3.0, ui.visuals().extreme_bg_color);
-            let fill = if score >= threshold {
+            let fill = if self.silent {
+                ui.visuals().weak_text_color().gamma_multiply(0.5)
+            } else if score >= threshold {
                 LINE_COLOURS[rank % LINE_COLOURS.len()]
             } else {
                 LINE_COLOURS[rank % LINE_COLOURS.len()].gamma_multiply(0.45)
