@@ -1,11 +1,12 @@
-//! Tagging audio that is already in memory (files, and the bundle self-test): samples go
-//! through a [`WindowStream`], windows are batched, and each batch is scored by a
+//! Tagging audio: files streamed as they are decoded ([`tag_file`], [`detect_events_file`],
+//! in memory that does not grow with the file) or samples already in memory
+//! ([`tag_samples`], the bundle self-test). Both go through one `StreamTagger`: samples
+//! go through a [`WindowStream`], windows are batched, and each batch is scored by a
 //! [`ModelRunner`]. Batches hold windows of one length only; stateful models run one
 //! window at a time. [`tag_samples_with_frames`] also hands over the bundle's framewise
 //! output, frame by frame, at absolute times ([`FrameStitcher`] says which window each
 //! frame comes from when windows overlap).
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::bundle::{AudioInput, Bundle, InputKind};
@@ -133,10 +134,70 @@ impl FrameStitcher {
 }
 
 /// Where framewise rows go, when the caller wants them.
+///
+/// A stream's end is known only when it ends, so a window with frames at or past the audio
+/// heard so far (`known_secs`) waits, with every window after it, until more audio comes
+/// or the stream ends; the stitcher then drops what lies past the true end, as it would
+/// had the end been known from the start.
 struct FrameSink<'f> {
     stitcher: FrameStitcher,
     batch: FrameScores,
     on_frame: &'f mut dyn FnMut(FrameRow<'_>),
+    known_secs: f64,
+    /// (start, frames) of windows not yet stitched, in order.
+    waiting: std::collections::VecDeque<(f64, Vec<f32>)>,
+}
+
+impl FrameSink<'_> {
+    fn new<'f>(frame_rate_hz: f64, on_frame: &'f mut dyn FnMut(FrameRow<'_>)) -> FrameSink<'f> {
+        FrameSink {
+            stitcher: FrameStitcher::new(frame_rate_hz, f64::INFINITY),
+            batch: FrameScores::default(),
+            on_frame,
+            known_secs: 0.0,
+            waiting: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Whether every frame of a window starting at `start_secs` lies in the audio so far.
+    fn settled(&self, start_secs: f64, frames: usize) -> bool {
+        frames == 0
+            || start_secs + (frames - 1) as f64 / self.stitcher.frame_rate_hz < self.known_secs
+    }
+
+    /// Window `index` of the batch just scored.
+    fn window(&mut self, index: usize, start_secs: f64, n_classes: usize) {
+        let frames = self.batch.window(index, n_classes);
+        let count = frames.len() / n_classes.max(1);
+        if self.waiting.is_empty() && self.settled(start_secs, count) {
+            self.stitcher
+                .window(start_secs, frames, n_classes, &mut *self.on_frame);
+        } else {
+            self.waiting.push_back((start_secs, frames.to_vec()));
+        }
+    }
+
+    /// At least `secs` of audio exist: stitches the windows that lie within it.
+    fn advance(&mut self, secs: f64, n_classes: usize) {
+        self.known_secs = self.known_secs.max(secs);
+        while let Some((start_secs, frames)) = self.waiting.front() {
+            if !self.settled(*start_secs, frames.len() / n_classes.max(1)) {
+                break;
+            }
+            self.stitcher
+                .window(*start_secs, frames, n_classes, &mut *self.on_frame);
+            self.waiting.pop_front();
+        }
+    }
+
+    /// The audio ends at `end_secs`: stitches every waiting window.
+    fn finish(&mut self, end_secs: f64, n_classes: usize) {
+        self.stitcher.end_secs = end_secs;
+        for (start_secs, frames) in self.waiting.drain(..) {
+            self.stitcher
+                .window(start_secs, &frames, n_classes, &mut *self.on_frame);
+        }
+    }
 }
 
 /// Collects windows of equal length and scores them together.
@@ -199,9 +260,7 @@ impl Batcher<'_, '_> {
                 scores: scores.to_vec(),
             });
             if let Some(sink) = &mut self.frames {
-                let frames = sink.batch.window(index, n_classes);
-                sink.stitcher
-                    .window(start_secs, frames, n_classes, &mut *sink.on_frame);
+                sink.window(index, start_secs, n_classes);
             }
         }
         Ok(())
@@ -234,17 +293,11 @@ pub fn tag_samples(
     samples: &[f32],
     settings: TagSettings,
     on_progress: impl FnMut(usize),
-    on_window: impl FnMut(WindowScores),
+    mut on_window: impl FnMut(WindowScores),
 ) -> Result<(), InferenceError> {
-    tag_inner(
-        runner,
-        input,
-        samples,
-        settings,
-        on_progress,
-        on_window,
-        None,
-    )
+    let mut tagger = StreamTagger::new(runner, input, settings, None);
+    push_all(&mut tagger, samples, on_progress, &mut on_window);
+    tagger.finish(&mut on_window)
 }
 
 /// [`tag_samples`], and also the bundle's framewise output: `on_frame` gets each frame
@@ -257,28 +310,17 @@ pub fn tag_samples_with_frames(
     samples: &[f32],
     settings: TagSettings,
     on_progress: impl FnMut(usize),
-    on_window: impl FnMut(WindowScores),
+    mut on_window: impl FnMut(WindowScores),
     mut on_frame: impl FnMut(FrameRow<'_>),
 ) -> Result<(), InferenceError> {
     let Some(frame_rate_hz) = runner.frame_rate_hz() else {
         // Let the runner explain, with the model's name.
         return runner.run_with_frames(&[], 0, 0, &mut Vec::new(), &mut FrameScores::default());
     };
-    let end_secs = samples.len() as f64 / f64::from(input.sample_rate_hz);
-    let sink = FrameSink {
-        stitcher: FrameStitcher::new(frame_rate_hz, end_secs),
-        batch: FrameScores::default(),
-        on_frame: &mut on_frame,
-    };
-    tag_inner(
-        runner,
-        input,
-        samples,
-        settings,
-        on_progress,
-        on_window,
-        Some(sink),
-    )
+    let sink = FrameSink::new(frame_rate_hz, &mut on_frame);
+    let mut tagger = StreamTagger::new(runner, input, settings, Some(sink));
+    push_all(&mut tagger, samples, on_progress, &mut on_window);
+    tagger.finish(&mut on_window)
 }
 
 /// Sound event detection on `samples`: the bundle's framewise output, frame by frame,
@@ -313,68 +355,244 @@ pub fn detect_events(
     Ok(decisions)
 }
 
-fn tag_inner(
+/// Why tagging a file failed: its audio (the message names the file and, for bad
+/// samples, the time), or the model.
+#[derive(Debug, thiserror::Error)]
+pub enum TagFileError {
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+}
+
+/// How a file went: its length, in samples at the model's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileTagged {
+    pub samples: usize,
+}
+
+/// Progress through a file: source frames decoded, and the frames the header announces
+/// (when it does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileProgress {
+    pub frames_done: u64,
+    pub frames_total: Option<u64>,
+    /// The source's sample rate as the header gives it (when it does).
+    pub rate_hz: Option<u32>,
+}
+
+/// Tags the file at `path` as it is decoded, in memory that does not depend on its
+/// length: exactly the windows and scores of `tag_samples(load_mono(path))`. Windows are
+/// handed over as they are scored, so a file whose audio turns bad part-way (NaN, say)
+/// has had its earlier windows given when the error comes.
+pub fn tag_file(
     runner: &mut ModelRunner,
     input: &AudioInput,
-    samples: &[f32],
+    path: &std::path::Path,
     settings: TagSettings,
-    mut on_progress: impl FnMut(usize),
+    on_progress: impl FnMut(FileProgress),
     mut on_window: impl FnMut(WindowScores),
-    frames: Option<FrameSink<'_>>,
-) -> Result<(), InferenceError> {
+) -> Result<FileTagged, TagFileError> {
+    let mut reader = crate::audio::MonoReader::open(path, input.sample_rate_hz)?;
+    let mut tagger = StreamTagger::new(runner, input, settings, None);
+    read_all(&mut tagger, &mut reader, on_progress, &mut on_window)?;
+    let samples = tagger.real_samples;
+    tagger.finish(&mut on_window)?;
+    Ok(FileTagged { samples })
+}
+
+/// [`detect_events`] on the file at `path`, streamed as [`tag_file`] streams it.
+pub fn detect_events_file(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    path: &std::path::Path,
+    settings: TagSettings,
+    detector: &mut EventDetector,
+    on_progress: impl FnMut(FileProgress),
+    mut on_window: impl FnMut(WindowScores),
+) -> Result<(Vec<Decision>, FileTagged), TagFileError> {
+    detector.reset();
+    let Some(frame_rate_hz) = runner.frame_rate_hz() else {
+        runner.run_with_frames(&[], 0, 0, &mut Vec::new(), &mut FrameScores::default())?;
+        return Ok((Vec::new(), FileTagged { samples: 0 }));
+    };
+    let mut decisions = Vec::new();
+    let mut on_frame =
+        |frame: FrameRow<'_>| decisions.extend(detector.push(frame.time_secs, frame.scores));
+    let result = (|| {
+        let mut reader = crate::audio::MonoReader::open(path, input.sample_rate_hz)?;
+        let sink = FrameSink::new(frame_rate_hz, &mut on_frame);
+        let mut tagger = StreamTagger::new(runner, input, settings, Some(sink));
+        read_all(&mut tagger, &mut reader, on_progress, &mut on_window)?;
+        let samples = tagger.real_samples;
+        tagger.finish(&mut on_window)?;
+        Ok::<_, TagFileError>(FileTagged { samples })
+    })();
+    match result {
+        Ok(tagged) => {
+            decisions.extend(detector.finish());
+            Ok((decisions, tagged))
+        }
+        Err(error) => {
+            detector.reset();
+            Err(error)
+        }
+    }
+}
+
+/// Pushes in-memory samples in fixed chunks (the result does not depend on the chunking).
+fn push_all(
+    tagger: &mut StreamTagger<'_, '_>,
+    samples: &[f32],
+    mut on_progress: impl FnMut(usize),
+    on_window: &mut impl FnMut(WindowScores),
+) {
     const CHUNK_SAMPLES: usize = 1 << 16;
-    let min_samples = minimum_samples(input);
-    let samples: Cow<'_, [f32]> = if samples.len() < min_samples {
-        let mut extended = samples.to_vec();
-        extended.resize(min_samples, 0.0);
-        Cow::Owned(extended)
-    } else {
-        Cow::Borrowed(samples)
-    };
-    let capacity = settings
-        .batch_size
-        .min(runner.max_batch().unwrap_or(usize::MAX));
-    runner.reset_state();
-    // A stateful model's state assumes its own hop: any other would skip or repeat audio.
-    let stateful = runner.is_stateful();
-    let hop_rows = if stateful {
-        input.hop_rows
-    } else {
-        settings.hop_rows
-    };
-    let mut stream = WindowStream::new(input, hop_rows, false, stateful);
-    let time_base = stream.time_base();
-    let mut batcher = Batcher {
-        runner,
-        capacity,
-        rows: 0,
-        data: Vec::new(),
-        spans: Vec::new(),
-        scores: Vec::new(),
-        frames,
-    };
-    let mut failure = None;
-    let mut handle = |window: crate::dsp::window::Window<'_>| {
-        if failure.is_some() {
-            return;
-        }
-        let span = (
-            time_base.seconds(window.start_row),
-            time_base.seconds(window.end_row),
-        );
-        if let Err(e) = batcher.add(window.rows(), window.data, span, &mut on_window) {
-            failure = Some(e);
-        }
-    };
     for (index, chunk) in samples.chunks(CHUNK_SAMPLES).enumerate() {
-        stream.push(chunk, &mut handle);
+        tagger.push(chunk, on_window);
         on_progress((index * CHUNK_SAMPLES + chunk.len()).min(samples.len()));
     }
-    stream.finish(&mut handle);
-    if let Some(e) = failure {
-        return Err(e);
+}
+
+/// Pushes a file's samples as they are decoded; stops at the first audio or model error.
+fn read_all(
+    tagger: &mut StreamTagger<'_, '_>,
+    reader: &mut crate::audio::MonoReader,
+    mut on_progress: impl FnMut(FileProgress),
+    on_window: &mut impl FnMut(WindowScores),
+) -> Result<(), TagFileError> {
+    let (frames_total, rate_hz) = reader.frames_hint();
+    while let Some(chunk) = reader.next_chunk()? {
+        tagger.push(chunk, on_window);
+        if let Some(error) = tagger.failure.take() {
+            return Err(error.into());
+        }
+        on_progress(FileProgress {
+            frames_done: reader.frames_decoded(),
+            frames_total,
+            rate_hz,
+        });
     }
-    batcher.flush(&mut on_window)
+    Ok(())
+}
+
+/// Samples at the model's rate in, scored windows out: one stream, whatever its length.
+/// Audio shorter than the model's minimum is padded with silence when it ends.
+struct StreamTagger<'a, 'f> {
+    stream: WindowStream,
+    time_base: crate::dsp::stream::TimeBase,
+    batcher: Batcher<'a, 'f>,
+    min_samples: usize,
+    sample_rate_hz: f64,
+    /// Samples of real audio pushed (the padding not counted).
+    real_samples: usize,
+    failure: Option<InferenceError>,
+}
+
+impl<'a, 'f> StreamTagger<'a, 'f> {
+    fn new(
+        runner: &'a mut ModelRunner,
+        input: &AudioInput,
+        settings: TagSettings,
+        frames: Option<FrameSink<'f>>,
+    ) -> Self {
+        let capacity = settings
+            .batch_size
+            .min(runner.max_batch().unwrap_or(usize::MAX));
+        runner.reset_state();
+        // A stateful model's state assumes its own hop: any other would skip or repeat audio.
+        let stateful = runner.is_stateful();
+        let hop_rows = if stateful {
+            input.hop_rows
+        } else {
+            settings.hop_rows
+        };
+        let stream = WindowStream::new(input, hop_rows, false, stateful);
+        Self {
+            time_base: stream.time_base(),
+            stream,
+            batcher: Batcher {
+                runner,
+                capacity,
+                rows: 0,
+                data: Vec::new(),
+                spans: Vec::new(),
+                scores: Vec::new(),
+                frames,
+            },
+            min_samples: minimum_samples(input),
+            sample_rate_hz: f64::from(input.sample_rate_hz),
+            real_samples: 0,
+            failure: None,
+        }
+    }
+
+    fn push(&mut self, samples: &[f32], on_window: &mut impl FnMut(WindowScores)) {
+        self.real_samples += samples.len();
+        self.push_rows(samples, on_window);
+        let n_classes = self.batcher.runner.n_classes();
+        if let Some(sink) = &mut self.batcher.frames {
+            sink.advance(self.real_samples as f64 / self.sample_rate_hz, n_classes);
+        }
+    }
+
+    fn push_rows(&mut self, samples: &[f32], on_window: &mut impl FnMut(WindowScores)) {
+        let Self {
+            stream,
+            time_base,
+            batcher,
+            failure,
+            ..
+        } = self;
+        stream.push(samples, |window| {
+            add_window(batcher, failure, time_base, window, on_window)
+        });
+    }
+
+    /// Pads a short stream to the model's minimum, flushes the last windows and batch.
+    fn finish(mut self, on_window: &mut impl FnMut(WindowScores)) -> Result<(), InferenceError> {
+        let end_secs = self.real_samples as f64 / self.sample_rate_hz;
+        if self.real_samples < self.min_samples {
+            let zeros = vec![0.0f32; self.min_samples - self.real_samples];
+            self.push_rows(&zeros, on_window);
+        }
+        let Self {
+            stream,
+            time_base,
+            batcher,
+            failure,
+            ..
+        } = &mut self;
+        stream.finish(|window| add_window(batcher, failure, time_base, window, on_window));
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        self.batcher.flush(on_window)?;
+        let n_classes = self.batcher.runner.n_classes();
+        if let Some(sink) = &mut self.batcher.frames {
+            sink.finish(end_secs, n_classes);
+        }
+        Ok(())
+    }
+}
+
+fn add_window(
+    batcher: &mut Batcher<'_, '_>,
+    failure: &mut Option<InferenceError>,
+    time_base: &crate::dsp::stream::TimeBase,
+    window: crate::dsp::window::Window<'_>,
+    on_window: &mut impl FnMut(WindowScores),
+) {
+    if failure.is_some() {
+        return;
+    }
+    let span = (
+        time_base.seconds(window.start_row),
+        time_base.seconds(window.end_row),
+    );
+    if let Err(e) = batcher.add(window.rows(), window.data, span, on_window) {
+        *failure = Some(e);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! Whole-file decoding with symphonia, mixed down to mono.
+//! Decoding with symphonia, mixed down to mono: chunk by chunk ([`FileDecoder`]) or the
+//! whole file at once ([`decode_file`], built on it).
 
 use std::fs::File;
 use std::io;
@@ -46,39 +47,260 @@ const TRUNCATED_BEFORE_AUDIO: &str = "file ends before its first complete audio 
 /// it is opened), [`AudioError::NonFinite`] when any decoded sample is NaN or infinite and
 /// [`AudioError::OutOfRange`] when one lies beyond ±[`MAX_SAMPLE_MAGNITUDE`].
 pub fn decode_file(path: &Path) -> Result<DecodedAudio, AudioError> {
-    // Checked before opening: opening a named pipe for reading waits for a writer, forever
-    // if none comes. Checked again on the opened file, in case the path changed between.
-    let before = std::fs::metadata(path).map_err(|source| AudioError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    require_regular(path, before.file_type())?;
-    let file = File::open(path).map_err(|source| AudioError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let metadata = file.metadata().map_err(|source| AudioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    require_regular(path, metadata.file_type())?;
-    // Checked here because symphonia swallows this read failure while probing and reports
-    // "no suitable format reader", which would hide the much simpler truth.
-    if metadata.len() == 0 {
+    let mut decoder = FileDecoder::open(path)?;
+    let capacity = decoder
+        .frames_hint()
+        .unwrap_or(0)
+        .min(MAX_PREALLOCATED_FRAMES);
+    let mut samples = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    // Bad samples are counted over the whole file and reported once, at the end.
+    while let Some(chunk) = decoder.next_chunk(WHOLE_FILE_CHUNK_FRAMES)? {
+        samples.extend_from_slice(chunk);
+    }
+    decoder.check_samples()?;
+    let (Some(sample_rate_hz), Some(channels)) = (decoder.sample_rate_hz(), decoder.channels())
+    else {
+        return Err(AudioError::Empty {
+            path: path.to_path_buf(),
+        });
+    };
+    if samples.is_empty() || sample_rate_hz == 0 {
         return Err(AudioError::Empty {
             path: path.to_path_buf(),
         });
     }
+    Ok(DecodedAudio {
+        samples,
+        sample_rate_hz,
+        channels,
+    })
+}
 
-    // symphonia 0.6 panics on some malformed headers (tests/fuzz.rs found a wave chunk
-    // whose size underflows in symphonia-format-riff); a hostile file is an error naming it,
-    // never a crash of the app.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut format = probe(path, Box::new(file)).map_err(|err| map_stream_error(path, err))?;
-        let mut track = open_first_audio_track(path, format.as_ref())?;
-        decode_track(path, format.as_mut(), &mut track)
-    }))
-    .unwrap_or_else(|_| {
+/// Frames per chunk when [`decode_file`] collects a whole file.
+const WHOLE_FILE_CHUNK_FRAMES: usize = 1 << 16;
+
+/// A file being decoded chunk by chunk, mixed down to mono: what [`decode_file`] does, in
+/// bounded memory. Each chunk holds whole packets, at least the frames asked for unless
+/// the file ends. Bad samples (NaN, infinite, beyond ±[`MAX_SAMPLE_MAGNITUDE`]) are counted
+/// as they are decoded; [`FileDecoder::check_samples`] turns them into the same errors as
+/// [`decode_file`]'s, with the count so far and the first one's time.
+pub struct FileDecoder {
+    path: std::path::PathBuf,
+    format: Box<dyn FormatReader>,
+    track: OpenTrack,
+    mix: MonoMix,
+    bad_packets: usize,
+    last_bad_reason: String,
+    truncated: bool,
+    ended: bool,
+}
+
+impl FileDecoder {
+    /// Opens `path` and picks its first decodable audio track; errors as [`decode_file`].
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        // Checked before opening: opening a named pipe for reading waits for a writer,
+        // forever if none comes. Checked again on the opened file, in case the path
+        // changed between.
+        let before = std::fs::metadata(path).map_err(|source| AudioError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        require_regular(path, before.file_type())?;
+        let file = File::open(path).map_err(|source| AudioError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let metadata = file.metadata().map_err(|source| AudioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        require_regular(path, metadata.file_type())?;
+        // Checked here because symphonia swallows this read failure while probing and
+        // reports "no suitable format reader", which would hide the much simpler truth.
+        if metadata.len() == 0 {
+            return Err(AudioError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let (format, track) = guard(path, || {
+            let format = probe(path, Box::new(file)).map_err(|err| map_stream_error(path, err))?;
+            let track = open_first_audio_track(path, format.as_ref())?;
+            Ok((format, track))
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            track,
+            mix: MonoMix {
+                samples: Vec::new(),
+                interleaved: Vec::new(),
+                frames_before: 0,
+                sample_rate_hz: None,
+                channels: None,
+                non_finite: BadSamples::default(),
+                out_of_range: BadSamples::default(),
+            },
+            bad_packets: 0,
+            last_bad_reason: String::new(),
+            truncated: false,
+            ended: false,
+        })
+    }
+
+    /// Frames the container header announces: a hint only (progress, preallocation).
+    pub fn frames_hint(&self) -> Option<u64> {
+        self.track.frames_hint
+    }
+
+    /// Sample rate of the decoded audio, known from the first chunk on.
+    pub fn sample_rate_hz(&self) -> Option<u32> {
+        self.mix.sample_rate_hz
+    }
+
+    /// The header's sample rate, before anything is decoded: a hint only.
+    pub fn rate_hint(&self) -> Option<u32> {
+        self.track.rate_hint
+    }
+
+    /// Source channels, known from the first chunk on.
+    pub fn channels(&self) -> Option<u16> {
+        self.mix.channels
+    }
+
+    /// The chunk the last [`next_chunk`](Self::next_chunk) returned (empty at the end).
+    pub fn chunk(&self) -> &[f32] {
+        &self.mix.samples
+    }
+
+    /// Mono frames handed out so far.
+    pub fn frames_decoded(&self) -> u64 {
+        (self.mix.frames_before + self.mix.samples.len()) as u64
+    }
+
+    /// The next mono chunk (at least `min_frames` unless the file ends), or `None` at the
+    /// end of the file. A file that yields no audio at all is an error here, as in
+    /// [`decode_file`].
+    pub fn next_chunk(&mut self, min_frames: usize) -> Result<Option<&[f32]>, AudioError> {
+        self.mix.frames_before += self.mix.samples.len();
+        self.mix.samples.clear();
+        if self.ended {
+            return Ok(None);
+        }
+        let path = self.path.clone();
+        // symphonia 0.6 panics on some malformed headers (tests/fuzz.rs found a wave chunk
+        // whose size underflows in symphonia-format-riff); a hostile file is an error
+        // naming it, never a crash of the app.
+        guard(&path, || self.decode_until(min_frames))?;
+        if self.mix.samples.is_empty() {
+            self.ended = true;
+            self.at_end()?;
+            return Ok(None);
+        }
+        Ok(Some(&self.mix.samples))
+    }
+
+    /// The bad samples decoded so far as an error, if there are any.
+    pub fn check_samples(&self) -> Result<(), AudioError> {
+        let rate_hz = self.mix.sample_rate_hz.unwrap_or(1);
+        if self.mix.non_finite.count > 0 {
+            return Err(AudioError::NonFinite {
+                path: self.path.clone(),
+                count: self.mix.non_finite.count,
+                first_secs: self.mix.non_finite.first_secs(rate_hz),
+            });
+        }
+        if let Some((_, first_value)) = self.mix.out_of_range.first {
+            return Err(AudioError::OutOfRange {
+                path: self.path.clone(),
+                count: self.mix.out_of_range.count,
+                first_secs: self.mix.out_of_range.first_secs(rate_hz),
+                first_value,
+            });
+        }
+        Ok(())
+    }
+
+    fn decode_until(&mut self, min_frames: usize) -> Result<(), AudioError> {
+        let path = self.path.as_path();
+        let track = &mut self.track;
+        while self.mix.samples.len() < min_frames {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => break,
+                // A truncated file: keep what was decoded before the cut.
+                Err(SymphoniaError::IoError(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.truncated = true;
+                    break;
+                }
+                Err(err) => return Err(map_stream_error(path, err)),
+            };
+            if packet.track_id != track.id {
+                continue;
+            }
+            match track.decoder.decode(&packet) {
+                Ok(buffer) => {
+                    if buffer.frames() == 0 {
+                        continue;
+                    }
+                    let rate_hz = buffer.spec().rate();
+                    let channel_count = buffer.spec().channels().count();
+                    buffer.copy_to_vec_interleaved(&mut self.mix.interleaved);
+                    self.mix.push(path, rate_hz, channel_count)?;
+                }
+                // Per the AudioDecoder contract these reject only this packet; decoding may
+                // go on.
+                Err(SymphoniaError::DecodeError(reason)) => {
+                    self.bad_packets += 1;
+                    self.last_bad_reason = reason.to_owned();
+                }
+                Err(SymphoniaError::IoError(err)) => {
+                    self.bad_packets += 1;
+                    self.last_bad_reason = err.to_string();
+                }
+                Err(err) => return Err(map_stream_error(path, err)),
+            }
+            if self.bad_packets > MAX_BAD_PACKETS {
+                return Err(AudioError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "more than {MAX_BAD_PACKETS} undecodable packets ({})",
+                        self.last_bad_reason
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end of the file: nothing decoded at all is an error.
+    fn at_end(&self) -> Result<(), AudioError> {
+        if self.mix.sample_rate_hz.is_some() && self.mix.channels.is_some() {
+            return Ok(());
+        }
+        // Nothing decoded. If packets failed or the data was cut short, the file is damaged
+        // rather than merely empty. Some demuxers (flac, mp3) end quietly on a partial first
+        // frame, so a header that promised frames also counts as a cut.
+        let path = self.path.to_path_buf();
+        let promised_frames = self.track.frames_hint.is_some_and(|frames| frames > 0);
+        Err(if self.bad_packets > 0 {
+            AudioError::Corrupt {
+                path,
+                reason: format!("no packet could be decoded ({})", self.last_bad_reason),
+            }
+        } else if self.truncated || promised_frames {
+            AudioError::Corrupt {
+                path,
+                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
+            }
+        } else {
+            AudioError::Empty { path }
+        })
+    }
+}
+
+/// Runs `work`, turning a decoder panic into [`AudioError::Corrupt`] naming `path`.
+fn guard<T>(path: &Path, work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
         Err(AudioError::Corrupt {
             path: path.to_path_buf(),
             reason: "the decoder failed on malformed data".into(),
@@ -130,6 +352,8 @@ struct OpenTrack {
     decoder: Box<dyn AudioDecoder>,
     /// Frame count from the container header: a hint only, never trusted for correctness.
     frames_hint: Option<u64>,
+    /// Sample rate from the container header: a hint only.
+    rate_hint: Option<u32>,
 }
 
 /// Picks the first audio track that has a codec this build can decode; an audio track in
@@ -153,6 +377,7 @@ fn open_first_audio_track(path: &Path, format: &dyn FormatReader) -> Result<Open
                     id: track.id,
                     decoder,
                     frames_hint: track.num_frames,
+                    rate_hint: params.sample_rate,
                 })
             }
             Err(err) => last_error = Some(err),
@@ -172,7 +397,10 @@ fn open_first_audio_track(path: &Path, format: &dyn FormatReader) -> Result<Open
 
 /// Running state of the mono mix, shared across packets.
 struct MonoMix {
+    /// The current chunk.
     samples: Vec<f32>,
+    /// Frames in the chunks before this one.
+    frames_before: usize,
     /// Reused per packet so interleaved conversion does not allocate in the loop.
     interleaved: Vec<f32>,
     sample_rate_hz: Option<u32>,
@@ -229,7 +457,7 @@ impl MonoMix {
         }
 
         // One pass, no work per sample beyond a compare for good audio.
-        let first_frame = self.samples.len();
+        let first_frame = self.frames_before + self.samples.len();
         for (i, &value) in self.interleaved.iter().enumerate() {
             if value.abs() <= MAX_SAMPLE_MAGNITUDE {
                 continue;
@@ -253,118 +481,6 @@ impl MonoMix {
         }
         Ok(())
     }
-}
-
-fn decode_track(
-    path: &Path,
-    format: &mut dyn FormatReader,
-    track: &mut OpenTrack,
-) -> Result<DecodedAudio, AudioError> {
-    let frames_hint = track.frames_hint;
-    let capacity = frames_hint.unwrap_or(0).min(MAX_PREALLOCATED_FRAMES);
-    let mut mix = MonoMix {
-        samples: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
-        interleaved: Vec::new(),
-        sample_rate_hz: None,
-        channels: None,
-        non_finite: BadSamples::default(),
-        out_of_range: BadSamples::default(),
-    };
-    let mut bad_packets = 0usize;
-    let mut last_bad_reason = String::new();
-    let mut truncated = false;
-
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            Ok(None) => break,
-            // A truncated file: keep what was decoded before the cut.
-            Err(SymphoniaError::IoError(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
-                truncated = true;
-                break;
-            }
-            Err(err) => return Err(map_stream_error(path, err)),
-        };
-        if packet.track_id != track.id {
-            continue;
-        }
-        match track.decoder.decode(&packet) {
-            Ok(buffer) => {
-                if buffer.frames() == 0 {
-                    continue;
-                }
-                let rate_hz = buffer.spec().rate();
-                let channel_count = buffer.spec().channels().count();
-                buffer.copy_to_vec_interleaved(&mut mix.interleaved);
-                mix.push(path, rate_hz, channel_count)?;
-            }
-            // Per the AudioDecoder contract these reject only this packet; decoding may go on.
-            Err(SymphoniaError::DecodeError(reason)) => {
-                bad_packets += 1;
-                last_bad_reason = reason.to_owned();
-            }
-            Err(SymphoniaError::IoError(err)) => {
-                bad_packets += 1;
-                last_bad_reason = err.to_string();
-            }
-            Err(err) => return Err(map_stream_error(path, err)),
-        }
-        if bad_packets > MAX_BAD_PACKETS {
-            return Err(AudioError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "more than {MAX_BAD_PACKETS} undecodable packets ({last_bad_reason})"
-                ),
-            });
-        }
-    }
-
-    let (Some(sample_rate_hz), Some(channels)) = (mix.sample_rate_hz, mix.channels) else {
-        // Nothing decoded. If packets failed or the data was cut short, the file is damaged
-        // rather than merely empty. Some demuxers (flac, mp3) end quietly on a partial first
-        // frame, so a header that promised frames also counts as a cut.
-        let promised_frames = frames_hint.is_some_and(|frames| frames > 0);
-        return Err(if bad_packets > 0 {
-            AudioError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("no packet could be decoded ({last_bad_reason})"),
-            }
-        } else if truncated || promised_frames {
-            AudioError::Corrupt {
-                path: path.to_path_buf(),
-                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
-            }
-        } else {
-            AudioError::Empty {
-                path: path.to_path_buf(),
-            }
-        });
-    };
-    if mix.non_finite.count > 0 {
-        return Err(AudioError::NonFinite {
-            path: path.to_path_buf(),
-            count: mix.non_finite.count,
-            first_secs: mix.non_finite.first_secs(sample_rate_hz),
-        });
-    }
-    if let Some((_, first_value)) = mix.out_of_range.first {
-        return Err(AudioError::OutOfRange {
-            path: path.to_path_buf(),
-            count: mix.out_of_range.count,
-            first_secs: mix.out_of_range.first_secs(sample_rate_hz),
-            first_value,
-        });
-    }
-    if mix.samples.is_empty() || sample_rate_hz == 0 {
-        return Err(AudioError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(DecodedAudio {
-        samples: mix.samples,
-        sample_rate_hz,
-        channels,
-    })
 }
 
 /// Maps symphonia errors raised outside the packet loop (probing, decoder creation). The

@@ -4,8 +4,10 @@
 //! every channel down to mono, followed by `resample` (rubato's FFT synchronous
 //! resampler) to the model's rate. `load_mono` does both.
 //!
-//! Everything here is offline and whole-file: it trades memory for simplicity, which is
-//! fine for clips and test material but not for hour-long recordings streamed live.
+//! `load_mono` is whole-file, for callers that want the samples in memory. Files of any
+//! length go through [`MonoReader`] instead: the same decoding, mix and resampling, chunk by
+//! chunk ([`FileDecoder`], [`FileResampler`]), in bounded memory and with exactly the
+//! samples `load_mono` would give.
 
 mod decode;
 mod resample;
@@ -13,8 +15,8 @@ mod resample;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use decode::decode_file;
-pub use resample::{resample, StreamResampler, MAX_RATE_HZ, MIN_RATE_HZ};
+pub use decode::{decode_file, FileDecoder};
+pub use resample::{resample, FileResampler, StreamResampler, MAX_RATE_HZ, MIN_RATE_HZ};
 
 /// Everything that can go wrong while loading or resampling audio.
 ///
@@ -202,4 +204,97 @@ pub fn load_mono(path: &Path, target_rate_hz: u32) -> Result<Vec<f32>, AudioErro
         },
         other => other,
     })
+}
+
+/// Source frames decoded per chunk by [`MonoReader`] (about 1.4 s at 48 kHz).
+const READER_CHUNK_FRAMES: usize = 1 << 16;
+
+/// A file decoded, mixed to mono and resampled to a target rate chunk by chunk: the
+/// samples [`load_mono`] gives, in pieces, in memory that does not grow with the file.
+/// Bad samples are checked per chunk, so a file with NaN at 1:40:00 fails there, naming
+/// the file and the time (the count is of the bad samples decoded so far).
+pub struct MonoReader {
+    path: PathBuf,
+    decoder: FileDecoder,
+    target_rate_hz: u32,
+    resampler: Option<FileResampler>,
+    out: Vec<f32>,
+    finished: bool,
+}
+
+impl MonoReader {
+    /// Opens `path`; the target rate is checked first, as in [`load_mono`].
+    pub fn open(path: &Path, target_rate_hz: u32) -> Result<Self, AudioError> {
+        resample::check_rate(target_rate_hz).map_err(|reason| AudioError::Resample {
+            path: Some(path.to_path_buf()),
+            reason,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            decoder: FileDecoder::open(path)?,
+            target_rate_hz,
+            resampler: None,
+            out: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// Source frames the header announces (a hint, for progress), and the source rate
+    /// it announces.
+    pub fn frames_hint(&self) -> (Option<u64>, Option<u32>) {
+        (self.decoder.frames_hint(), self.decoder.rate_hint())
+    }
+
+    /// Source frames decoded so far.
+    pub fn frames_decoded(&self) -> u64 {
+        self.decoder.frames_decoded()
+    }
+
+    /// The next samples at the target rate (possibly none), or `None` once the file is done.
+    pub fn next_chunk(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        if self.finished {
+            return Ok(None);
+        }
+        self.out.clear();
+        let with_path = |err: AudioError, path: &Path| match err {
+            AudioError::Resample { path: None, reason } => AudioError::Resample {
+                path: Some(path.to_path_buf()),
+                reason,
+            },
+            other => other,
+        };
+        let more = self.decoder.next_chunk(READER_CHUNK_FRAMES)?.is_some();
+        if more {
+            // Checked before the samples go on: bad audio fails at the chunk that has it.
+            self.decoder.check_samples()?;
+            let chunk = self.decoder.chunk();
+            let source_rate_hz = self.decoder.sample_rate_hz().unwrap_or(0);
+            if source_rate_hz == self.target_rate_hz {
+                self.out.extend_from_slice(chunk);
+            } else {
+                if self.resampler.is_none() {
+                    self.resampler = Some(
+                        FileResampler::new(source_rate_hz, self.target_rate_hz)
+                            .map_err(|err| with_path(err, &self.path))?,
+                    );
+                }
+                if let Some(resampler) = &mut self.resampler {
+                    resampler
+                        .push(chunk, &mut self.out)
+                        .map_err(|err| with_path(err, &self.path))?;
+                }
+            }
+        } else {
+            self.finished = true;
+            if let Some(resampler) = &mut self.resampler {
+                resampler
+                    .finish(&mut self.out)
+                    .map_err(|err| with_path(err, &self.path))?;
+            }
+            if self.out.is_empty() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(&self.out))
+    }
 }

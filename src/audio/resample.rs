@@ -39,14 +39,7 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, A
         return Ok(Vec::new());
     }
 
-    let mut resampler = Fft::<f32>::new(
-        from_hz as usize,
-        to_hz as usize,
-        CHUNK_FRAMES,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|err| fail(err.to_string()))?;
+    let mut resampler = new_file_resampler(from_hz, to_hz).map_err(fail)?;
 
     // process_all_into_buffer drops the first output_delay() frames and keeps pumping
     // zeros through the tail, so the output starts at input time zero and is not cut short.
@@ -88,6 +81,163 @@ fn expected_output_frames(input_frames: usize, from_hz: u32, to_hz: u32) -> Opti
     let scaled = (input_frames as u128).checked_mul(u128::from(to_hz))?;
     let rounded = scaled.checked_add(from / 2)? / from;
     usize::try_from(rounded).ok()
+}
+
+/// [`resample`] of a file that arrives in pieces, in bounded memory: the same rubato FFT
+/// resampler, fed the same blocks as `process_all_into_buffer` feeds it (whole chunks while
+/// more than a chunk is left, then the zero-padded last chunk, then blocks of zeros), its
+/// delay trimmed, and the output cut at `round(len * to_hz / from_hz)`. The sum of what
+/// [`push`](Self::push) and [`finish`](Self::finish) give is exactly `resample(all)`.
+///
+/// Output that could lie past the end of the signal is held back until `finish`, when the
+/// length is known: at most a chunk plus the delay.
+pub struct FileResampler {
+    inner: Fft<f32>,
+    from_hz: u32,
+    to_hz: u32,
+    chunk_frames: usize,
+    /// Input not yet given to rubato.
+    pending: Vec<f32>,
+    /// One call's output.
+    block: Vec<f32>,
+    /// Converted, delay trimmed, not yet handed out.
+    held: Vec<f32>,
+    delay_left: usize,
+    input_frames: u64,
+    output_frames: u64,
+}
+
+impl FileResampler {
+    /// # Errors
+    /// [`AudioError::Resample`] for a rate outside the supported range, equal rates, or
+    /// a resampler rubato cannot build.
+    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        check_rate(from_hz).map_err(fail)?;
+        check_rate(to_hz).map_err(fail)?;
+        if from_hz == to_hz {
+            return Err(fail(format!(
+                "nothing to resample: both rates are {from_hz} Hz"
+            )));
+        }
+        let inner = new_file_resampler(from_hz, to_hz).map_err(fail)?;
+        let chunk_frames = inner.input_frames_next();
+        Ok(Self {
+            from_hz,
+            to_hz,
+            chunk_frames,
+            pending: Vec::with_capacity(2 * chunk_frames),
+            block: vec![0.0; inner.output_frames_max()],
+            held: Vec::with_capacity(inner.output_delay() + 2 * inner.output_frames_max()),
+            delay_left: inner.output_delay(),
+            inner,
+            input_frames: 0,
+            output_frames: 0,
+        })
+    }
+
+    /// Converts `input`, appending to `out` what is certainly part of the result.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<(), AudioError> {
+        self.input_frames += input.len() as u64;
+        self.pending.extend_from_slice(input);
+        // process_all_into_buffer runs whole chunks while more than a chunk is left.
+        let mut consumed = 0;
+        while self.pending.len() - consumed > self.chunk_frames {
+            let end = consumed + self.chunk_frames;
+            Self::convert(
+                &mut self.inner,
+                &self.pending[consumed..end],
+                &mut self.block,
+                &mut self.held,
+                &mut self.delay_left,
+            )?;
+            consumed = end;
+        }
+        self.pending.drain(..consumed);
+        // The signal is at least this long, so this much output is final.
+        let known = expected_output_frames(self.input_frames as usize, self.from_hz, self.to_hz)
+            .unwrap_or(usize::MAX) as u64;
+        self.release(known, out);
+        Ok(())
+    }
+
+    /// Ends the signal: converts the last partial chunk, pumps zeros until the output is
+    /// long enough, and appends the rest of the output to `out`. Then ready for nothing
+    /// more (make a new one per file).
+    pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
+        let total = expected_output_frames(self.input_frames as usize, self.from_hz, self.to_hz)
+            .ok_or_else(|| AudioError::Resample {
+                path: None,
+                reason: "signal too long to resample".to_owned(),
+            })? as u64;
+        if !self.pending.is_empty() {
+            // The last partial chunk, zero-padded as rubato pads it.
+            self.pending.resize(self.chunk_frames, 0.0);
+            Self::convert(
+                &mut self.inner,
+                &self.pending,
+                &mut self.block,
+                &mut self.held,
+                &mut self.delay_left,
+            )?;
+            self.pending.clear();
+        }
+        let zeros = vec![0.0f32; self.chunk_frames];
+        while self.output_frames + (self.held.len() as u64) < total {
+            Self::convert(
+                &mut self.inner,
+                &zeros,
+                &mut self.block,
+                &mut self.held,
+                &mut self.delay_left,
+            )?;
+        }
+        self.release(total, out);
+        self.held.clear();
+        Ok(())
+    }
+
+    fn release(&mut self, limit: u64, out: &mut Vec<f32>) {
+        let n = (self.held.len() as u64).min(limit.saturating_sub(self.output_frames)) as usize;
+        out.extend_from_slice(&self.held[..n]);
+        self.held.drain(..n);
+        self.output_frames += n as u64;
+    }
+
+    /// One rubato call on one full chunk; its output, after the delay, goes to `held`.
+    fn convert(
+        inner: &mut Fft<f32>,
+        chunk: &[f32],
+        block: &mut [f32],
+        held: &mut Vec<f32>,
+        delay_left: &mut usize,
+    ) -> Result<(), AudioError> {
+        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        let block_frames = block.len();
+        let input_adapter =
+            InterleavedSlice::new(chunk, 1, chunk.len()).map_err(|err| fail(err.to_string()))?;
+        let mut output_adapter = InterleavedSlice::new_mut(block, 1, block_frames)
+            .map_err(|err| fail(err.to_string()))?;
+        let (_, produced) = inner
+            .process_into_buffer(&input_adapter, &mut output_adapter, None)
+            .map_err(|err| fail(err.to_string()))?;
+        let skip = (*delay_left).min(produced);
+        *delay_left -= skip;
+        held.extend_from_slice(&block[skip..produced]);
+        Ok(())
+    }
+}
+
+/// The resampler [`resample`] and [`FileResampler`] both use.
+fn new_file_resampler(from_hz: u32, to_hz: u32) -> Result<Fft<f32>, String> {
+    Fft::<f32>::new(
+        from_hz as usize,
+        to_hz as usize,
+        CHUNK_FRAMES,
+        1,
+        FixedSync::Both,
+    )
+    .map_err(|err| err.to_string())
 }
 
 /// Sample-rate conversion of an endless stream, for the live path.
@@ -207,6 +357,36 @@ mod tests {
                     expected_output_frames(len, from, to),
                     "len {len} {from}->{to}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn file_resampler_equals_resample_in_any_chunking() {
+        let signal: Vec<f32> = (0..20_000)
+            .map(|i| (i as f32 * 0.013).sin() * 0.4 + ((i * 7919 % 113) as f32 / 113.0 - 0.5) * 0.1)
+            .collect();
+        for (from, to) in [
+            (44_100, 16_000),
+            (48_000, 32_000),
+            (8_000, 48_000),
+            (22_050, 16_000),
+        ] {
+            for len in [1usize, 5, 100, 1023, 1024, 1025, 2048, 2049, 4410, 19_999] {
+                let input = &signal[..len];
+                let whole = resample(input, from, to).expect("resample");
+                for piece in [1usize, 7, 1000, 1024, 1025, 4096, 100_000] {
+                    let mut streamed = Vec::new();
+                    let mut resampler = FileResampler::new(from, to).expect("new");
+                    for chunk in input.chunks(piece) {
+                        resampler.push(chunk, &mut streamed).expect("push");
+                    }
+                    resampler.finish(&mut streamed).expect("finish");
+                    assert!(
+                        streamed == whole,
+                        "{from}->{to}, {len} samples in pieces of {piece}"
+                    );
+                }
             }
         }
     }

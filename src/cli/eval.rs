@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sed::{require_framewise, EventArgs};
@@ -16,7 +15,7 @@ use crate::eval::{
 };
 use crate::events::{accepted_events, Decision, Event, EventDetector};
 use crate::inference::ModelRunner;
-use crate::tagger::{detect_events, tag_samples, TagSettings};
+use crate::tagger::{detect_events_file, tag_file, TagFileError, TagSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -93,14 +92,15 @@ fn progress(files: usize) -> ProgressBar {
     bar
 }
 
-fn load(
-    bundle: &Bundle,
-    file: &std::path::Path,
-    name: &str,
-    line: usize,
-) -> anyhow::Result<Vec<f32>> {
-    crate::audio::load_mono(file, bundle.input.sample_rate_hz)
-        .with_context(|| format!("{name} (list line {line})"))
+/// A file's failure with where it came from: an audio error with the list line, a model
+/// error with the clip's name.
+fn file_error(error: TagFileError, name: &str, line: usize) -> anyhow::Error {
+    match error {
+        TagFileError::Audio(error) => {
+            anyhow::Error::new(error).context(format!("{name} (list line {line})"))
+        }
+        TagFileError::Inference(error) => anyhow::Error::new(error).context(name.to_owned()),
+    }
 }
 
 /// Each clip's score: the mean of its windows' scores.
@@ -115,13 +115,12 @@ fn eval_tags(
     let mut clips: Vec<(usize, Vec<f32>)> = Vec::with_capacity(items.len());
     for item in items {
         bar.set_message(item.name.clone());
-        let samples = load(bundle, &item.file, &item.name, item.line)?;
         let mut sum = vec![0.0f64; n];
         let mut windows = 0usize;
-        tag_samples(
+        tag_file(
             runner,
             &bundle.input,
-            &samples,
+            &item.file,
             settings,
             |_| {},
             |w| {
@@ -131,7 +130,7 @@ fn eval_tags(
                     .for_each(|(s, &v)| *s += f64::from(v));
             },
         )
-        .with_context(|| item.name.clone())?;
+        .map_err(|error| file_error(error, &item.name, item.line))?;
         let mean: Vec<f32> = sum
             .iter()
             .map(|s| (s / windows.max(1) as f64) as f32)
@@ -156,17 +155,16 @@ fn eval_events(
     let mut rejected = 0usize;
     for file in files {
         bar.set_message(file.name.clone());
-        let samples = load(bundle, &file.file, &file.name, file.line)?;
-        let decisions = detect_events(
+        let (decisions, _) = detect_events_file(
             runner,
             &bundle.input,
-            &samples,
+            &file.file,
             settings,
             detector,
             |_| {},
             |_| {},
         )
-        .with_context(|| file.name.clone())?;
+        .map_err(|error| file_error(error, &file.name, file.line))?;
         for decision in &decisions {
             rejected += usize::from(matches!(decision, Decision::Rejected { .. }));
             if args.verbose {

@@ -12,7 +12,9 @@ use crate::bundle::Bundle;
 use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::inference::ModelRunner;
 use crate::ontology::TopK;
-use crate::tagger::{detect_events, tag_samples, TagSettings, WindowScores};
+use crate::tagger::{
+    detect_events_file, tag_file, FileProgress, TagFileError, TagSettings, WindowScores,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -83,24 +85,15 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
     let started = Instant::now();
     let (mut audio_secs, mut windows, mut failed) = (0.0, 0usize, 0usize);
     for file in &args.files {
-        let samples = match crate::audio::load_mono(file, rate_hz) {
-            Ok(samples) => samples,
-            Err(error) => {
-                eprintln!("error: {error}");
-                failed += 1;
-                continue;
-            }
-        };
-        let file_secs = samples.len() as f64 / f64::from(rate_hz);
-        let progress = progress_bar(file, file_secs, samples.len());
+        let mut progress = FileProgressBar::new(file);
         let name = file.display().to_string();
         let mut write_error = None;
-        let result = tag_samples(
+        let result = tag_file(
             &mut runner,
             &bundle.input,
-            &samples,
+            file,
             settings,
-            |done| progress.set_position(done as u64),
+            |done| progress.update(done),
             |scores| {
                 windows += 1;
                 if write_error.is_none() {
@@ -108,14 +101,14 @@ pub fn run(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<
                 }
             },
         );
-        progress.finish_and_clear();
+        progress.finish();
         if let Some(error) = write_error {
             return Err(error).context("writing results");
         }
         match result {
-            Ok(()) => audio_secs += file_secs,
+            Ok(tagged) => audio_secs += tagged.samples as f64 / f64::from(rate_hz),
             Err(error) => {
-                eprintln!("error: {}: {error}", file.display());
+                report_file_error(file, &error);
                 failed += 1;
             }
         }
@@ -183,34 +176,26 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let started = Instant::now();
     let (mut audio_secs, mut failed, mut accepted, mut rejected) = (0.0, 0usize, 0usize, 0usize);
     for file in &args.files {
-        let samples = match crate::audio::load_mono(file, rate_hz) {
-            Ok(samples) => samples,
-            Err(error) => {
-                eprintln!("error: {error}");
-                failed += 1;
-                continue;
-            }
-        };
-        let file_secs = samples.len() as f64 / f64::from(rate_hz);
-        let progress = progress_bar(file, file_secs, samples.len());
-        let result = detect_events(
+        let mut progress = FileProgressBar::new(file);
+        let result = detect_events_file(
             &mut runner,
             &bundle.input,
-            &samples,
+            file,
             settings,
             &mut detector,
-            |done| progress.set_position(done as u64),
+            |done| progress.update(done),
             |_| {},
         );
-        progress.finish_and_clear();
-        let decisions = match result {
-            Ok(decisions) => decisions,
+        progress.finish();
+        let (decisions, tagged) = match result {
+            Ok(done) => done,
             Err(error) => {
-                eprintln!("error: {}: {error}", file.display());
+                report_file_error(file, &error);
                 failed += 1;
                 continue;
             }
         };
+        let file_secs = tagged.samples as f64 / f64::from(rate_hz);
         let name = file.display().to_string();
         for decision in &decisions {
             match decision {
@@ -239,11 +224,52 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     ))
 }
 
-fn progress_bar(file: &std::path::Path, file_secs: f64, samples: usize) -> ProgressBar {
+/// A file's error on stderr: an audio error names the file itself, a model error gets
+/// the file's name in front.
+fn report_file_error(file: &std::path::Path, error: &TagFileError) {
+    match error {
+        TagFileError::Audio(error) => eprintln!("error: {error}"),
+        TagFileError::Inference(error) => eprintln!("error: {}: {error}", file.display()),
+    }
+}
+
+/// The progress bar of one file, in source frames; made on the first progress report,
+/// shown when the header gives the length and it is at least [`PROGRESS_MIN_SECS`].
+struct FileProgressBar<'p> {
+    file: &'p std::path::Path,
+    bar: Option<ProgressBar>,
+}
+
+impl<'p> FileProgressBar<'p> {
+    fn new(file: &'p std::path::Path) -> Self {
+        Self { file, bar: None }
+    }
+
+    fn update(&mut self, progress: FileProgress) {
+        let file = self.file;
+        let bar = self.bar.get_or_insert_with(|| match progress {
+            FileProgress {
+                frames_total: Some(total),
+                rate_hz: Some(rate_hz),
+                ..
+            } if rate_hz > 0 => progress_bar(file, total as f64 / f64::from(rate_hz), total),
+            _ => ProgressBar::hidden(),
+        });
+        bar.set_position(progress.frames_done);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn progress_bar(file: &std::path::Path, file_secs: f64, frames: u64) -> ProgressBar {
     if file_secs < PROGRESS_MIN_SECS {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(samples as u64);
+    let bar = ProgressBar::new(frames);
     let style = ProgressStyle::with_template("{msg} [{bar:30}] {percent}% (eta {eta})")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));
