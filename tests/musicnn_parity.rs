@@ -102,7 +102,7 @@ fn check_against_tensorflow(model: &str, fixtures: &str) {
 fn a_synthesised_whistle_is_tagged_flute() {
     let clip = repo().join("assets/whistle.wav");
     let out = common::livetag()
-        .args(["tag", "--top-k", "3"])
+        .args(["tag", "--model", "musicnn-mtt", "--top-k", "3"])
         .arg(&clip)
         .env("LIVETAG_MODEL_PATH", repo().join("models"))
         .output()
