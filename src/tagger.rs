@@ -10,6 +10,7 @@
 use std::path::PathBuf;
 
 use crate::bundle::{AudioInput, Bundle, InputKind};
+use crate::dsp::silence::SilenceCheck;
 use crate::dsp::stream::WindowStream;
 use crate::events::{Decision, EventDetector};
 use crate::inference::{FrameScores, InferenceError, ModelRunner, Provider};
@@ -21,6 +22,8 @@ pub struct WindowScores {
     pub end_secs: f64,
     /// One probability per label.
     pub scores: Vec<f32>,
+    /// The window heard digital silence: its scores describe no sound.
+    pub silent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +210,9 @@ struct Batcher<'a, 'f> {
     rows: usize,
     data: Vec<f32>,
     spans: Vec<(f64, f64)>,
+    /// Per queued window, whether it is digital silence.
+    silent: Vec<bool>,
+    silence: SilenceCheck,
     scores: Vec<f32>,
     frames: Option<FrameSink<'f>>,
 }
@@ -225,6 +231,7 @@ impl Batcher<'_, '_> {
         self.rows = rows;
         self.data.extend_from_slice(window);
         self.spans.push(span);
+        self.silent.push(self.silence.is_silent(window));
         if self.spans.len() >= self.capacity {
             self.flush(on_window)?;
         }
@@ -249,15 +256,16 @@ impl Batcher<'_, '_> {
         };
         self.data.clear();
         let n_classes = self.runner.n_classes();
-        let spans = self.spans.drain(..);
+        let spans = self.spans.drain(..).zip(self.silent.drain(..));
         result?;
-        for (index, ((start_secs, end_secs), scores)) in
+        for (index, (((start_secs, end_secs), silent), scores)) in
             spans.zip(self.scores.chunks_exact(n_classes)).enumerate()
         {
             on_window(WindowScores {
                 start_secs,
                 end_secs,
                 scores: scores.to_vec(),
+                silent,
             });
             if let Some(sink) = &mut self.frames {
                 sink.window(index, start_secs, n_classes);
@@ -517,6 +525,8 @@ impl<'a, 'f> StreamTagger<'a, 'f> {
                 rows: 0,
                 data: Vec::new(),
                 spans: Vec::new(),
+                silent: Vec::new(),
+                silence: SilenceCheck::new(input),
                 scores: Vec::new(),
                 frames,
             },

@@ -94,7 +94,7 @@ fn mp3_and_csv_and_hop_override() {
     let mut lines = stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("file,start_secs,end_secs,label_1,score_1,label_2,score_2")
+        Some("file,start_secs,end_secs,label_1,score_1,label_2,score_2,silent")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     // 1.0 s of audio at 8 kHz: 63 frames; windows of 32 frames every 8 frames, plus the tail.
@@ -367,8 +367,8 @@ fn tag_on_the_default_model_ranks_by_ontology() {
     let mut lines = stdout.lines();
     let header = lines.next().unwrap();
     let row = lines.next().unwrap();
-    assert_eq!(header.split(',').count(), 13, "{header}");
-    assert_eq!(row.split(',').count(), 13, "{row}");
+    assert_eq!(header.split(',').count(), 14, "{header}");
+    assert_eq!(row.split(',').count(), 14, "{row}");
     assert!(row.contains(",Bark,"), "{row}");
 
     let out = livetag()
@@ -486,4 +486,47 @@ fn self_test_fails_on_a_reference_with_the_wrong_number_of_windows() {
         output.contains("expects 1 windows but the reference audio gives 2"),
         "{output}"
     );
+}
+
+/// Digital silence is said, not presented as music: musicnn gives silence "guitar 0.31",
+/// and the record carries `silent: true`; a faint tone is not silence.
+#[test]
+fn tag_says_when_a_window_is_silent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let path = tmp.path().join("silence-then-tone.wav");
+    let mut wav = hound::WavWriter::create(&path, spec).unwrap();
+    // 4 s of digital silence, then 4 s of a quiet 440 Hz tone (-40 dBFS).
+    for i in 0..8 * 16_000 {
+        let value = if i < 4 * 16_000 {
+            0.0
+        } else {
+            0.01 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 16_000.0).sin()
+        };
+        wav.write_sample((value * 32767.0) as i16).unwrap();
+    }
+    wav.finalize().unwrap();
+    for model in ["ced-tiny", "musicnn-mtt"] {
+        let (stdout, _) = run_ok(livetag().args(["tag", "--model", model]).arg(&path));
+        let records: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let silent = |r: &serde_json::Value| r["silent"] == serde_json::json!(true);
+        let first = &records[0];
+        let last = records.last().unwrap();
+        if model == "musicnn-mtt" {
+            // Its first 3 s window is all silence; its last one hears the tone.
+            assert!(silent(first), "{model}: {first}");
+        } else {
+            // CED's 10 s file window covers both halves: not silent.
+            assert!(!silent(first), "{model}: {first}");
+        }
+        assert!(!silent(last), "{model}: {last}");
+    }
 }

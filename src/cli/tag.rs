@@ -299,6 +299,10 @@ fn write_record(
                 "end": super::round3(window.end_secs),
                 "top": top,
             });
+            if window.silent {
+                // The scores describe no sound; they are kept, but flagged.
+                record["silent"] = serde_json::json!(true);
+            }
             if args.all_scores {
                 let all: serde_json::Map<String, serde_json::Value> = labels
                     .iter()
@@ -326,6 +330,7 @@ fn write_record(
                 let columns = 3 + 2 * top.k.min(labels.len());
                 fields.resize(columns.max(fields.len()), String::new());
             }
+            fields.push(window.silent.to_string());
             writeln!(out, "{}", fields.join(","))
         }
     }
@@ -341,5 +346,6 @@ fn csv_header(args: &TagArgs, labels: &[String]) -> String {
             columns.push(format!("score_{rank}"));
         }
     }
+    columns.push("silent".into());
     columns.join(",")
 }
