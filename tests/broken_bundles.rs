@@ -633,27 +633,28 @@ fn a_folder_where_the_model_should_be() {
 fn oversized_files_are_refused_before_reading() {
     let (_tmp, bundle) = copy_bundle("tiny-tone");
     let model = std::fs::File::create(bundle.join("model.onnx")).unwrap();
-    model.set_len(3 << 30).unwrap();
+    // Exactly 2 GiB, the size the hostile-input trial used: one byte over protobuf's limit.
+    model.set_len(2 << 30).unwrap();
     let started = std::time::Instant::now();
     let (error, message) = error_of(&bundle, "model.onnx");
     assert!(
         matches!(
             error,
             BundleError::TooLarge {
-                size: 3221225472,
-                max: 2147483648,
+                size: 2147483648,
+                max: 2147483647,
                 ..
             }
         ),
         "{message}"
     );
     assert!(
-        message.contains("3.0 GiB") && message.contains("protobuf"),
+        message.contains("2147483648 bytes") && message.contains("protobuf"),
         "{message}"
     );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
-        "reading 3 GiB of zeros took {:?}",
+        "refusing 2 GiB of zeros took {:?}",
         started.elapsed()
     );
 

@@ -24,10 +24,11 @@ pub const DEFAULT_LIVE_HOP_SECS: f64 = 0.1;
 /// The spec file's name inside a bundle folder.
 pub const SPEC_FILE: &str = "bundle.toml";
 
-/// Largest ONNX file livetag reads: 2 GiB, protobuf's limit on one serialised message, so
-/// no valid single-file model is larger (bigger models keep their weights outside the graph,
-/// which bundles do not support). Checked before a byte is read.
-pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Largest ONNX file livetag reads: 2 GiB less a byte, protobuf's limit on one serialised
+/// message (a signed 32-bit size), so no valid single-file model is larger (bigger models
+/// keep their weights outside the graph, which bundles do not support). Checked before a
+/// byte is read.
+pub const MAX_MODEL_BYTES: u64 = (2 << 30) - 1;
 /// Largest labels, ontology ids, licence, `bundle.toml` or `expected.json` file: 16 MiB,
 /// some thousand times the largest shipped one (CED-tiny's 527 labels are 6 KB).
 pub const MAX_TEXT_BYTES: u64 = 16 << 20;
