@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{floats, max_abs_diff, open_shipped, read_json, repo};
-use livetag::tagger::{tag_samples, TagSettings};
+use common::{floats, max_abs_diff, open_shipped, read_json, repo, tag_windows};
+use livetag::tagger::TagSettings;
 
 const CLIPS: [&str; 5] = [
     "whistle-0.3s",
@@ -30,19 +30,10 @@ fn ced_tiny_matches_onnxruntime_on_the_original_model() {
             .map(floats)
             .collect();
         let samples = livetag::audio::load_mono(&dir.join(format!("{clip}.wav")), 16_000).unwrap();
-        let mut got = Vec::new();
         // Batches of 4 (the CLI's CPU default): the two long clips put 3 and 4 windows in
         // one call, so batching is exercised, not only single windows.
         let settings = TagSettings::new(&bundle.input, None, 4);
-        tag_samples(
-            &mut runner,
-            &bundle.input,
-            &samples,
-            settings,
-            |_| {},
-            |w| got.push(w),
-        )
-        .unwrap();
+        let got = tag_windows(&mut runner, &bundle.input, &samples, settings);
         let windows = expected["windows"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{clip}: window count");
         let mut diff = 0.0f32;

@@ -11,9 +11,9 @@
 
 mod common;
 
-use common::{open_shipped, repo};
+use common::{open_shipped, repo, tag_windows};
 use livetag::ontology::{TopK, TopKMode};
-use livetag::tagger::{tag_samples, TagSettings};
+use livetag::tagger::TagSettings;
 
 /// Clips CED-tiny misses at top-1 in most-specific mode, and what it says instead.
 const KNOWN_MISSES: [(&str, &str); 5] = [
@@ -103,21 +103,12 @@ fn ced_tiny_names_real_recordings() {
     for clip in &clips {
         let path = repo().join("tests/fixtures/real_clips").join(&clip.file);
         let samples = livetag::audio::load_mono(&path, bundle.input.sample_rate_hz).unwrap();
-        let mut sum = vec![0.0f32; bundle.labels.len()];
-        let mut windows = 0;
-        tag_samples(
-            &mut runner,
-            &bundle.input,
-            &samples,
-            TagSettings::new(&bundle.input, None, 4),
-            |_| {},
-            |w| {
-                windows += 1;
-                sum.iter_mut().zip(&w.scores).for_each(|(s, x)| *s += x);
-            },
-        )
-        .unwrap();
-        let mean: Vec<f32> = sum.iter().map(|s| s / windows as f32).collect();
+        let settings = TagSettings::new(&bundle.input, None, 4);
+        let windows = tag_windows(&mut runner, &bundle.input, &samples, settings);
+        // A clip's scores: the mean of its windows (one for clips up to 10 s).
+        let mean: Vec<f32> = (0..bundle.labels.len())
+            .map(|c| windows.iter().map(|w| w.scores[c]).sum::<f32>() / windows.len() as f32)
+            .collect();
         let rows = top.rank(&mean, &bundle.hierarchy);
         let accepted: Vec<usize> = clip.accepted_ids.iter().map(|id| label_of(id)).collect();
         let right = |label: usize| {

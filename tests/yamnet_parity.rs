@@ -16,8 +16,8 @@
 
 mod common;
 
-use common::{floats, max_abs_diff, open_shipped, read_json, repo};
-use livetag::tagger::{tag_samples, top_k, TagSettings};
+use common::{floats, max_abs_diff, open_shipped, read_json, repo, tag_windows};
+use livetag::tagger::{top_k, TagSettings};
 
 const CLIPS: [&str; 7] = [
     "whistle", "flute440", "noise", "drums", "chirp", "speech", "silence",
@@ -37,20 +37,11 @@ fn yamnet_matches_the_tflite_interpreter() {
         let hop = expected["hop_samples"].as_u64().unwrap() as usize;
         let samples =
             livetag::audio::load_mono(&fixtures.join(format!("{clip}.wav")), 16_000).unwrap();
-        let mut got = Vec::new();
         let settings = TagSettings {
             hop_rows: hop,
             batch_size: 2, // two batches per clip: a full one and a single window
         };
-        tag_samples(
-            &mut runner,
-            &bundle.input,
-            &samples,
-            settings,
-            |_| {},
-            |w| got.push(w),
-        )
-        .unwrap();
+        let got = tag_windows(&mut runner, &bundle.input, &samples, settings);
         let windows = expected["windows"].as_array().unwrap();
         assert_eq!(got.len(), windows.len(), "{clip}: number of windows");
         for (index, (window, want)) in got.iter().zip(windows).enumerate() {

@@ -79,3 +79,23 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
+/// Every window livetag scores in `samples` (mono, at the model's rate), in order.
+pub fn tag_windows(
+    runner: &mut livetag::inference::ModelRunner,
+    input: &livetag::bundle::AudioInput,
+    samples: &[f32],
+    settings: livetag::tagger::TagSettings,
+) -> Vec<livetag::tagger::WindowScores> {
+    let mut windows = Vec::new();
+    livetag::tagger::tag_samples(
+        runner,
+        input,
+        samples,
+        settings,
+        |_| {},
+        |w| windows.push(w),
+    )
+    .unwrap();
+    windows
+}
