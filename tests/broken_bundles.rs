@@ -776,3 +776,39 @@ fn reference_tolerance_must_be_small_and_positive() {
     edit_spec(&bundle, "tolerance = 1e-4", "tolerance = 0.1");
     Bundle::load(&bundle).unwrap();
 }
+
+/// A value of the wrong type inside `[input]` is named by its key and line, not by the
+/// table (serde alone points at `[input]`: the table is read as a tagged enum).
+#[test]
+fn a_wrong_type_names_its_key() {
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    edit_spec(
+        &bundle,
+        "sample_rate_hz = 8000",
+        "sample_rate_hz = \"8000\"",
+    );
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    let line = std::fs::read_to_string(bundle.join("bundle.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("sample_rate_hz"))
+        .unwrap()
+        + 1;
+    assert!(
+        message.contains(&format!(
+            "line {line}: `input.sample_rate_hz`: invalid type: string \"8000\", expected u32"
+        )),
+        "{message}"
+    );
+    edit_spec(
+        &bundle,
+        "sample_rate_hz = \"8000\"",
+        "sample_rate_hz = 8000",
+    );
+    edit_spec(&bundle, "hop_frames = 16", "hop_frames = 1.5");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message.contains("`input.hop_frames`: invalid type: floating point `1.5`"),
+        "{message}"
+    );
+}

@@ -233,7 +233,8 @@ impl Bundle {
         let text = read_text(&spec_path, "bundle spec", MAX_TEXT_BYTES)?;
         let spec: BundleSpec = toml::from_str(&text).map_err(|e| BundleError::Syntax {
             path: spec_path.clone(),
-            message: e.to_string().trim_end().to_string(),
+            message: locate_wrong_type(&text, &e)
+                .unwrap_or_else(|| e.to_string().trim_end().to_string()),
         })?;
 
         // Every path the spec names stays in the folder; checked before any is opened.
@@ -556,6 +557,49 @@ fn too_long(key: &str, value: usize, rate_hz: u32, row_samples: usize, unit: &st
         "{key} {value} exceeds the {}-minute maximum at {rate_hz} Hz{hops} ({limit} {unit})",
         MAX_WINDOW_SECS / 60
     )
+}
+
+/// serde cannot say which key of `[input]` holds a value of the wrong type: the table is an
+/// internally tagged enum, buffered before it is read, so the error points at the table.
+/// The key is found again here: the value of that table whose text is the one the error
+/// quotes ("invalid type: string \"8000\", expected u32").
+fn locate_wrong_type(text: &str, error: &toml::de::Error) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    let message = error.message();
+    let quoted = message
+        .strip_prefix("invalid type: ")?
+        .split(", expected")
+        .next()?;
+    let at = error.span()?.start;
+    let document = DeTable::parse(text).ok()?;
+    for (section, table) in document.get_ref() {
+        let DeValue::Table(entries) = table.get_ref() else {
+            continue;
+        };
+        // The error points at the table's header, or somewhere in its body.
+        let reaches = section.span().start.saturating_sub(1) <= at && at <= table.span().end;
+        if !reaches {
+            continue;
+        }
+        for (key, value) in entries {
+            let shown = match value.get_ref() {
+                DeValue::String(s) => format!("string {:?}", s.as_ref()),
+                DeValue::Integer(i) => format!("integer `{}`", i.as_str()),
+                DeValue::Float(f) => format!("floating point `{}`", f.as_str()),
+                DeValue::Boolean(b) => format!("boolean `{b}`"),
+                _ => continue,
+            };
+            if shown == quoted {
+                let line = text[..key.span().start].matches('\n').count() + 1;
+                return Some(format!(
+                    "line {line}: `{}.{}`: {message}",
+                    section.get_ref(),
+                    key.get_ref()
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Checks that name `bundle.toml` and the offending field.
