@@ -729,7 +729,7 @@ fn windows_longer_than_ten_minutes_are_refused() {
     let (_tmp, bundle) = copy_bundle("tiny-tone");
     edit_spec(&bundle, "n_fft = 256", "n_fft = 1099511627776");
     let message = refused(&bundle, "frontend.n_fft");
-    assert!(message.contains("(4800000 samples)"), "{message}");
+    assert!(message.contains("more than livetag computes (65536"), "{message}");
 }
 
 #[test]
@@ -809,6 +809,34 @@ fn a_wrong_type_names_its_key() {
     let (_, message) = error_of(&bundle, "bundle.toml");
     assert!(
         message.contains("`input.hop_frames`: invalid type: floating point `1.5`"),
+        "{message}"
+    );
+}
+
+/// Lengths in seconds do not bound memory on their own: FFT size, band count and values per
+/// window each have a ceiling, checked before anything is built.
+#[test]
+fn front_end_and_window_sizes_are_bounded() {
+    for (from, to, field) in [
+        ("n_fft = 256", "n_fft = 1048576", "frontend.n_fft"),
+        ("n_bands = 16", "n_bands = 100000000", "frontend.steps[0]"),
+    ] {
+        let (_tmp, bundle) = copy_bundle("tiny-tone");
+        edit_spec(&bundle, from, to);
+        let (_, message) = error_of(&bundle, "bundle.toml");
+        assert!(
+            message.contains(field) && message.contains("more than livetag"),
+            "{message}"
+        );
+    }
+    // 37,000 frames (under 10 minutes at 8 kHz with a 128-sample hop) of 1,000 bands is
+    // 37 M values: over the per-window ceiling.
+    let (_tmp, bundle) = copy_bundle("tiny-tone");
+    edit_spec(&bundle, "n_bands = 16", "n_bands = 1000");
+    edit_spec(&bundle, "window_frames = 32", "window_frames = 37000");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message.contains("more than livetag holds per window"),
         "{message}"
     );
 }

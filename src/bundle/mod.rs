@@ -36,6 +36,12 @@ pub const MAX_TEXT_BYTES: u64 = 16 << 20;
 /// audio at its own rate: 10 minutes, far beyond any audio tagger's window (CED and
 /// musicnn take 10 s and 3 s), and small enough that a window always fits in memory.
 pub const MAX_WINDOW_SECS: u64 = 600;
+/// Largest FFT a front-end may ask for.
+pub const MAX_N_FFT: usize = 1 << 16;
+/// Most bands (mel, or log-filterbank bands per octave) a front-end may ask for.
+pub const MAX_BANDS: usize = 1024;
+/// Most values in one model window (32 Mi float32, 128 MiB): 10 minutes of 48 kHz audio fit.
+pub const MAX_WINDOW_VALUES: usize = 1 << 25;
 /// Most values one `[[state]]` or `[[constants]]` tensor may hold: 16 M (64 MiB of float32;
 /// silero's state is 256).
 pub const MAX_TENSOR_VALUES: usize = 1 << 24;
@@ -725,12 +731,31 @@ impl Checker<'_> {
                 let frontend = spec.frontend.as_ref().ok_or_else(|| {
                     self.invalid("frontend", "a features input needs a [frontend] table")
                 })?;
-                // Before the front-end is built: its FFT buffers are n_fft long.
-                if frontend.n_fft > limit_samples {
+                // Before the front-end is built: its FFT buffers are n_fft long and its
+                // filterbank is bands x bins, dense until it is made sparse.
+                if frontend.n_fft > limit_samples.min(MAX_N_FFT) {
                     return Err(self.invalid(
                         "frontend.n_fft",
-                        too_long("n_fft", frontend.n_fft, *sample_rate_hz, 1, "samples"),
+                        format!(
+                            "{} is more than livetag computes ({MAX_N_FFT}; 1.4 s at 48 kHz, beyond any tagger's front-end)",
+                            frontend.n_fft
+                        ),
                     ));
+                }
+                for (index, step) in frontend.steps.iter().enumerate() {
+                    let bands = match step {
+                        crate::dsp::StepSpec::Mel { n_bands, .. } => *n_bands,
+                        crate::dsp::StepSpec::LogFilterbank {
+                            bands_per_octave, ..
+                        } => *bands_per_octave as usize,
+                        _ => continue,
+                    };
+                    if bands > MAX_BANDS {
+                        return Err(self.invalid(
+                            format!("frontend.steps[{index}]"),
+                            format!("{bands} bands is more than livetag builds ({MAX_BANDS})"),
+                        ));
+                    }
                 }
                 let built = Frontend::new(frontend, *sample_rate_hz)
                     .map_err(|e| self.invalid("frontend", e.to_string()))?;
@@ -823,6 +848,22 @@ impl Checker<'_> {
             ));
         }
         let max = max.unwrap_or(window);
+        let width = match &kind {
+            InputKind::Features { n_bands, .. } => *n_bands,
+            InputKind::Waveform { .. } => 1,
+        };
+        // Seconds alone do not bound memory: 10 minutes of 1-sample-hop frames of 1024 bands
+        // would be terabytes. The windower keeps two windows and a batch holds several.
+        if max.max(window).saturating_mul(width) > MAX_WINDOW_VALUES {
+            return Err(self.invalid(
+                field(&format!("window_{unit}")),
+                format!(
+                    "{} {unit} of {width} values each is more than livetag holds per window ({MAX_WINDOW_VALUES} values, {} MiB)",
+                    max.max(window),
+                    MAX_WINDOW_VALUES * 4 >> 20
+                ),
+            ));
+        }
         if max < window {
             return Err(self.invalid(
                 field(&format!("max_{unit}")),
