@@ -6,7 +6,7 @@ fn main() -> ExitCode {
     // ONNX Runtime's telemetry is off only with this set before the library loads, and it is
     // set here, before any thread exists, so no other thread can be reading the environment.
     // (`inference::runtime` sets it too, for library users.)
-    std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    std::env::set_var(livetag::inference::runtime::TELEMETRY_OPT_OUT, "1");
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

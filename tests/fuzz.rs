@@ -183,7 +183,7 @@ fn fuzz(target: &'static str, run: fn(&[u8], &Path)) {
     // One worker runs the inputs, so a hang is caught by a timeout here.
     let (to_worker, inputs) = mpsc::channel::<Vec<u8>>();
     let (to_main, done) = mpsc::channel::<Result<(), String>>();
-    std::thread::Builder::new()
+    let worker = std::thread::Builder::new()
         .name(format!("fuzz-{target}"))
         .spawn(move || {
             let scratch = tempfile::tempdir().unwrap();
@@ -233,6 +233,9 @@ fn fuzz(target: &'static str, run: fn(&[u8], &Path)) {
         }
         executions += 1;
     }
+    // Closing the channel ends the worker, which removes its scratch folder.
+    drop(to_worker);
+    worker.join().unwrap();
     let _ = std::fs::remove_file(&last_input);
     println!(
         "fuzz {target}: {executions} executions in {:.1} s ({} seeds)",

@@ -98,7 +98,7 @@ fn threads_1000_is_refused_quickly() {
         &["--threads", "1000 exceeds"],
     );
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(30),
         "took {:?}",
         started.elapsed()
     );
@@ -122,7 +122,7 @@ fn event_option_limits_state_their_bound() {
             "100000001 exceeds 1001 (10 s of frames at 100 Hz",
         ],
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(30));
     refused(
         &sed,
         &events(&["--median-frames", "4"]),
@@ -279,7 +279,7 @@ fn a_named_pipe_given_as_audio_is_refused_without_waiting() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn livetag");
-    let (code, stderr) = wait_or_kill(child, Duration::from_secs(5), "livetag tag FIFO");
+    let (code, stderr) = wait_or_kill(child, Duration::from_secs(30), "livetag tag FIFO");
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -318,7 +318,7 @@ fn a_named_pipe_given_as_an_eval_list_is_refused_without_waiting() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn livetag");
-    let (code, stderr) = wait_or_kill(child, Duration::from_secs(5), "livetag eval FIFO");
+    let (code, stderr) = wait_or_kill(child, Duration::from_secs(30), "livetag eval FIFO");
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains(&format!(

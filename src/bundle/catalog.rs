@@ -55,7 +55,12 @@ fn exe_models_dir() -> Option<PathBuf> {
     {
         bin = bin.parent()?;
     }
-    Some(bin.parent()?.parent()?.join("models"))
+    // Only a real checkout: for an installed binary (~/.cargo/bin, /usr/local/bin) two
+    // levels up is the home or /usr, whose models/ nobody chose to trust.
+    let root = bin.parent()?.parent()?;
+    let checkout = bin.parent()?.file_name().is_some_and(|n| n == "target")
+        && root.join("Cargo.toml").is_file();
+    checkout.then(|| root.join("models"))
 }
 
 /// Every folder with a `bundle.toml` in the search dirs, loaded or with its error.

@@ -250,6 +250,13 @@ fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String
             }
             (2, Value::Varint(t)) => element_type = ElementType::from_code(t as i64),
             (8, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
+            // data_location = EXTERNAL: ONNX Runtime would open another file itself, past
+            // every check a bundle's own files go through.
+            (14, Value::Varint(1)) => {
+                return Err(format!(
+                    "weight tensor `{name}` keeps its data in an external file; a livetag bundle holds the whole model in model.onnx"
+                ))
+            }
             _ => {}
         }
     }
@@ -414,5 +421,42 @@ impl<'a> Iterator for Fields<'a> {
         let item = self.reader.field();
         self.failed = item.is_err();
         Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OnnxInfo;
+
+    /// A length-delimited protobuf field.
+    fn bytes_field(number: u8, payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 128);
+        let mut out = vec![(number << 3) | 2, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A model whose one initializer says its data is in an external file.
+    #[test]
+    fn external_weight_data_is_refused() {
+        let mut tensor = vec![(1 << 3), 4]; // dims: [4]
+        tensor.extend([(2 << 3), 1]); // data_type: float
+        tensor.extend(bytes_field(8, b"w"));
+        tensor.extend([(14 << 3), 1]); // data_location: EXTERNAL
+        let model = |tensor: &[u8]| {
+            let mut graph = bytes_field(5, tensor);
+            graph.extend(bytes_field(12, &bytes_field(1, b"y"))); // an output named y
+            let mut model = vec![(1 << 3), 8]; // ir_version 8
+            model.extend(bytes_field(7, &graph));
+            model
+        };
+        let error = OnnxInfo::parse(&model(&tensor)).unwrap_err();
+        assert!(
+            error.contains("weight tensor `w` keeps its data in an external file"),
+            "{error}"
+        );
+        // The same tensor with its data inside parses.
+        tensor.truncate(tensor.len() - 2);
+        assert_eq!(OnnxInfo::parse(&model(&tensor)).unwrap().parameter_count, 4);
     }
 }

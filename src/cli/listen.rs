@@ -142,15 +142,17 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
         hop_secs,
         ..PipelineConfig::default()
     };
-    // The first record needs a whole window of audio: a shorter run could never print one.
-    // Refused before the device opens (after the models, whose own errors come first).
+    // The first record needs the first window of audio (live, a variable-length model starts
+    // at its shortest): a shorter run could never print one. Refused before the device opens
+    // (after the models, whose own errors come first).
     if let Some(limit) = args.duration {
+        let first_secs = input.min_rows.min(input.window_rows) as f64 * input.seconds_per_row();
         anyhow::ensure!(
-            limit.as_secs_f64() >= window_secs,
-            "--duration {:.3} s is shorter than {}'s {window_secs:.3} s window, so no window could be scored; give at least {:.3} s",
+            limit.as_secs_f64() >= first_secs,
+            "--duration {:.3} s is shorter than {}'s first {first_secs:.3} s window, so no window could be scored; give at least {:.3} s",
             limit.as_secs_f64(),
             bundle.name(),
-            window_secs.max(0.001)
+            first_secs.max(0.001)
         );
     }
     let source = args.source().open()?;

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::Context;
 
 use crate::bundle::{catalog, Bundle};
-use crate::inference::runtime::cache_dir;
+use crate::inference::runtime::user_cache_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelsArgs {
@@ -89,9 +89,12 @@ fn fetchable() -> anyhow::Result<Vec<FetchableModel>> {
     Ok(parsed.model)
 }
 
-/// Where fetched bundles go; the model search path includes it.
-fn fetched_models_dir() -> PathBuf {
-    cache_dir().join("models")
+/// The user's own cache, where fetches run and their bundles go (the model search path
+/// includes it). Never a shared temporary folder: the converter's Python would run from it.
+fn fetch_cache() -> anyhow::Result<PathBuf> {
+    user_cache_dir().context(
+        "HOME is not set: fetched models live in your own cache (set HOME or LIVETAG_CACHE_DIR to an absolute folder)",
+    )
 }
 
 pub fn run(args: &ModelsArgs) -> anyhow::Result<ExitCode> {
@@ -175,7 +178,8 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     };
-    let out = fetched_models_dir().join(&model.bundle);
+    let cache = fetch_cache()?;
+    let out = cache.join("models").join(&model.bundle);
     if !force {
         if let Ok(bundle) = Bundle::load(&out) {
             println!(
@@ -187,7 +191,7 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{}\n", model.notice);
-    let work = cache_dir().join("fetch");
+    let work = cache.join("fetch");
     let tools = work.join("tools");
     std::fs::create_dir_all(&tools)
         .with_context(|| format!("cannot create {}", tools.display()))?;
@@ -208,7 +212,7 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
             .arg(tools.join(&model.script))
             .arg("--out")
             .arg(&out)
-            .env("LIVETAG_CACHE_DIR", cache_dir()),
+            .env("LIVETAG_CACHE_DIR", &cache),
         "the converter",
     )?;
 

@@ -66,7 +66,7 @@ fn non_empty_var(name: &str) -> Option<PathBuf> {
 /// `$HOME/.cache/livetag`; `None` when none of them is set (an `XDG_CACHE_HOME` or `HOME`
 /// that is not an absolute path counts as unset). The library is looked up only here.
 pub fn user_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = non_empty_var("LIVETAG_CACHE_DIR") {
+    if let Some(dir) = non_empty_var("LIVETAG_CACHE_DIR").filter(|dir| dir.is_absolute()) {
         return Some(dir);
     }
     non_empty_var("XDG_CACHE_HOME")
@@ -303,7 +303,11 @@ pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> 
     };
     // Set under the lock, once, before any ONNX Runtime code runs: ONNX Runtime reads the
     // variable when its telemetry starts, which is during the load or the first environment.
-    std::env::set_var(TELEMETRY_OPT_OUT, "1");
+    // `main` sets it before any thread starts; a library user may not have, and then this
+    // is the last moment before the library reads it.
+    if std::env::var_os(TELEMETRY_OPT_OUT).is_none() {
+        std::env::set_var(TELEMETRY_OPT_OUT, "1");
+    }
     let environment = ort::init_from(&library.path)
         .map_err(|e| load_error(e.to_string()))?
         .with_name("livetag")
@@ -367,9 +371,12 @@ mod tests {
         let owner = std::fs::metadata(&file).unwrap().uid();
         if owner == 0 {
             // Root owns everything it makes: give the file away to see another user's.
-            std::os::unix::fs::chown(&file, Some(12345), None).unwrap();
-            let reason = unix::untrusted_because(&std::fs::metadata(&file).unwrap(), 0).unwrap();
-            assert!(reason.contains("owned by user 12345"), "{reason}");
+            // Some containers map no other users: then there is nobody to give it to.
+            if std::os::unix::fs::chown(&file, Some(12345), None).is_ok() {
+                let reason =
+                    unix::untrusted_because(&std::fs::metadata(&file).unwrap(), 0).unwrap();
+                assert!(reason.contains("owned by user 12345"), "{reason}");
+            }
         } else {
             let reason =
                 unix::untrusted_because(&std::fs::metadata(&file).unwrap(), owner + 1).unwrap();
