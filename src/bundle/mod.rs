@@ -860,7 +860,7 @@ impl Checker<'_> {
                 format!(
                     "{} {unit} of {width} values each is more than livetag holds per window ({MAX_WINDOW_VALUES} values, {} MiB)",
                     max.max(window),
-                    MAX_WINDOW_VALUES * 4 >> 20
+                    (MAX_WINDOW_VALUES * 4) >> 20
                 ),
             ));
         }
