@@ -255,6 +255,8 @@ pub fn parse_list(
 
     if let (Some(onset_col), Some(offset_col), Some(label_col)) = sed_cols {
         let mut files: Vec<EventReference> = Vec::new();
+        // Position of each file in `files`: lists run to millions of rows.
+        let mut index_of: std::collections::HashMap<String, usize> = Default::default();
         for (line, text) in lines {
             let row = split(text, line)?;
             let name = field(&row, file_col);
@@ -266,18 +268,15 @@ pub fn parse_list(
                 field(&row, offset_col),
                 field(&row, label_col),
             );
-            let index = match files.iter().position(|f| f.name == name) {
-                Some(index) => index,
-                None => {
-                    files.push(EventReference {
-                        file: base.join(&name),
-                        name: name.clone(),
-                        line,
-                        events: Vec::new(),
-                    });
-                    files.len() - 1
-                }
-            };
+            let index = *index_of.entry(name.clone()).or_insert_with(|| {
+                files.push(EventReference {
+                    file: base.join(&name),
+                    name: name.clone(),
+                    line,
+                    events: Vec::new(),
+                });
+                files.len() - 1
+            });
             if onset.is_empty() && offset.is_empty() && label.is_empty() {
                 continue; // a file without events
             }
@@ -321,6 +320,8 @@ pub fn parse_list(
         ))
     })?;
     let mut items: Vec<TagReference> = Vec::new();
+    // The line each file was first listed on: lists run to millions of rows.
+    let mut first_line: std::collections::HashMap<String, usize> = Default::default();
     for (line, text) in lines {
         let row = split(text, line)?;
         let name = field(&row, file_col);
@@ -328,15 +329,15 @@ pub fn parse_list(
         if name.is_empty() {
             return Err(line_error(line, "the file is empty".into()));
         }
-        if let Some(first) = items.iter().find(|i| i.name == name) {
+        if let Some(first) = first_line.get(&name) {
             return Err(line_error(
                 line,
                 format!(
-                    "{name} is already listed on line {}; tagging lists give one label per file",
-                    first.line
+                    "{name} is already listed on line {first}; tagging lists give one label per file"
                 ),
             ));
         }
+        first_line.insert(name.clone(), line);
         items.push(TagReference {
             file: base.join(&name),
             label_index: label_index(line, &label)?,

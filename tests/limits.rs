@@ -435,3 +435,24 @@ fn the_os_error_is_printed_once() {
         "{stderr}"
     );
 }
+
+/// A file the decoder library panics on (found by tests/fuzz.rs) is a corrupt file, said
+/// once, with no "panicked" line that would read as livetag crashing.
+#[test]
+fn a_decoder_panic_is_a_quiet_corrupt_file_error() {
+    let out = common::livetag()
+        .arg("tag")
+        .arg(common::repo().join("tests/fuzz_corpus/audio/regression-riff-chunk-panic.wav"))
+        .arg("--model")
+        .arg(common::repo().join("tests/models/tiny-tone"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("corrupt audio file")
+            && stderr.contains("the decoder failed on malformed data"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -298,14 +298,38 @@ impl FileDecoder {
     }
 }
 
-/// Runs `work`, turning a decoder panic into [`AudioError::Corrupt`] naming `path`.
+/// Runs `work`, turning a decoder panic into [`AudioError::Corrupt`] naming `path`. The
+/// panic hook stays quiet for it: the error says what happened, once, and a "thread
+/// panicked" line on top would read as a crash of livetag.
 fn guard<T>(path: &Path, work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+    install_quiet_hook();
+    let outer = IN_GUARD.with(|flag| flag.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    IN_GUARD.with(|flag| flag.set(outer));
+    result.unwrap_or_else(|_| {
         Err(AudioError::Corrupt {
             path: path.to_path_buf(),
             reason: "the decoder failed on malformed data".into(),
         })
     })
+}
+
+thread_local! {
+    /// This thread is inside [`guard`], where a panic becomes an error.
+    static IN_GUARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Wraps the panic hook once: silent inside [`guard`], the previous hook everywhere else.
+fn install_quiet_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARD.with(|flag| flag.get()) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Refuses anything but a regular file: a directory as [`AudioError::Open`] (symphonia

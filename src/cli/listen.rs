@@ -174,14 +174,15 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == Format::Csv {
-        write!(out, "end_secs,latency_ms,inference_ms,silent")?;
+        write!(out, "end_secs,latency_ms,inference_ms")?;
         if speech_model.is_some() {
             write!(out, ",speech")?;
         }
         for rank in 1..=args.top.top_k.min(bundle.labels.len()) {
             write!(out, ",label_{rank},score_{rank}")?;
         }
-        writeln!(out)?;
+        // Last, as in `tag`'s CSV.
+        writeln!(out, ",silent")?;
     }
     let started = Instant::now();
     let mut latency_ms = Percentiles::new(100_000);
@@ -297,11 +298,10 @@ fn write_record(
         Format::Csv => {
             write!(
                 out,
-                "{:.3},{:.3},{:.3},{}",
+                "{:.3},{:.3},{:.3}",
                 scores.end_secs,
                 latency_ms,
-                scores.inference_secs * 1e3,
-                scores.silent
+                scores.inference_secs * 1e3
             )?;
             if let Some(speech) = speech {
                 write!(out, ",{speech:.6}")?;
@@ -318,7 +318,7 @@ fn write_record(
             for _ in best.len()..top.k.min(labels.len()) {
                 write!(out, ",,")?;
             }
-            writeln!(out)
+            writeln!(out, ",{}", scores.silent)
         }
     }
 }
