@@ -29,11 +29,15 @@ impl SilenceCheck {
     /// `window` is rows of the model's input, time-major, as [`super::window::Window`] holds
     /// them.
     pub fn is_silent(&self, window: &[f32]) -> bool {
-        !window.is_empty()
-            && window.len() % self.row.len() == 0
-            && window
-                .chunks_exact(self.row.len())
-                .all(|row| row == self.row)
+        match self.row.as_slice() {
+            // Waveform models: one value per row, so compare values, not one-value slices.
+            [value] => !window.is_empty() && window.iter().all(|x| x == value),
+            row => {
+                !window.is_empty()
+                    && window.len() % row.len() == 0
+                    && window.chunks_exact(row.len()).all(|r| r == row)
+            }
+        }
     }
 }
 

@@ -354,14 +354,12 @@ impl LiveView {
     /// them once per keystroke, not once per frame). Lists that name nothing leave the last
     /// valid ones in force, and the error stays until they are fixed.
     pub fn apply_filter(&mut self, settings: &ViewSettings) -> Option<&str> {
-        let lists = settings
-            .class_lists
-            .get(&self.model)
-            .cloned()
-            .unwrap_or_default();
-        if lists != self.lists_seen {
+        // Compared in place: this runs every frame, and only an edit may allocate.
+        let empty = ClassLists::default();
+        let lists = settings.class_lists.get(&self.model).unwrap_or(&empty);
+        if *lists != self.lists_seen {
             let filter = lists.filter();
-            self.lists_seen = lists;
+            self.lists_seen = lists.clone();
             if filter.is_empty() {
                 (self.allowed, self.lists_error) = (None, None);
             } else {
