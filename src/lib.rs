@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod capture;
 pub mod cli;
 pub mod dsp;
+pub mod engine;
 pub mod eval;
 pub mod events;
 pub mod inference;

@@ -15,7 +15,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = livetag::cli::Cli::parse();
-    match livetag::cli::run(cli) {
+    let outcome = livetag::cli::run(cli).and_then(|outcome| match outcome {
+        livetag::cli::Outcome::Exit(code) => Ok(code),
+        // The command line and the window never import each other: they meet here.
+        livetag::cli::Outcome::OpenWindow(options) => livetag::ui::run(options)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::from),
+    });
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", report(&error));

@@ -25,7 +25,7 @@ use livetag::bundle::{AudioInput, Axis, Bundle, InputKind};
 use livetag::capture::{capture_ring, RING_SECONDS};
 use livetag::inference::InferenceError;
 use livetag::pipeline::{
-    LiveScores, Pipeline, PipelineConfig, PipelineEvent, PipelineStats, Scorer, Track,
+    LiveMessage, LiveScores, Pipeline, PipelineConfig, PipelineStats, Role, Scorer, Track,
 };
 
 /// A common device rate, so the resampler to the model's 8 kHz is in the path too.
@@ -165,10 +165,12 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     };
     let tracks = vec![
         Track {
+            role: Role::Tagger,
             input: input.clone(),
             scorer: Box::new(scorer),
         },
         Track {
+            role: Role::Speech,
             input: speech_input.clone(),
             scorer: Box::new(speech),
         },
@@ -206,10 +208,12 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     let mut frames_written = None;
     let deadline = Instant::now() + Duration::from_secs_f64(FEED_SECS + 5.0);
     loop {
-        match pipeline.events().recv_timeout(Duration::from_millis(5)) {
-            Ok(PipelineEvent::Scores(scores)) if scores.track == 1 => speech_received.push(scores),
-            Ok(PipelineEvent::Scores(scores)) => received.push((Instant::now(), scores)),
-            Ok(PipelineEvent::Error(message)) => errors.push(message),
+        match pipeline.messages().recv_timeout(Duration::from_millis(5)) {
+            Ok(LiveMessage::Scores(scores)) if scores.role == Role::Speech => {
+                speech_received.push(scores)
+            }
+            Ok(LiveMessage::Scores(scores)) => received.push((Instant::now(), scores)),
+            Ok(LiveMessage::Error(message)) => errors.push(message),
             Ok(_) => {}
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -291,7 +295,7 @@ fn slow_inference_drops_stale_windows_and_keeps_latency_bounded() {
     // with no capture time) would break the equality for good.
     assert_eq!(made, scored + dropped, "windows made = scored + dropped");
     assert!(dropped > 0, "3x overload must drop windows");
-    assert_eq!(load(&stats.events_dropped), 0);
+    assert_eq!(load(&stats.messages_dropped), 0);
     assert_eq!(
         received.len() as u64,
         scored,

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use livetag::engine::{LiveEventFinder, LiveUpdate};
 use livetag::ontology::{Hierarchy, TopKMode};
-use livetag::pipeline::{DisplayInfo, LiveScores, ModelInputRows, PipelineEvent, SpectrumColumn};
+use livetag::pipeline::{
+    DisplayInfo, LiveMessage, LiveScores, ModelInputRows, Role, SpectrumColumn,
+};
 use livetag::ui::view::{LiveView, ViewSettings};
 use livetag::ui::{Colormap, StatusLine};
 
@@ -53,11 +56,13 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
                 }
             })
             .collect();
-        let event = PipelineEvent::Spectrum(SpectrumColumn {
+        let event = LiveMessage::Spectrum(SpectrumColumn {
             end_secs: t + 0.01,
             db,
         });
-        assert!(view.ingest(event, clock, settings).is_none());
+        assert!(view
+            .ingest(LiveUpdate::Pipeline(event), clock, settings)
+            .is_none());
     }
     for row in 0..(seconds * MODEL_ROWS_PER_SEC) as usize {
         let t = row as f64 / MODEL_ROWS_PER_SEC;
@@ -65,12 +70,12 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
         let values = (0..MODEL_BANDS)
             .map(|b| if b == peak { 3.0 } else { 0.5 })
             .collect();
-        let event = PipelineEvent::ModelInput(ModelInputRows {
+        let event = LiveMessage::ModelInput(ModelInputRows {
             end_secs: t + 0.02,
             width: MODEL_BANDS,
             values,
         });
-        view.ingest(event, clock, settings);
+        view.ingest(LiveUpdate::Pipeline(event), clock, settings);
     }
     for window in 0..50 {
         let end_secs = 1.0 + window as f64 * 0.1;
@@ -79,8 +84,8 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
         scores[0] = 0.9 - 0.8 * rise;
         let captured_at = clock + Duration::from_secs_f64(end_secs);
         let shown_at = captured_at + Duration::from_millis(40);
-        let event = PipelineEvent::Scores(LiveScores {
-            track: 0,
+        let event = LiveMessage::Scores(LiveScores {
+            role: Role::Tagger,
             end_secs,
             window_secs: 1.0,
             captured_at,
@@ -90,7 +95,7 @@ fn fed_view(settings: &ViewSettings, clock: Instant) -> LiveView {
             frames: Vec::new(),
             frame_rate_hz: None,
         });
-        view.ingest(event, shown_at, settings);
+        view.ingest(LiveUpdate::Pipeline(event), shown_at, settings);
     }
     view
 }
@@ -148,8 +153,8 @@ fn speech_lane_under_the_spectrogram() {
         } else {
             0.02
         };
-        let event = PipelineEvent::Scores(LiveScores {
-            track: 1,
+        let event = LiveMessage::Scores(LiveScores {
+            role: Role::Speech,
             end_secs,
             window_secs: 0.036,
             captured_at: clock,
@@ -159,7 +164,9 @@ fn speech_lane_under_the_spectrogram() {
             frames: Vec::new(),
             frame_rate_hz: None,
         });
-        assert!(view.ingest(event, clock, &settings).is_none());
+        assert!(view
+            .ingest(LiveUpdate::Pipeline(event), clock, &settings)
+            .is_none());
     }
     assert_eq!(view.latency_ms.len(), latency_before);
     let top = view.rows(&ViewSettings {
@@ -308,8 +315,15 @@ fn live_events_on_the_timeline_and_in_the_log() {
         end_secs: 6.0,
         db: vec![-80.0; BANDS],
     };
-    view.ingest(PipelineEvent::Spectrum(column), clock, &settings);
-    view.enable_events(100.0).unwrap();
+    view.ingest(
+        LiveUpdate::Pipeline(LiveMessage::Spectrum(column)),
+        clock,
+        &settings,
+    );
+    // Found as the engine finds them, then shown.
+    let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
+    let mut finder = LiveEventFinder::new(labels.clone(), 100.0).unwrap();
+    view.enable_event_log(finder.delay_secs());
     let classes = LABELS.len();
     for window in 0..11 {
         let end_secs = 1.0 + window as f64 * 0.5;
@@ -326,8 +340,8 @@ fn live_events_on_the_timeline_and_in_the_log() {
             }
             frames.extend(row);
         }
-        let event = PipelineEvent::Scores(LiveScores {
-            track: 0,
+        let scores = LiveScores {
+            role: Role::Tagger,
             end_secs,
             window_secs: 1.0,
             captured_at: clock,
@@ -339,8 +353,16 @@ fn live_events_on_the_timeline_and_in_the_log() {
             silent: false,
             frames,
             frame_rate_hz: Some(100.0),
-        });
-        view.ingest(event, clock, &settings);
+        };
+        let decisions = finder.push(&scores);
+        let open = finder.open_events(&labels);
+        let sound_events = LiveUpdate::SoundEvents { decisions, open };
+        view.ingest(
+            LiveUpdate::Pipeline(LiveMessage::Scores(scores)),
+            clock,
+            &settings,
+        );
+        view.ingest(sound_events, clock, &settings);
     }
     let events = view.events();
     assert_eq!(events.len(), 1, "{events:?}");
@@ -402,8 +424,8 @@ fn audioset_bars(mode: TopKMode, shown: Vec<&'static str>) {
         &settings,
     );
     view.ingest(
-        PipelineEvent::Scores(LiveScores {
-            track: 0,
+        LiveUpdate::Pipeline(LiveMessage::Scores(LiveScores {
+            role: Role::Tagger,
             end_secs: 2.0,
             window_secs: 2.0,
             captured_at: clock,
@@ -412,7 +434,7 @@ fn audioset_bars(mode: TopKMode, shown: Vec<&'static str>) {
             silent: false,
             frames: Vec::new(),
             frame_rate_hz: None,
-        }),
+        })),
         clock,
         &settings,
     );
@@ -460,8 +482,8 @@ fn a_silent_window_is_said_to_be_silent() {
     let clock = Instant::now();
     let mut view = fed_view(&settings, clock);
     view.ingest(
-        PipelineEvent::Scores(LiveScores {
-            track: 0,
+        LiveUpdate::Pipeline(LiveMessage::Scores(LiveScores {
+            role: Role::Tagger,
             end_secs: 6.5,
             window_secs: 1.0,
             captured_at: clock,
@@ -470,7 +492,7 @@ fn a_silent_window_is_said_to_be_silent() {
             silent: true,
             frames: Vec::new(),
             frame_rate_hz: None,
-        }),
+        })),
         clock,
         &settings,
     );

@@ -63,6 +63,44 @@ impl FilePlayback {
     pub fn is_audible(&self) -> bool {
         self.stream.is_some()
     }
+
+    /// A read-only view of the playback that other threads can keep.
+    pub fn status(&self) -> PlaybackStatus {
+        PlaybackStatus {
+            state: Arc::clone(&self.state),
+            sample_rate_hz: self.sample_rate_hz,
+            total_frames: self.total_frames,
+            audible: self.is_audible(),
+        }
+    }
+}
+
+/// Where a playing file is, read from atomics: the window's seek bar reads it every frame
+/// while the engine thread owns the playback.
+#[derive(Debug, Clone)]
+pub struct PlaybackStatus {
+    state: Arc<PlayState>,
+    sample_rate_hz: u32,
+    total_frames: u64,
+    audible: bool,
+}
+
+impl PlaybackStatus {
+    pub fn duration_secs(&self) -> f64 {
+        self.total_frames as f64 / self.sample_rate_hz as f64
+    }
+
+    pub fn position_secs(&self) -> f64 {
+        self.state.position_frames.load(Ordering::Relaxed) as f64 / self.sample_rate_hz as f64
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.state.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn is_audible(&self) -> bool {
+        self.audible
+    }
 }
 
 impl Drop for FilePlayback {

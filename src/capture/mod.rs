@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub use device::{list_inputs, open_input, InputDeviceInfo};
-pub use file::{open_file, FilePlayback};
+pub use file::{open_file, FilePlayback, PlaybackStatus};
 pub use ring::{capture_ring, CaptureCounters, CaptureReader, CaptureWriter};
 
 /// Seconds of audio the ring holds before the audio thread has to drop samples.
@@ -54,6 +54,8 @@ pub struct SourceInfo {
 pub enum SourceControl {
     Device(cpal::Stream),
     File(FilePlayback),
+    /// Kept running by something else (tests' stand-in sources).
+    Custom(Box<dyn std::any::Any + Send>),
 }
 
 /// A running source and the reader of its samples.

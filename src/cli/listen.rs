@@ -6,16 +6,18 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
+use std::sync::Arc;
 
 use super::{ModelArgs, TopKArgs};
 use crate::bundle::Bundle;
 use crate::capture::SourceRequest;
-use crate::ontology::TopK;
-use crate::pipeline::{
-    LiveScores, LiveSession, Percentiles, PipelineConfig, PipelineEvent, PipelineStats,
-    ProbabilityTrail, Track,
+use crate::engine::{
+    Command, EngineHandle, EngineOptions, LiveUpdate, Role, SessionInfo, StartOptions,
+    SystemBackend, Update,
 };
+use crate::events::Decision;
+use crate::ontology::TopK;
+use crate::pipeline::{LiveMessage, LiveScores, Percentiles, PipelineStats, ProbabilityTrail};
 
 /// Speech-track history kept for `--speech`: longer than any main-model window.
 const SPEECH_KEEP_SECS: f64 = 30.0;
@@ -106,11 +108,218 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    if !args.headless {
-        return crate::ui::run(args.clone(), ort_lib.map(|p| p.to_path_buf()));
+impl ListenArgs {
+    /// The plain start-up options the window and the headless loop share.
+    pub fn start_options(&self, ort_lib: Option<&std::path::Path>) -> StartOptions {
+        StartOptions {
+            model: self.model.model.clone(),
+            speech: self.speech.clone(),
+            source: (self.file.is_some() || self.device.is_some()).then(|| self.source()),
+            hop_secs: self.hop_secs,
+            window_secs: self.window_secs,
+            top_k_mode: self.top.top_k_mode,
+            only: (!self.top.only.is_empty()).then(|| self.top.only.join(";")),
+            except: (!self.top.except.is_empty()).then(|| self.top.except.join(";")),
+            models: self.model.options(ort_lib),
+            run_for: self.duration,
+            screenshot: self.screenshot.clone(),
+        }
     }
-    let bundle = super::open_bundle(&args.model)?;
+}
+
+/// `listen`: the window (handed back to `main`, which opens it), or the headless loop.
+pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<super::Outcome> {
+    if args.headless {
+        headless(args, ort_lib).map(super::Outcome::Exit)
+    } else {
+        Ok(super::Outcome::OpenWindow(args.start_options(ort_lib)))
+    }
+}
+
+/// What the headless loop knows once the tagger is ready.
+struct Tagger {
+    bundle: Arc<Bundle>,
+    top: TopK,
+}
+
+/// Live results on stdout: the engine's updates, printed. A source lost mid-run is retried
+/// (and said on stderr); one that never opens ends the run with its error.
+fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let options = args.start_options(ort_lib);
+    let backend = Arc::new(SystemBackend {
+        models: options.models.clone(),
+        cards: false,
+    });
+    let engine = EngineHandle::spawn(
+        backend,
+        EngineOptions {
+            hop_secs: args.hop_secs,
+            window_secs: args.window_secs,
+            speech_model: args.speech.clone(),
+            ..EngineOptions::default()
+        },
+    )?;
+    let model = args
+        .model
+        .model
+        .clone()
+        .unwrap_or_else(|| crate::bundle::catalog::DEFAULT_MODEL.to_string());
+    engine.send(Command::LoadModel {
+        role: Role::Tagger,
+        model,
+    });
+    if args.speech.is_some() {
+        engine.send(Command::SetSpeechTrack(true));
+    }
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // The run's length counts from the first session, not from loading the models.
+    let mut started = Instant::now();
+    let mut tagger: Option<Tagger> = None;
+    let mut session: Option<Arc<SessionInfo>> = None;
+    let mut speech_ready = args.speech.is_none();
+    let mut source_sent = false;
+    let mut header_written = false;
+    let mut latency_ms = Percentiles::new(100_000);
+    let mut inference_ms = Percentiles::new(100_000);
+    let mut errors = 0usize;
+    let mut outages = Vec::new();
+    let mut speech = ProbabilityTrail::default();
+    loop {
+        let wait = match args.duration.filter(|_| session.is_some()) {
+            Some(limit) => match limit.checked_sub(started.elapsed()) {
+                Some(left) => left,
+                None => break,
+            },
+            None => Duration::from_secs(3600),
+        };
+        crossbeam_channel::select! {
+            recv(engine.updates()) -> update => {
+                let Ok(update) = update else { break };
+                match update {
+                    Update::ModelReady { role: Role::Tagger, bundle, .. } => {
+                        tagger = Some(tagger_ready(args, bundle)?);
+                    }
+                    Update::ModelReady { role: Role::Speech, .. } => speech_ready = true,
+                    Update::ModelFailed { role, model, error } => {
+                        return Err(match role {
+                            Role::Tagger => anyhow::anyhow!("cannot load model {model}: {error}"),
+                            Role::Speech => anyhow::anyhow!("cannot start the speech track with {model}: {error}"),
+                        });
+                    }
+                    Update::SessionStarted(info) => {
+                        if session.is_none() {
+                            started = Instant::now();
+                            eprintln!("{}", banner(&info));
+                        }
+                        if !header_written && args.format == Format::Csv {
+                            write_csv_header(&mut out, args, &info)?;
+                        }
+                        header_written = true;
+                        session = Some(info);
+                    }
+                    Update::SourceFailed { error } if session.is_none() => {
+                        // Never opened: a wrong name or a missing file, not an outage.
+                        anyhow::bail!("{error}");
+                    }
+                    Update::SourceLost { source, problem } => {
+                        eprintln!("livetag listen: lost {source}: {problem}; reconnecting");
+                    }
+                    Update::RetryFailed { attempt, retry_in, error } => {
+                        eprintln!("livetag listen: reconnect attempt {attempt} failed ({error}); next in {:.0} s", retry_in.as_secs_f64());
+                    }
+                    Update::Recovered { source, outage } => {
+                        eprintln!("livetag listen: recovered {source} after {:.1} s; about {:.1} s of audio was not heard", outage.as_secs_f64(), outage.as_secs_f64());
+                        outages.push(outage);
+                    }
+                    Update::TrackLost { role, message } => {
+                        errors += 1;
+                        eprintln!("error: the {role} model's inference thread stopped ({message}); reloading it");
+                    }
+                    Update::SourceFailed { error } => eprintln!("warning: {error}"),
+                    Update::StreamNotice(notice) => eprintln!("livetag listen: {notice}"),
+                    Update::Problem(problem) => {
+                        errors += 1;
+                        eprintln!("error: {problem}");
+                    }
+                    _ => {}
+                }
+            }
+            recv(engine.live()) -> live => {
+                let Ok(live) = live else { break };
+                let (Some(tagger), Some(info)) = (&tagger, &session) else { continue };
+                match live {
+                    LiveUpdate::Pipeline(LiveMessage::Scores(scores)) if scores.role == Role::Speech => {
+                        speech.push(&scores, SPEECH_KEEP_SECS)
+                    }
+                    LiveUpdate::Pipeline(LiveMessage::Scores(scores)) => {
+                        let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
+                        latency_ms.push(latency);
+                        inference_ms.push(scores.inference_secs * 1e3);
+                        let speech = info.speech.as_ref().map(|_| speech.max_in(&scores));
+                        write_record(&mut out, args, &tagger.top, &tagger.bundle, &scores, latency, speech)?;
+                        out.flush()?;
+                    }
+                    LiveUpdate::Pipeline(LiveMessage::Error(message)) => {
+                        errors += 1;
+                        eprintln!("error: {message}");
+                    }
+                    LiveUpdate::SoundEvents { decisions, .. } if args.format == Format::Jsonl => {
+                        for decision in decisions {
+                            if let Decision::Accepted(event) = decision {
+                                writeln!(out, "{}", serde_json::json!({ "event": event_json(&event) }))?;
+                            }
+                        }
+                        out.flush()?;
+                    }
+                    _ => {}
+                }
+            }
+            default(wait) => {}
+        }
+        // The source opens once the models are ready and the run's length is checked, so a
+        // refused run never touches the device.
+        if !source_sent && speech_ready && tagger.is_some() {
+            source_sent = true;
+            engine.send(Command::SetSource(args.source()));
+        }
+    }
+    let live_dropped = engine.live_dropped();
+    drop(engine);
+    let Some(info) = session else {
+        anyhow::bail!(
+            "no session started in {:.3} s: the source and the models did not get ready in time",
+            started.elapsed().as_secs_f64()
+        );
+    };
+    summary(
+        &info,
+        started,
+        &latency_ms,
+        &inference_ms,
+        live_dropped,
+        &outages,
+    );
+    if errors == 0 && latency_ms.is_empty() {
+        // Say why nothing was printed rather than exit silently.
+        anyhow::bail!(
+            "no window was scored in {:.3} s: the first needs {:.3} s of audio from {}, and the device and model time to start",
+            started.elapsed().as_secs_f64(),
+            info.live.window_secs,
+            info.source.label
+        );
+    }
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Checks the run against the tagger once it is loaded: its lists, and a length that can
+/// hold a window.
+fn tagger_ready(args: &ListenArgs, bundle: Arc<Bundle>) -> anyhow::Result<Tagger> {
     let top = args.top.resolve(&bundle)?;
     let input = bundle.live_input(args.window_secs);
     let window_secs = input.window_rows as f64 * input.seconds_per_row();
@@ -120,31 +329,8 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             eprintln!("warning: --window-secs {asked}: {} takes {min_secs:.3} to {max_secs:.3} s windows; using {window_secs:.3} s", bundle.name());
         }
     }
-    let runner = super::open_runner(&bundle, &args.model, ort_lib)?;
-    let provider = runner.provider().to_string();
-    let hop_secs = bundle.live_hop_secs(args.hop_secs);
-    let mut tracks = vec![Track {
-        input: input.clone(),
-        scorer: Box::new(runner),
-    }];
-    let speech_model = match &args.speech {
-        Some(name) => {
-            let (speech, runner) = super::open_speech_model(name, &args.model, ort_lib)?;
-            tracks.push(Track {
-                input: speech.input.clone(),
-                scorer: Box::new(runner),
-            });
-            Some(speech)
-        }
-        None => None,
-    };
-    let config = PipelineConfig {
-        hop_secs,
-        ..PipelineConfig::default()
-    };
     // The first record needs the first window of audio (live, a variable-length model starts
-    // at its shortest): a shorter run could never print one. Refused before the device opens
-    // (after the models, whose own errors come first).
+    // at its shortest): a shorter run could never print one.
     if let Some(limit) = args.duration {
         let first_secs = input.min_rows.min(input.window_rows) as f64 * input.seconds_per_row();
         anyhow::ensure!(
@@ -155,111 +341,92 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
             first_secs.max(0.001)
         );
     }
-    let source = args.source().open()?;
-    let session = LiveSession::start(source, tracks, config)?;
-    eprintln!(
+    Ok(Tagger { bundle, top })
+}
+
+fn banner(info: &SessionInfo) -> String {
+    format!(
         "livetag listen: {} at {} Hz, model {} ({:.2} s windows every {:.0} ms){}, provider {}",
-        session.source.label,
-        session.source.sample_rate_hz,
-        bundle.name(),
-        window_secs,
-        hop_secs * 1e3,
-        speech_model
+        info.source.label,
+        info.source.sample_rate_hz,
+        info.tagger.name(),
+        info.live.window_secs,
+        info.live.hop_secs * 1e3,
+        info.speech
             .as_ref()
             .map(|m| format!(" with speech track {}", m.name()))
             .unwrap_or_default(),
-        provider
-    );
+        info.provider
+    )
+}
 
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.format == Format::Csv {
-        write!(out, "end_secs,latency_ms,inference_ms")?;
-        if speech_model.is_some() {
-            write!(out, ",speech")?;
-        }
-        for rank in 1..=args.top.top_k.min(bundle.labels.len()) {
-            write!(out, ",label_{rank},score_{rank}")?;
-        }
-        // Last, as in `tag`'s CSV.
-        writeln!(out, ",silent")?;
+fn write_csv_header(
+    out: &mut impl Write,
+    args: &ListenArgs,
+    info: &SessionInfo,
+) -> std::io::Result<()> {
+    write!(out, "end_secs,latency_ms,inference_ms")?;
+    if info.speech.is_some() {
+        write!(out, ",speech")?;
     }
-    let started = Instant::now();
-    let mut latency_ms = Percentiles::new(100_000);
-    let mut inference_ms = Percentiles::new(100_000);
-    let mut errors = 0usize;
-    let mut speech = ProbabilityTrail::default();
-    loop {
-        let wait = match args.duration {
-            Some(limit) => match limit.checked_sub(started.elapsed()) {
-                Some(left) => left,
-                None => break,
-            },
-            None => Duration::from_secs(3600),
-        };
-        match session.pipeline.events().recv_timeout(wait) {
-            Ok(PipelineEvent::Scores(scores)) if scores.track > 0 => {
-                speech.push(&scores, SPEECH_KEEP_SECS)
-            }
-            Ok(PipelineEvent::Scores(scores)) => {
-                let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
-                latency_ms.push(latency);
-                inference_ms.push(scores.inference_secs * 1e3);
-                let speech = speech_model.as_ref().map(|_| speech.max_in(&scores));
-                write_record(&mut out, args, &top, &bundle, &scores, latency, speech)?;
-                out.flush()?;
-            }
-            Ok(PipelineEvent::Error(message)) => {
-                errors += 1;
-                eprintln!("error: {message}");
-            }
-            Ok(_) => {}
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if session.counters.device_lost.load(Ordering::Relaxed) {
-            anyhow::bail!("the input device {} went away", session.source.label);
-        }
+    for rank in 1..=args.top.top_k.min(info.tagger.labels.len()) {
+        write!(out, ",label_{rank},score_{rank}")?;
     }
-    let stats = session.pipeline.stats().clone();
-    let counters = session.counters.clone();
-    let source_rate_hz = session.source.sample_rate_hz;
-    let session_label = session.source.label.clone();
-    drop(session);
+    // Last, as in `tag`'s CSV.
+    writeln!(out, ",silent")
+}
+
+fn event_json(event: &crate::events::Event) -> serde_json::Value {
+    serde_json::json!({
+        "label": event.label,
+        "onset_secs": super::round3(event.onset_secs),
+        "offset_secs": super::round3(event.offset_secs),
+        "peak": event.peak,
+    })
+}
+
+/// The closing lines on stderr: counts, timing and what the outages cost.
+fn summary(
+    info: &SessionInfo,
+    started: Instant,
+    latency_ms: &Percentiles,
+    inference_ms: &Percentiles,
+    live_dropped: u64,
+    outages: &[Duration],
+) {
+    let stats = &info.stats;
+    let counters = &info.counters;
     let ms = |p: &Percentiles, q: f64| {
         p.percentile(q)
             .map_or("-".to_string(), |v| format!("{v:.1}"))
     };
+    let scored = stats
+        .track(Role::Tagger)
+        .map_or(0, |t| PipelineStats::load(&t.windows_scored));
     eprintln!(
-        "livetag listen: {:.1} s, {} windows scored, {} dropped, {} events dropped, {} xruns, {} frames lost to overflow; latency p50 {} ms p99 {} ms; inference p50 {} ms p99 {} ms; longest audio callback {:.1} us",
+        "livetag listen: {:.1} s, {} windows scored, {} dropped, {} messages dropped, {} xruns, {} frames lost to overflow; latency p50 {} ms p99 {} ms; inference p50 {} ms p99 {} ms; longest audio callback {:.1} us",
         started.elapsed().as_secs_f64(),
-        PipelineStats::load(&stats.tracks[0].windows_scored),
+        scored,
         stats.windows_dropped(),
-        PipelineStats::load(&stats.events_dropped),
+        PipelineStats::load(&stats.messages_dropped) + live_dropped,
         counters.xruns.load(Ordering::Relaxed),
         counters.overflow_frames.load(Ordering::Relaxed),
-        ms(&latency_ms, 50.0),
-        ms(&latency_ms, 99.0),
-        ms(&inference_ms, 50.0),
-        ms(&inference_ms, 99.0),
+        ms(latency_ms, 50.0),
+        ms(latency_ms, 99.0),
+        ms(inference_ms, 50.0),
+        ms(inference_ms, 99.0),
         counters.max_callback_ns.load(Ordering::Relaxed) as f64 / 1e3,
     );
-    if let Some(budget) = stats.hop_budget(source_rate_hz, hop_secs) {
-        eprintln!("livetag listen: {budget}");
-    }
-    if errors == 0 && latency_ms.is_empty() {
-        // Say why nothing was printed rather than exit silently.
-        anyhow::bail!(
-            "no window was scored in {:.3} s: the first needs {window_secs:.3} s of audio from {}, and the device and model time to start",
-            started.elapsed().as_secs_f64(),
-            session_label
+    if !outages.is_empty() {
+        let lost: f64 = outages.iter().map(Duration::as_secs_f64).sum();
+        eprintln!(
+            "livetag listen: {} reconnection(s); about {lost:.1} s of audio not heard",
+            outages.len()
         );
     }
-    Ok(if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    if let Some(budget) = stats.hop_budget(info.source.sample_rate_hz, info.live.hop_secs) {
+        eprintln!("livetag listen: {budget}");
+    }
 }
 
 fn write_record(

@@ -136,19 +136,38 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+/// What a command leaves to `main`: an exit code, or the window to open (the command line
+/// never opens it itself, so it does not depend on the UI).
+#[derive(Debug)]
+pub enum Outcome {
+    Exit(std::process::ExitCode),
+    OpenWindow(crate::engine::StartOptions),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let ort_lib = cli.ort_lib.as_deref();
     let Some(command) = cli.command else {
         let defaults = DefaultListen::parse_from(["livetag"]);
         return listen::run(&defaults.args, ort_lib);
     };
-    match command {
-        Command::Listen(args) => listen::run(&args, ort_lib),
+    let code = match command {
+        Command::Listen(args) => return listen::run(&args, ort_lib),
         Command::Devices => devices::run(),
         Command::Tag(args) => tag::run(&args, ort_lib),
         Command::Eval(args) => eval::run(&args, ort_lib),
         Command::Models(args) => models::run(&args),
         Command::Inspect(args) => inspect::run(&args, ort_lib),
+    }?;
+    Ok(Outcome::Exit(code))
+}
+
+impl ModelArgs {
+    pub fn options(&self, ort_lib: Option<&std::path::Path>) -> crate::engine::ModelOptions {
+        crate::engine::ModelOptions {
+            provider: self.provider,
+            threads: self.threads,
+            ort_lib: ort_lib.map(std::path::Path::to_path_buf),
+        }
     }
 }
 
@@ -164,8 +183,7 @@ pub(crate) fn open_model(
 
 /// Loads the bundle `--model` names (no ONNX Runtime needed).
 pub(crate) fn open_bundle(args: &ModelArgs) -> anyhow::Result<crate::bundle::Bundle> {
-    let path = crate::bundle::catalog::resolve(args.model.as_deref())?;
-    Ok(crate::bundle::Bundle::load(&path)?)
+    Ok(crate::engine::models::open_bundle(args.model.as_deref())?)
 }
 
 /// Opens a session for a loaded bundle.
@@ -174,40 +192,13 @@ pub(crate) fn open_runner(
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::inference::ModelRunner> {
-    let runtime = crate::inference::runtime(ort_lib)?;
-    let options = crate::inference::SessionOptions {
-        device: args.provider,
-        threads: args.threads,
-        ..Default::default()
-    };
-    let runner = crate::inference::ModelRunner::new(&runtime, bundle, &options)?;
+    let runner = crate::engine::models::open_runner(bundle, &args.options(ort_lib))?;
     if args.provider == DevicePreference::Cuda {
         if let Some(reason) = &runner.provider().fallback_reason {
             eprintln!("warning: --provider cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
         }
     }
     Ok(runner)
-}
-
-/// Loads the speech track's model with the main model's provider settings. It must have
-/// one class: its probability is the speech probability.
-pub(crate) fn open_speech_model(
-    name: &str,
-    main: &ModelArgs,
-    ort_lib: Option<&std::path::Path>,
-) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {
-    let args = ModelArgs {
-        model: Some(name.to_string()),
-        ..main.clone()
-    };
-    let (bundle, runner) = open_model(&args, ort_lib)?;
-    anyhow::ensure!(
-        bundle.labels.len() == 1,
-        "a speech track needs a one-class model; {} has {} classes",
-        bundle.name(),
-        bundle.labels.len()
-    );
-    Ok((bundle, runner))
 }
 
 /// Quotes a CSV field when it needs it.

@@ -14,8 +14,8 @@
 //! queue overflows are windows dropped, counted, and the model's state reset. When the UI
 //! falls behind, events are dropped and counted.
 
-mod dsp;
-mod infer;
+mod dsp_thread;
+mod inference_thread;
 pub mod stats;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,11 +32,37 @@ use crate::inference::{InferenceError, ModelRunner};
 
 pub use stats::Percentiles;
 
-/// Events the UI can fall this far behind before some are dropped.
-const EVENT_QUEUE: usize = 2048;
+/// Messages the UI can fall this far behind before some are dropped.
+const MESSAGE_QUEUE: usize = 2048;
 /// Windows a stateful model may fall behind before some are dropped (~2 s of silero's
 /// 32 ms chunks).
 const STATEFUL_QUEUE: usize = 64;
+
+/// What a model does in a live session. Tracks, their scores and their counters are keyed
+/// by role, never by position: a track that stops leaves the others' roles unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Role {
+    /// The main model: its scores are the top classes, its input the model-input view.
+    #[default]
+    Tagger,
+    /// A one-class model (silero VAD) whose probability is drawn under the spectrogram.
+    Speech,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Tagger => "tagger",
+            Role::Speech => "speech",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Scores model windows. [`ModelRunner`] is the real one; tests use slow stand-ins.
 pub trait Scorer: Send {
@@ -200,8 +226,8 @@ pub struct ModelInputRows {
 /// The scores of one live window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveScores {
-    /// Which track's model scored it (0 = the main tagger).
-    pub track: usize,
+    /// Which track's model scored it.
+    pub role: Role,
     /// Source time of the window's last sample, in seconds.
     pub end_secs: f64,
     pub window_secs: f64,
@@ -218,7 +244,7 @@ pub struct LiveScores {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum PipelineEvent {
+pub enum LiveMessage {
     Spectrum(SpectrumColumn),
     ModelInput(ModelInputRows),
     Scores(LiveScores),
@@ -276,14 +302,15 @@ pub struct PipelineStats {
     /// windowing), as opposed to waiting for it.
     pub dsp_busy_ns: AtomicU64,
     /// Events the UI did not take in time.
-    pub events_dropped: AtomicU64,
-    /// One per track, in track order.
+    pub messages_dropped: AtomicU64,
+    /// One per track, in the order the tracks were given.
     pub tracks: Vec<TrackStats>,
 }
 
 /// Counters of one track's windows.
 #[derive(Debug, Default)]
 pub struct TrackStats {
+    pub role: Role,
     pub windows_made: AtomicU64,
     /// Windows never scored: stale ones replaced by newer ones because inference was busy,
     /// or, for a stateful model, windows that overflowed its queue.
@@ -297,6 +324,11 @@ pub struct TrackStats {
 impl PipelineStats {
     pub fn load(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// The counters of the track playing `role`, if the session has one.
+    pub fn track(&self, role: Role) -> Option<&TrackStats> {
+        self.tracks.iter().find(|t| t.role == role)
     }
 
     /// Dropped windows over all tracks.
@@ -355,16 +387,51 @@ impl std::fmt::Display for HopBudget {
 
 /// One model run on the live audio: what its input is, and what scores it.
 pub struct Track {
+    pub role: Role,
     pub input: AudioInput,
     pub scorer: Box<dyn Scorer>,
+}
+
+/// A track whose inference thread ended on its own: it panicked, and its model is gone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackLoss {
+    pub role: Role,
+    /// The panic's message, when it had one.
+    pub message: String,
+}
+
+/// A pipeline that did not start, with the tracks it was given, so that a failed start
+/// costs the caller no loaded model.
+#[derive(Debug, thiserror::Error)]
+#[error("the live pipeline did not start")]
+pub struct StartError {
+    #[source]
+    pub error: PipelineError,
+    /// Every track whose scorer was not lost. A scorer is lost only when its own thread
+    /// cannot be spawned (std drops the closure that holds it).
+    pub tracks: Vec<Track>,
+}
+
+impl std::fmt::Debug for Track {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Track")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+struct InferenceWorker {
+    role: Role,
+    input: AudioInput,
+    thread: JoinHandle<Box<dyn Scorer>>,
 }
 
 /// The running DSP and inference threads. Dropping it stops and joins them all.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
     dsp: Option<JoinHandle<()>>,
-    inference: Vec<(AudioInput, JoinHandle<Box<dyn Scorer>>)>,
-    events: Receiver<PipelineEvent>,
+    inference: Vec<InferenceWorker>,
+    messages: Receiver<LiveMessage>,
     stats: Arc<PipelineStats>,
     display: DisplayInfo,
 }
@@ -376,68 +443,112 @@ impl Pipeline {
         reader: CaptureReader,
         tracks: Vec<Track>,
         config: PipelineConfig,
-    ) -> Result<Self, PipelineError> {
+    ) -> Result<Self, StartError> {
+        if tracks.is_empty() {
+            return Err(StartError {
+                error: PipelineError::NoTrack,
+                tracks,
+            });
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(PipelineStats {
-            tracks: tracks.iter().map(|_| TrackStats::default()).collect(),
+            tracks: tracks
+                .iter()
+                .map(|t| TrackStats {
+                    role: t.role,
+                    ..TrackStats::default()
+                })
+                .collect(),
             ..PipelineStats::default()
         });
-        let (events_tx, events) = crossbeam_channel::bounded(EVENT_QUEUE);
+        let (messages_tx, messages) = crossbeam_channel::bounded(MESSAGE_QUEUE);
 
         let mut feeds = Vec::with_capacity(tracks.len());
-        let mut workers = Vec::with_capacity(tracks.len());
-        for (index, mut track) in tracks.into_iter().enumerate() {
+        let mut queues = Vec::with_capacity(tracks.len());
+        for track in &tracks {
             let stateful = track.scorer.is_stateful();
             // Stateless: one slot, so the inference thread always finds the freshest window.
             let (jobs_tx, jobs_rx) =
                 crossbeam_channel::bounded(if stateful { STATEFUL_QUEUE } else { 1 });
-            track.scorer.reset();
-            feeds.push(dsp::TrackFeed {
+            feeds.push(dsp_thread::TrackFeed {
                 input: track.input.clone(),
                 stateful,
                 jobs: jobs_tx,
                 stale: jobs_rx.clone(),
             });
-            workers.push((index, track, jobs_rx));
+            queues.push(jobs_rx);
         }
-        let dsp =
-            dsp::DspThread::new(reader, feeds, config, events_tx.clone(), Arc::clone(&stats))?;
+        // Everything that can fail for a reason other than the OS's threads is checked
+        // here, before any scorer leaves `tracks`.
+        let dsp = match dsp_thread::DspThread::new(
+            reader,
+            feeds,
+            config,
+            messages_tx.clone(),
+            Arc::clone(&stats),
+        ) {
+            Ok(dsp) => dsp,
+            Err(error) => return Err(StartError { error, tracks }),
+        };
         let display = dsp.display_info();
         let dsp_stop = Arc::clone(&stop);
-        let dsp = std::thread::Builder::new()
+        let dsp = match std::thread::Builder::new()
             .name("livetag-dsp".to_string())
             .spawn(move || dsp.run(&dsp_stop))
-            .map_err(|source| PipelineError::Thread {
-                name: "DSP",
-                source,
-            })?;
+        {
+            Ok(dsp) => dsp,
+            Err(source) => {
+                let error = PipelineError::Thread {
+                    name: "DSP",
+                    source,
+                };
+                return Err(StartError { error, tracks });
+            }
+        };
         let mut pipeline = Self {
             stop,
             dsp: Some(dsp),
             inference: Vec::new(),
-            events,
+            messages,
             stats,
             display,
         };
-        for (index, track, jobs_rx) in workers {
-            let Track { input, scorer } = track;
+        for (index, (track, jobs_rx)) in tracks.into_iter().zip(queues).enumerate() {
+            let Track {
+                role,
+                input,
+                mut scorer,
+            } = track;
+            scorer.reset();
             let stop = Arc::clone(&pipeline.stop);
             let stats = Arc::clone(&pipeline.stats);
-            let events = events_tx.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("livetag-inference-{index}"))
-                .spawn(move || infer::run(index, scorer, jobs_rx, events, stats, &stop))
-                .map_err(|source| PipelineError::Thread {
-                    name: "inference",
-                    source,
-                })?;
-            pipeline.inference.push((input, thread));
+            let messages = messages_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("livetag-inference-{role}"))
+                .spawn(move || {
+                    inference_thread::run(index, role, scorer, jobs_rx, messages, stats, &stop)
+                });
+            match spawned {
+                Ok(thread) => pipeline.inference.push(InferenceWorker {
+                    role,
+                    input,
+                    thread,
+                }),
+                Err(source) => {
+                    let (tracks, _) = pipeline.shutdown();
+                    let error = PipelineError::Thread {
+                        name: "inference",
+                        source,
+                    };
+                    return Err(StartError { error, tracks });
+                }
+            }
         }
         Ok(pipeline)
     }
 
-    pub fn events(&self) -> &Receiver<PipelineEvent> {
-        &self.events
+    pub fn messages(&self) -> &Receiver<LiveMessage> {
+        &self.messages
     }
 
     pub fn stats(&self) -> &Arc<PipelineStats> {
@@ -448,24 +559,59 @@ impl Pipeline {
         &self.display
     }
 
-    /// Stops all threads and hands back the tracks, to serve another source. A track whose
-    /// inference thread panicked is missing.
-    pub fn into_tracks(mut self) -> Vec<Track> {
+    /// Roles whose inference thread has ended while the pipeline runs: it can only have
+    /// panicked, since they stop only when asked.
+    pub fn stopped_tracks(&self) -> Vec<Role> {
+        self.inference
+            .iter()
+            .filter(|w| w.thread.is_finished())
+            .map(|w| w.role)
+            .collect()
+    }
+
+    /// Stops all threads and hands back the tracks, to serve another source, with the
+    /// tracks whose inference thread panicked, by role.
+    pub fn into_tracks(mut self) -> (Vec<Track>, Vec<TrackLoss>) {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Vec<Track> {
+    fn shutdown(&mut self) -> (Vec<Track>, Vec<TrackLoss>) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(dsp) = self.dsp.take() {
             let _ = dsp.join();
         }
-        self.inference
-            .drain(..)
-            .filter_map(|(input, thread)| {
-                let scorer = thread.join().ok()?;
-                Some(Track { input, scorer })
-            })
-            .collect()
+        let mut tracks = Vec::new();
+        let mut lost = Vec::new();
+        for InferenceWorker {
+            role,
+            input,
+            thread,
+        } in self.inference.drain(..)
+        {
+            match thread.join() {
+                Ok(scorer) => tracks.push(Track {
+                    role,
+                    input,
+                    scorer,
+                }),
+                Err(panic) => lost.push(TrackLoss {
+                    role,
+                    message: panic_message(panic.as_ref()),
+                }),
+            }
+        }
+        (tracks, lost)
+    }
+}
+
+/// The text a panic was raised with, if it was a string.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "no message".to_string()
     }
 }
 
@@ -488,7 +634,7 @@ struct WindowJob {
     captured_at: Instant,
 }
 
-/// A source wired to a model: what the window and `livetag listen` run.
+/// A source wired to models: what the engine runs.
 pub struct LiveSession {
     // Declared first so it is dropped first: threads stop before the audio does.
     pub pipeline: Pipeline,
@@ -498,13 +644,14 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// Wires an open source to a scorer. Callers open the source first, so that a source
-    /// that cannot be opened never costs them a running session.
+    /// Wires an open source to the tracks. Callers open the source first, so that a source
+    /// that cannot be opened never costs them a running session; a pipeline that cannot
+    /// start hands the tracks back.
     pub fn start(
         source: crate::capture::LiveSource,
         tracks: Vec<Track>,
         config: PipelineConfig,
-    ) -> Result<Self, PipelineError> {
+    ) -> Result<Self, StartError> {
         let crate::capture::LiveSource {
             reader,
             counters,
@@ -519,19 +666,17 @@ impl LiveSession {
             control,
         })
     }
-}
 
-impl LiveSession {
     /// The demo-mode file's playback controls, when the source is a file.
     pub fn playback(&self) -> Option<&crate::capture::FilePlayback> {
         match &self.control {
             crate::capture::SourceControl::File(playback) => Some(playback),
-            crate::capture::SourceControl::Device(_) => None,
+            _ => None,
         }
     }
 
-    /// Stops the threads, then the audio, and hands back the tracks.
-    pub fn stop(self) -> Vec<Track> {
+    /// Stops the threads, then the audio, and hands back the tracks and those lost.
+    pub fn stop(self) -> (Vec<Track>, Vec<TrackLoss>) {
         let Self {
             pipeline, control, ..
         } = self;

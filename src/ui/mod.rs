@@ -1,22 +1,31 @@
-//! The live window (eframe/egui): the UI thread owns the session and draws what the
-//! pipeline sends. `app` handles menus, sources, models and errors; `view` turns pipeline
-//! events into the spectrogram, bars and timeline; `spectrogram` is the scrolling texture.
+//! The live window (eframe/egui), a front end on the [`engine`](crate::engine): `app`
+//! takes the engine's updates and sends it commands; `panels` draws menus, dialogs,
+//! banners, status and seek bars; `view` turns live updates into the spectrogram, bars and
+//! timeline; `spectrogram` is the scrolling texture.
 
 mod app;
 mod colormap;
+pub mod panels;
 mod spectrogram;
 pub mod view;
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-pub use app::{Launch, LivetagApp, Settings, StatusLine};
+pub use app::{LivetagApp, Settings};
 pub use colormap::Colormap;
+pub use panels::status::StatusLine;
+
+use crate::engine::StartOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("cannot start the live engine")]
+    Engine(#[source] std::io::Error),
+    #[error("cannot open the window")]
+    Window(#[source] eframe::Error),
+}
 
 /// Opens the window and runs until it is closed.
-pub fn run(args: crate::cli::ListenArgs, ort_lib: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let launch = Launch::from_args(&args, ort_lib);
-    let options = eframe::NativeOptions {
+pub fn run(options: StartOptions) -> Result<(), UiError> {
+    let viewport = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("livetag")
             .with_app_id("livetag")
@@ -25,17 +34,34 @@ pub fn run(args: crate::cli::ListenArgs, ort_lib: Option<PathBuf>) -> anyhow::Re
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native(
+    // The engine starts inside the creation callback, where the saved settings are known;
+    // its error is carried out of eframe's.
+    let engine_error = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = std::sync::Arc::clone(&engine_error);
+    let result = eframe::run_native(
         "livetag",
-        options,
+        viewport,
         Box::new(move |cc| {
             let settings: Settings = cc
                 .storage
                 .and_then(|storage| eframe::get_value(storage, eframe::APP_KEY))
                 .unwrap_or_default();
-            Ok(Box::new(LivetagApp::new(launch, settings)))
+            match LivetagApp::new(options, settings) {
+                Ok(app) => Ok(Box::new(app)),
+                Err(error) => {
+                    let message = error.to_string();
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+                    Err(message.into())
+                }
+            }
         }),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
-    Ok(ExitCode::SUCCESS)
+    );
+    if let Some(error) = engine_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        return Err(UiError::Engine(error));
+    }
+    result.map_err(UiError::Window)
 }

@@ -10,10 +10,10 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
-use crate::events::{Decision, Event, EventDetector, EventSettings};
+use crate::engine::LiveUpdate;
+use crate::events::{Decision, Event};
 use crate::ontology::{ClassFilter, Hierarchy, Ranked, TopKMode};
-use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent, ProbabilityTrail};
-use crate::tagger::FrameStitcher;
+use crate::pipeline::{DisplayInfo, LiveMessage, Percentiles, ProbabilityTrail, Role};
 
 /// Timing figures are percentiles over this many recent windows.
 const TIMING_WINDOWS: usize = 500;
@@ -102,38 +102,20 @@ struct ScoreRow {
 /// Decisions the event log keeps.
 const LOG_DECISIONS: usize = 200;
 
-/// Sound events found live in a framewise output. Every decision, accepted or not, goes to
-/// the log, so the filtering is never hidden.
-struct LiveEvents {
-    stitcher: FrameStitcher,
-    detector: EventDetector,
-    frame_secs: f64,
-    last_frame_secs: Option<f64>,
+/// Sound events the engine found live. Every decision, accepted or not, goes to the log,
+/// so the filtering is never hidden.
+struct EventLog {
+    /// How late decisions come (the median filter's delay).
+    delay_secs: f64,
     accepted: VecDeque<Event>,
+    /// Events begun and not yet ended, as of the newest window.
+    open: Vec<Event>,
     /// Decisions as the log shows them (formatted once), with whether each was accepted.
     log: VecDeque<(bool, String)>,
 }
 
-impl LiveEvents {
-    /// Feeds the frames of a window that no earlier window gave. Frames lost to dropped
-    /// windows leave a gap, which ends the events open before it.
-    fn push(&mut self, scores: &LiveScores, n_classes: usize, keep_after_secs: f64) {
-        let start_secs = scores.end_secs - scores.window_secs;
-        let Self {
-            stitcher,
-            detector,
-            frame_secs,
-            last_frame_secs,
-            ..
-        } = self;
-        let mut decisions = Vec::new();
-        stitcher.window(start_secs, &scores.frames, n_classes, |row| {
-            if last_frame_secs.is_some_and(|last| row.time_secs - last > 1.5 * *frame_secs) {
-                decisions.extend(detector.finish());
-            }
-            *last_frame_secs = Some(row.time_secs);
-            decisions.extend(detector.push(row.time_secs, row.scores));
-        });
+impl EventLog {
+    fn push(&mut self, decisions: Vec<Decision>, open: Vec<Event>, keep_after_secs: f64) {
         for decision in decisions {
             let line = decision.to_string();
             if let Decision::Accepted(event) = decision {
@@ -143,6 +125,7 @@ impl LiveEvents {
                 self.log.push_back((false, line));
             }
         }
+        self.open = open;
         while self.log.len() > LOG_DECISIONS {
             self.log.pop_front();
         }
@@ -180,7 +163,7 @@ pub struct LiveView {
     history: VecDeque<ScoreRow>,
     smoothed: Vec<f32>,
     speech: Option<SpeechLane>,
-    events: Option<LiveEvents>,
+    events: Option<EventLog>,
     pub latency_ms: Percentiles,
     pub inference_ms: Percentiles,
 }
@@ -238,24 +221,14 @@ impl LiveView {
         });
     }
 
-    /// Finds sound events in the main model's framewise output, `frame_rate_hz` frames a
-    /// second, with the default event settings.
-    pub fn enable_events(&mut self, frame_rate_hz: f64) -> Result<(), String> {
-        let detector = EventDetector::new(
-            self.labels.clone(),
-            frame_rate_hz,
-            &EventSettings::default(),
-        )
-        .map_err(|e| e.to_string())?;
-        self.events = Some(LiveEvents {
-            stitcher: FrameStitcher::new(frame_rate_hz, f64::INFINITY),
-            detector,
-            frame_secs: 1.0 / frame_rate_hz,
-            last_frame_secs: None,
+    /// Shows the sound events the engine finds, decided `delay_secs` late.
+    pub fn enable_event_log(&mut self, delay_secs: f64) {
+        self.events = Some(EventLog {
+            delay_secs,
             accepted: VecDeque::new(),
+            open: Vec::new(),
             log: VecDeque::new(),
         });
-        Ok(())
     }
 
     /// Accepted events still in view, oldest first.
@@ -287,30 +260,40 @@ impl LiveView {
         !self.history.is_empty()
     }
 
-    /// Takes one pipeline event; `now` is when it reaches the screen. Returns an error
-    /// message to show, if the event was one.
+    /// Takes one live update; `now` is when it reaches the screen. Returns an error message
+    /// to show, if the update was one.
     pub fn ingest(
         &mut self,
-        event: PipelineEvent,
+        update: LiveUpdate,
         now: Instant,
         settings: &ViewSettings,
     ) -> Option<String> {
-        match event {
-            PipelineEvent::Spectrum(column) => self.spectrum.push(&column.db, column.end_secs),
-            PipelineEvent::ModelInput(rows) => {
+        let message = match update {
+            LiveUpdate::Pipeline(message) => message,
+            LiveUpdate::SoundEvents { decisions, open } => {
+                let keep_after = self.now_secs() - settings.visible_secs as f64 - 1.0;
+                if let Some(events) = &mut self.events {
+                    events.push(decisions, open, keep_after);
+                }
+                return None;
+            }
+        };
+        match message {
+            LiveMessage::Spectrum(column) => self.spectrum.push(&column.db, column.end_secs),
+            LiveMessage::ModelInput(rows) => {
                 if let Some(image) = &mut self.model_input {
                     for row in rows.values.chunks_exact(rows.width.max(1)) {
                         image.push(row, rows.end_secs);
                     }
                 }
             }
-            PipelineEvent::Scores(scores) if scores.track > 0 => {
+            LiveMessage::Scores(scores) if scores.role != Role::Tagger => {
                 if let Some(lane) = &mut self.speech {
                     lane.history
                         .push(&scores, settings.visible_secs as f64 + 1.0);
                 }
             }
-            PipelineEvent::Scores(scores) => {
+            LiveMessage::Scores(scores) => {
                 self.latency_ms.push(
                     now.saturating_duration_since(scores.captured_at)
                         .as_secs_f64()
@@ -318,10 +301,6 @@ impl LiveView {
                 );
                 self.inference_ms.push(scores.inference_secs * 1e3);
                 self.silent = scores.silent;
-                if let Some(events) = &mut self.events {
-                    let keep_after = scores.end_secs - settings.visible_secs as f64 - 1.0;
-                    events.push(&scores, self.labels.len(), keep_after);
-                }
                 let alpha = match self.history.back() {
                     Some(last) if settings.smoothing_secs > 0.0 => {
                         let dt = (scores.end_secs - last.end_secs).max(0.0);
@@ -345,7 +324,7 @@ impl LiveView {
                     self.history.pop_front();
                 }
             }
-            PipelineEvent::Error(message) => return Some(message),
+            LiveMessage::Error(message) => return Some(message),
         }
         None
     }
@@ -696,16 +675,9 @@ impl LiveView {
                 plot.set_plot_bounds_x(-span_secs..=0.0);
                 plot.set_plot_bounds_y(0.0..=1.0);
                 if let Some(events) = &self.events {
-                    let open = events.detector.open_events().into_iter().map(|o| Event {
-                        label_index: o.label_index,
-                        label: self.labels[o.label_index].clone(),
-                        onset_secs: o.onset_secs,
-                        offset_secs: o.last_secs,
-                        peak: o.peak,
-                    });
                     // Spans only for the classes drawn as lines, in their colours; the log
                     // lists the rest.
-                    for event in events.accepted.iter().cloned().chain(open) {
+                    for event in events.accepted.iter().chain(&events.open) {
                         let Some(rank) = classes.iter().position(|&c| c == event.label_index)
                         else {
                             continue;
@@ -771,7 +743,7 @@ pub fn event_log_ui(ui: &mut egui::Ui, view: &LiveView) {
     ui.heading("Events");
     ui.label(format!(
         "decisions appear {:.2} s late (median filter)",
-        events.detector.delay_secs()
+        events.delay_secs
     ));
     egui::ScrollArea::vertical()
         .max_height(200.0)

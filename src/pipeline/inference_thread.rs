@@ -6,17 +6,18 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::dsp::send_event;
-use super::{LiveScores, PipelineEvent, PipelineStats, Scorer, WindowJob};
+use super::dsp_thread::send_event;
+use super::{LiveMessage, LiveScores, PipelineStats, Role, Scorer, WindowJob};
 
 /// How often an idle inference thread looks at the stop flag.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 pub(super) fn run(
     track: usize,
+    role: Role,
     mut scorer: Box<dyn Scorer>,
     jobs: Receiver<WindowJob>,
-    events: Sender<PipelineEvent>,
+    events: Sender<LiveMessage>,
     stats: Arc<PipelineStats>,
     stop: &AtomicBool,
 ) -> Box<dyn Scorer> {
@@ -42,8 +43,8 @@ pub(super) fn run(
         match result {
             Ok(()) => {
                 counters.windows_scored.fetch_add(1, Ordering::Relaxed);
-                let event = PipelineEvent::Scores(LiveScores {
-                    track,
+                let event = LiveMessage::Scores(LiveScores {
+                    role,
                     end_secs: job.end_secs,
                     window_secs: job.window_secs,
                     captured_at: job.captured_at,
@@ -60,7 +61,7 @@ pub(super) fn run(
                 // The same failure on every window is reported once.
                 let message = error.to_string();
                 if message != last_error {
-                    send_event(&events, &stats, PipelineEvent::Error(message.clone()));
+                    send_event(&events, &stats, LiveMessage::Error(message.clone()));
                     last_error = message;
                 }
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    DisplayInfo, ModelInputRows, PipelineConfig, PipelineError, PipelineEvent, PipelineStats,
+    DisplayInfo, LiveMessage, ModelInputRows, PipelineConfig, PipelineError, PipelineStats,
     SpectrumColumn, TrackStats, WindowJob,
 };
 use crate::audio::StreamResampler;
@@ -154,7 +154,7 @@ struct WindowSink {
     stateful: bool,
     /// A window was dropped since the last one queued (stateful models only).
     gap: bool,
-    events: Sender<PipelineEvent>,
+    events: Sender<LiveMessage>,
     stats: Arc<PipelineStats>,
     timing: Timing,
     seconds_per_row: f64,
@@ -186,7 +186,7 @@ impl WindowSink {
                 send_event(
                     &self.events,
                     &self.stats,
-                    PipelineEvent::ModelInput(ModelInputRows {
+                    LiveMessage::ModelInput(ModelInputRows {
                         end_secs,
                         width: self.width,
                         values: window.data[offset..].to_vec(),
@@ -252,13 +252,9 @@ struct RateGroup {
     tracks: Vec<ModelTrack>,
 }
 
-pub(super) fn send_event(
-    events: &Sender<PipelineEvent>,
-    stats: &PipelineStats,
-    event: PipelineEvent,
-) {
+pub(super) fn send_event(events: &Sender<LiveMessage>, stats: &PipelineStats, event: LiveMessage) {
     if let Err(TrySendError::Full(_)) = events.try_send(event) {
-        stats.events_dropped.fetch_add(1, Ordering::Relaxed);
+        stats.messages_dropped.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -267,7 +263,7 @@ pub(super) struct DspThread {
     display: DisplayTap,
     /// Model tracks, grouped by the rate they are resampled to.
     groups: Vec<RateGroup>,
-    events: Sender<PipelineEvent>,
+    events: Sender<LiveMessage>,
     stats: Arc<PipelineStats>,
     info: DisplayInfo,
 }
@@ -277,7 +273,7 @@ impl DspThread {
         reader: CaptureReader,
         feeds: Vec<TrackFeed>,
         config: PipelineConfig,
-        events: Sender<PipelineEvent>,
+        events: Sender<LiveMessage>,
         stats: Arc<PipelineStats>,
     ) -> Result<Self, PipelineError> {
         let source_rate_hz = reader.sample_rate_hz();
@@ -372,7 +368,7 @@ impl DspThread {
             let samples = &block[..n];
             let (events, stats) = (&self.events, &self.stats);
             self.display.push(samples, |column| {
-                send_event(events, stats, PipelineEvent::Spectrum(column))
+                send_event(events, stats, LiveMessage::Spectrum(column))
             });
             let reader = &mut self.reader;
             for RateGroup {

@@ -1,0 +1,748 @@
+//! The engine thread: applies commands, runs the state machine, and forwards the running
+//! pipeline's messages. Loading models, opening sources and listing devices or bundles run
+//! on short-lived worker threads whose results come back as [`Done`] messages, so this
+//! thread answers commands and forwards live data even while a 30-minute demo file decodes.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::models::LoadedModel;
+use super::sound_events::LiveEventFinder;
+use super::state::SessionState;
+use super::{
+    describe, Backend, Command, EngineOptions, LiveUpdate, LiveWindow, SessionInfo, Update,
+};
+use crate::bundle::Bundle;
+use crate::capture::{CaptureError, LiveSource, SourceKind, SourceRequest};
+use crate::inference::profile::ModelCard;
+use crate::pipeline::{LiveMessage, LiveSession, PipelineConfig, Role, Track};
+
+/// How often the engine looks at the source's health and the retry timer.
+const TICK: Duration = Duration::from_millis(50);
+/// A microphone that delivered audio and then nothing for this long is treated as gone: a
+/// killed sound server often stops the callbacks without any error.
+const STALL: Duration = Duration::from_secs(1);
+/// The first callback may take this long (a host's default buffer took 1-2 s to start).
+const FIRST_CALLBACK: Duration = Duration::from_secs(3);
+
+/// Where the engine's answers go.
+pub(super) struct Outlets {
+    pub updates: Sender<Update>,
+    pub live: Sender<LiveUpdate>,
+    pub live_dropped: Arc<AtomicU64>,
+}
+
+/// A worker thread's result.
+enum Done {
+    Model {
+        role: Role,
+        ticket: u64,
+        model: String,
+        result: Result<LoadedModel, super::ModelError>,
+    },
+    Source {
+        ticket: u64,
+        request: SourceRequest,
+        result: Result<LiveSource, CaptureError>,
+    },
+    Devices(Vec<crate::capture::InputDeviceInfo>),
+    Installed(Vec<super::InstalledModel>),
+}
+
+/// A role's model while its scorer is inside a running pipeline.
+struct RoleModel {
+    bundle: Arc<Bundle>,
+    provider: String,
+    card: Option<ModelCard>,
+}
+
+struct Running {
+    session: LiveSession,
+    models: BTreeMap<Role, RoleModel>,
+    info: Arc<SessionInfo>,
+    events: Option<LiveEventFinder>,
+    /// Audio callbacks seen at the last tick, and when they last advanced.
+    callbacks: u64,
+    callbacks_moved_at: Instant,
+    xruns: u64,
+}
+
+enum Phase {
+    Idle,
+    Loading,
+    Opening,
+    Running(Box<Running>),
+    Recovering {
+        /// Failed attempts so far.
+        attempt: u32,
+        next_try: Instant,
+        /// When the source was lost (or first failed), for the outage report.
+        since: Instant,
+    },
+}
+
+/// An open in flight: only the newest one's result is used.
+struct Opening {
+    ticket: u64,
+    /// A demo file reopened for the same file continues where it was.
+    seek_to_secs: Option<f64>,
+}
+
+pub(super) struct Engine {
+    backend: Arc<dyn Backend>,
+    options: EngineOptions,
+    out: Outlets,
+    done_tx: Sender<Done>,
+    done_rx: Receiver<Done>,
+    phase: Phase,
+    /// Loaded models not in a session, by role.
+    ready: BTreeMap<Role, LoadedModel>,
+    /// Models loading, by role: the ticket of the newest request and the model's name.
+    loading: BTreeMap<Role, (u64, String)>,
+    /// The source asked for, if any yet.
+    source: Option<SourceRequest>,
+    opening: Option<Opening>,
+    speech_on: bool,
+    next_ticket: u64,
+    last_state: Option<SessionState>,
+    last_tick: Instant,
+}
+
+impl Engine {
+    pub(super) fn new(backend: Arc<dyn Backend>, options: EngineOptions, out: Outlets) -> Self {
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        Self {
+            backend,
+            options,
+            out,
+            done_tx,
+            done_rx,
+            phase: Phase::Idle,
+            ready: BTreeMap::new(),
+            loading: BTreeMap::new(),
+            source: None,
+            opening: None,
+            speech_on: false,
+            next_ticket: 0,
+            last_state: None,
+            last_tick: Instant::now(),
+        }
+    }
+
+    pub(super) fn run(mut self, commands: Receiver<Command>) {
+        self.report_state();
+        loop {
+            let messages = match &self.phase {
+                Phase::Running(running) => running.session.pipeline.messages().clone(),
+                _ => crossbeam_channel::never(),
+            };
+            crossbeam_channel::select! {
+                recv(commands) -> command => match command {
+                    Ok(Command::Shutdown) | Err(_) => break,
+                    Ok(command) => self.apply(command),
+                },
+                recv(self.done_rx) -> done => {
+                    if let Ok(done) = done {
+                        self.finish(done);
+                    }
+                }
+                recv(messages) -> message => {
+                    if let Ok(message) = message {
+                        self.forward(message);
+                        // Drained in one go: a burst costs one trip round the loop.
+                        for message in messages.try_iter().take(256) {
+                            self.forward(message);
+                        }
+                    }
+                }
+                default(TICK) => {}
+            }
+            let now = Instant::now();
+            if now.duration_since(self.last_tick) >= TICK {
+                self.last_tick = now;
+                self.tick(now);
+            }
+            self.report_state();
+        }
+        self.stop_running();
+    }
+
+    fn send(&self, update: Update) {
+        let _ = self.out.updates.send(update);
+    }
+
+    fn send_live(&self, update: LiveUpdate) {
+        if let Err(TrySendError::Full(_)) = self.out.live.try_send(update) {
+            self.out.live_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::LoadModel { role, model } => self.load(role, model),
+            Command::SetSpeechTrack(on) => self.set_speech_track(on),
+            Command::SetSource(request) => {
+                self.source = Some(request.clone());
+                self.open(request);
+            }
+            Command::SetLiveWindow { model, live } => {
+                // What is set here wins over --hop-secs / --window-secs from now on.
+                self.options.hop_secs = None;
+                self.options.window_secs = None;
+                match live {
+                    Some(live) => self.options.live_windows.insert(model.clone(), live),
+                    None => self.options.live_windows.remove(&model),
+                };
+                if self
+                    .running()
+                    .is_some_and(|r| r.info.tagger.name() == model)
+                {
+                    self.restart();
+                }
+            }
+            Command::SetPaused(paused) => {
+                if let Some(playback) = self.running().and_then(|r| r.session.playback()) {
+                    playback.set_paused(paused);
+                }
+            }
+            Command::Seek(secs) => {
+                if let Some(playback) = self.running().and_then(|r| r.session.playback()) {
+                    playback.seek(secs);
+                }
+            }
+            Command::ListDevices => {
+                let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
+                self.spawn_worker("devices", move || {
+                    let _ = done.send(Done::Devices(backend.list_devices()));
+                });
+            }
+            Command::ListInstalledModels => {
+                let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
+                self.spawn_worker("bundles", move || {
+                    let _ = done.send(Done::Installed(backend.list_installed()));
+                });
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn spawn_worker(&self, what: &str, work: impl FnOnce() + Send + 'static) {
+        let spawned = std::thread::Builder::new()
+            .name(format!("livetag-engine-{what}"))
+            .spawn(work);
+        if let Err(error) = spawned {
+            self.send(Update::Problem(format!(
+                "cannot start a thread for {what}: {error}"
+            )));
+        }
+    }
+
+    fn running(&self) -> Option<&Running> {
+        match &self.phase {
+            Phase::Running(running) => Some(running),
+            _ => None,
+        }
+    }
+
+    fn has_model(&self, role: Role) -> bool {
+        self.ready.contains_key(&role)
+            || self.running().is_some_and(|r| r.models.contains_key(&role))
+    }
+
+    /// Loads a model on a worker thread; what runs keeps running meanwhile.
+    fn load(&mut self, role: Role, model: String) {
+        let ticket = self.ticket();
+        self.loading.insert(role, (ticket, model.clone()));
+        self.send(Update::ModelLoading {
+            role,
+            model: model.clone(),
+        });
+        if role == Role::Tagger && matches!(self.phase, Phase::Idle) {
+            self.phase = Phase::Loading;
+        }
+        let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
+        self.spawn_worker("loader", move || {
+            let result = backend.load_model(role, &model);
+            let _ = done.send(Done::Model {
+                role,
+                ticket,
+                model,
+                result,
+            });
+        });
+    }
+
+    fn speech_model(&self) -> String {
+        self.options
+            .speech_model
+            .clone()
+            .unwrap_or_else(|| crate::bundle::catalog::SPEECH_MODEL.to_string())
+    }
+
+    fn set_speech_track(&mut self, on: bool) {
+        self.speech_on = on;
+        if on && !self.has_model(Role::Speech) {
+            if !self.loading.contains_key(&Role::Speech) {
+                self.load(Role::Speech, self.speech_model());
+            }
+            return;
+        }
+        let runs_speech = self
+            .running()
+            .is_some_and(|r| r.models.contains_key(&Role::Speech));
+        if on != runs_speech {
+            self.restart();
+        }
+    }
+
+    /// Opens `request` on a worker thread; the session switches to it once it is open.
+    /// Without a tagger to run, the source waits for one.
+    fn open(&mut self, request: SourceRequest) {
+        if !self.has_model(Role::Tagger) {
+            return;
+        }
+        let seek_to_secs = self
+            .running()
+            .filter(|r| r.info.request == request)
+            .and_then(|r| r.session.playback())
+            .map(|p| p.position_secs());
+        let ticket = self.ticket();
+        self.opening = Some(Opening {
+            ticket,
+            seek_to_secs,
+        });
+        if matches!(self.phase, Phase::Idle | Phase::Loading) {
+            self.phase = Phase::Opening;
+        }
+        let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
+        self.spawn_worker("source", move || {
+            let result = backend.open_source(&request);
+            let _ = done.send(Done::Source {
+                ticket,
+                request,
+                result,
+            });
+        });
+    }
+
+    /// Starts the session again on the same source, for a changed model, track or window.
+    fn restart(&mut self) {
+        if let Some(request) = self.running().map(|r| r.info.request.clone()) {
+            self.open(request);
+        }
+    }
+
+    fn finish(&mut self, done: Done) {
+        match done {
+            Done::Model {
+                role,
+                ticket,
+                model,
+                result,
+            } => {
+                if self.loading.get(&role).map(|(t, _)| *t) != Some(ticket) {
+                    return; // superseded by a newer request for the role
+                }
+                self.loading.remove(&role);
+                match result {
+                    Ok(loaded) => self.model_ready(role, loaded),
+                    Err(error) => {
+                        if role == Role::Speech {
+                            self.speech_on = false;
+                        }
+                        if matches!(self.phase, Phase::Loading) && !self.has_model(Role::Tagger) {
+                            self.phase = Phase::Idle;
+                        }
+                        self.send(Update::ModelFailed {
+                            role,
+                            model,
+                            error: describe(&error),
+                        });
+                    }
+                }
+            }
+            Done::Source {
+                ticket,
+                request,
+                result,
+            } => {
+                let Some(opening) = self.opening.take_if(|o| o.ticket == ticket) else {
+                    return; // a newer source was asked for; this one closes as it drops
+                };
+                match result {
+                    Ok(source) => self.start_session(source, request, opening.seek_to_secs),
+                    Err(error) => self.open_failed(&error),
+                }
+            }
+            Done::Devices(devices) => self.send(Update::Devices(devices)),
+            Done::Installed(models) => self.send(Update::InstalledModels(models)),
+        }
+    }
+
+    fn model_ready(&mut self, role: Role, loaded: LoadedModel) {
+        self.send(Update::ModelReady {
+            role,
+            bundle: Arc::clone(&loaded.bundle),
+            provider: loaded.provider.clone(),
+        });
+        // A newer model for the role replaces an idle older one now, and a running one at
+        // the switch.
+        self.ready.insert(role, loaded);
+        match role {
+            Role::Tagger => match &self.phase {
+                Phase::Running(_) => self.restart(),
+                // The next retry uses the new model.
+                Phase::Recovering { .. } => {}
+                _ => match self.source.clone() {
+                    Some(request) => self.open(request),
+                    None => self.phase = Phase::Idle,
+                },
+            },
+            Role::Speech if self.speech_on => self.restart(),
+            Role::Speech => {}
+        }
+    }
+
+    fn open_failed(&mut self, error: &CaptureError) {
+        let now = Instant::now();
+        let error = describe(error);
+        match &mut self.phase {
+            Phase::Running(_) => self.send(Update::SourceFailed { error }),
+            Phase::Recovering {
+                attempt, next_try, ..
+            } => {
+                *attempt += 1;
+                let retry_in = self.options.backoff.delay(*attempt - 1);
+                *next_try = now + retry_in;
+                let attempt = *attempt;
+                self.send(Update::RetryFailed {
+                    attempt,
+                    retry_in,
+                    error,
+                });
+            }
+            _ => {
+                // The first open: keep the models and retry, since the device may come (or
+                // come back), or the user may pick another source.
+                let retry_in = self.options.backoff.delay(0);
+                self.phase = Phase::Recovering {
+                    attempt: 1,
+                    next_try: now + retry_in,
+                    since: now,
+                };
+                self.send(Update::SourceFailed { error });
+            }
+        }
+    }
+
+    /// Stops the running session, if any, and takes its models back. A track whose thread
+    /// panicked is reported, and its model reloaded for the same role.
+    fn stop_running(&mut self) -> Option<Arc<SessionInfo>> {
+        let Phase::Running(running) = std::mem::replace(&mut self.phase, Phase::Idle) else {
+            return None;
+        };
+        let Running {
+            session,
+            mut models,
+            info,
+            ..
+        } = *running;
+        let (tracks, lost) = session.stop();
+        for track in tracks {
+            if let Some(meta) = models.remove(&track.role) {
+                // A model loaded meanwhile for the role wins over the one that ran.
+                self.ready.entry(track.role).or_insert(LoadedModel {
+                    bundle: meta.bundle,
+                    scorer: track.scorer,
+                    provider: meta.provider,
+                    card: meta.card,
+                });
+            }
+        }
+        for loss in lost {
+            self.send(Update::TrackLost {
+                role: loss.role,
+                message: loss.message,
+            });
+            let reload = models.remove(&loss.role).map(|m| m.bundle.dir.clone());
+            if let Some(dir) = reload {
+                if !self.ready.contains_key(&loss.role) && !self.loading.contains_key(&loss.role) {
+                    self.load(loss.role, dir.display().to_string());
+                }
+            }
+        }
+        Some(info)
+    }
+
+    /// The live window and hop for `bundle`: the command line's, else the saved ones, else
+    /// the bundle's own live defaults.
+    fn live_input(&self, bundle: &Bundle) -> (crate::bundle::AudioInput, LiveWindow) {
+        let saved = self.options.live_windows.get(bundle.name());
+        let hop_secs = bundle.live_hop_secs(self.options.hop_secs.or(saved.map(|l| l.hop_secs)));
+        let input = bundle.live_input(self.options.window_secs.or(saved.map(|l| l.window_secs)));
+        let window_secs = input.window_rows as f64 * input.seconds_per_row();
+        (
+            input,
+            LiveWindow {
+                window_secs,
+                hop_secs,
+            },
+        )
+    }
+
+    fn start_session(&mut self, source: LiveSource, request: SourceRequest, seek: Option<f64>) {
+        let recovering_since = match &self.phase {
+            Phase::Recovering { since, .. } => Some(*since),
+            _ => None,
+        };
+        self.stop_running();
+        let Some(tagger) = self.ready.remove(&Role::Tagger) else {
+            // The tagger's thread died and its model is reloading: the open waits for it.
+            self.phase = Phase::Loading;
+            return;
+        };
+        let speech = if self.speech_on {
+            self.ready.remove(&Role::Speech)
+        } else {
+            None
+        };
+        let (input, live) = self.live_input(&tagger.bundle);
+        let mut tracks = Vec::new();
+        let mut models = BTreeMap::new();
+        for (role, model, input) in [
+            Some((Role::Tagger, tagger, input)),
+            speech.map(|m| {
+                let input = m.bundle.input.clone();
+                (Role::Speech, m, input)
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let LoadedModel {
+                bundle,
+                scorer,
+                provider,
+                card,
+            } = model;
+            tracks.push(Track {
+                role,
+                input,
+                scorer,
+            });
+            models.insert(
+                role,
+                RoleModel {
+                    bundle,
+                    provider,
+                    card,
+                },
+            );
+        }
+        let config = PipelineConfig {
+            hop_secs: live.hop_secs,
+            ..PipelineConfig::default()
+        };
+        let session = match LiveSession::start(source, tracks, config) {
+            Ok(session) => session,
+            Err(failed) => {
+                for track in failed.tracks {
+                    if let Some(meta) = models.remove(&track.role) {
+                        self.ready.insert(
+                            track.role,
+                            LoadedModel {
+                                bundle: meta.bundle,
+                                scorer: track.scorer,
+                                provider: meta.provider,
+                                card: meta.card,
+                            },
+                        );
+                    }
+                }
+                self.phase = Phase::Idle;
+                self.send(Update::Problem(format!(
+                    "cannot start the live session: {}",
+                    describe(&failed.error)
+                )));
+                return;
+            }
+        };
+        if let (Some(secs), Some(playback)) = (seek, session.playback()) {
+            playback.seek(secs);
+        }
+        let tagger = &models[&Role::Tagger];
+        let frame_rate_hz = tagger
+            .bundle
+            .framewise_output()
+            .and_then(|o| o.frame_rate_hz);
+        let events = frame_rate_hz.and_then(|rate| {
+            match LiveEventFinder::new(tagger.bundle.labels.clone(), rate) {
+                Ok(finder) => Some(finder),
+                Err(error) => {
+                    self.send(Update::Problem(format!(
+                        "no live events for {}: {}",
+                        tagger.bundle.name(),
+                        describe(&error)
+                    )));
+                    None
+                }
+            }
+        });
+        let info = Arc::new(SessionInfo {
+            request: request.clone(),
+            source: session.source.clone(),
+            tagger: Arc::clone(&tagger.bundle),
+            provider: tagger.provider.clone(),
+            card: tagger.card.clone(),
+            speech: models.get(&Role::Speech).map(|m| Arc::clone(&m.bundle)),
+            live,
+            display: session.pipeline.display().clone(),
+            stats: Arc::clone(session.pipeline.stats()),
+            counters: Arc::clone(&session.counters),
+            playback: session.playback().map(|p| p.status()),
+            event_delay_secs: events.as_ref().map(LiveEventFinder::delay_secs),
+        });
+        if let Some(since) = recovering_since {
+            self.send(Update::Recovered {
+                source: info.source.label.clone(),
+                outage: since.elapsed(),
+            });
+        }
+        self.send(Update::SessionStarted(Arc::clone(&info)));
+        self.phase = Phase::Running(Box::new(Running {
+            session,
+            models,
+            info,
+            events,
+            callbacks: 0,
+            callbacks_moved_at: Instant::now(),
+            xruns: 0,
+        }));
+    }
+
+    fn forward(&mut self, message: LiveMessage) {
+        let events = match (&message, &mut self.phase) {
+            (LiveMessage::Scores(scores), Phase::Running(running))
+                if scores.role == Role::Tagger =>
+            {
+                let labels = &running.info.tagger.labels;
+                running
+                    .events
+                    .as_mut()
+                    .map(|finder| LiveUpdate::SoundEvents {
+                        decisions: finder.push(scores),
+                        open: finder.open_events(labels),
+                    })
+            }
+            _ => None,
+        };
+        self.send_live(LiveUpdate::Pipeline(message));
+        if let Some(events) = events {
+            self.send_live(events);
+        }
+    }
+
+    /// Source health, dead tracks, and the retry timer.
+    fn tick(&mut self, now: Instant) {
+        match &mut self.phase {
+            Phase::Running(running) => {
+                let counters = &running.session.counters;
+                let callbacks = counters.callbacks.load(Ordering::Relaxed);
+                let heard_any = running.callbacks > 0;
+                if callbacks != running.callbacks {
+                    running.callbacks = callbacks;
+                    running.callbacks_moved_at = now;
+                }
+                let xruns = counters.xruns.load(Ordering::Relaxed);
+                let new_xruns = xruns.saturating_sub(running.xruns);
+                running.xruns = xruns;
+                let silent_for = now.duration_since(running.callbacks_moved_at);
+                let is_mic = running.info.source.kind == SourceKind::Microphone;
+                let problem = if counters.device_lost.load(Ordering::Relaxed) {
+                    Some("the device went away".to_string())
+                } else if is_mic && silent_for > if heard_any { STALL } else { FIRST_CALLBACK } {
+                    Some(format!("no audio for {:.1} s", silent_for.as_secs_f64()))
+                } else {
+                    None
+                };
+                let dead = running.session.pipeline.stopped_tracks();
+                if new_xruns > 0 {
+                    self.send(Update::StreamNotice(format!(
+                        "{new_xruns} buffer over/underrun(s) reported by the audio backend"
+                    )));
+                }
+                if let Some(problem) = problem {
+                    self.source_lost(now, problem);
+                } else if !dead.is_empty() {
+                    let request = self.stop_running().map(|info| info.request.clone());
+                    match request {
+                        Some(request) if self.has_model(Role::Tagger) => self.open(request),
+                        _ => self.phase = Phase::Loading,
+                    }
+                }
+            }
+            Phase::Recovering { next_try, .. } => {
+                if now >= *next_try && self.opening.is_none() {
+                    if let Some(request) = self.source.clone() {
+                        self.open(request);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn source_lost(&mut self, now: Instant, problem: String) {
+        let Some(info) = self.stop_running() else {
+            return;
+        };
+        self.source.get_or_insert_with(|| info.request.clone());
+        self.phase = Phase::Recovering {
+            attempt: 0,
+            next_try: now + self.options.backoff.delay(0),
+            since: now,
+        };
+        self.send(Update::SourceLost {
+            source: info.source.label.clone(),
+            problem,
+        });
+    }
+
+    /// Sends the state when it changed (a retry's countdown alone is no change).
+    fn report_state(&mut self) {
+        let now = Instant::now();
+        let state = match &self.phase {
+            Phase::Idle => SessionState::Idle,
+            Phase::Loading => SessionState::Loading,
+            Phase::Opening => SessionState::Opening,
+            Phase::Running(_) => SessionState::Running,
+            Phase::Recovering {
+                attempt, next_try, ..
+            } => SessionState::Recovering {
+                attempt: *attempt,
+                retry_in: next_try.saturating_duration_since(now),
+            },
+        };
+        let same = match (&self.last_state, &state) {
+            (
+                Some(SessionState::Recovering { attempt: a, .. }),
+                SessionState::Recovering { attempt: b, .. },
+            ) => a == b,
+            (Some(last), state) => last == state,
+            (None, _) => false,
+        };
+        if !same {
+            self.last_state = Some(state);
+            self.send(Update::State(state));
+        }
+    }
+}
