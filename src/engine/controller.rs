@@ -421,7 +421,7 @@ impl Engine {
                 attempt, next_try, ..
             } => {
                 *attempt += 1;
-                let retry_in = self.options.backoff.delay(*attempt - 1);
+                let retry_in = self.options.backoff.delay(*attempt);
                 *next_try = now + retry_in;
                 let attempt = *attempt;
                 self.send(Update::RetryFailed {
@@ -665,7 +665,8 @@ impl Engine {
                 let xruns = counters.xruns.load(Ordering::Relaxed);
                 let new_xruns = xruns.saturating_sub(running.xruns);
                 running.xruns = xruns;
-                let silent_for = now.duration_since(running.callbacks_moved_at);
+                let last_audio = running.callbacks_moved_at;
+                let silent_for = now.duration_since(last_audio);
                 let is_mic = running.info.source.kind == SourceKind::Microphone;
                 let problem = if counters.device_lost.load(Ordering::Relaxed) {
                     Some("the device went away".to_string())
@@ -681,7 +682,7 @@ impl Engine {
                     )));
                 }
                 if let Some(problem) = problem {
-                    self.source_lost(now, problem);
+                    self.source_lost(now, last_audio, problem);
                 } else if !dead.is_empty() {
                     let request = self.stop_running().map(|info| info.request.clone());
                     match request {
@@ -701,7 +702,8 @@ impl Engine {
         }
     }
 
-    fn source_lost(&mut self, now: Instant, problem: String) {
+    /// `last_audio`: when the source last delivered, where the outage began.
+    fn source_lost(&mut self, now: Instant, last_audio: Instant, problem: String) {
         let Some(info) = self.stop_running() else {
             return;
         };
@@ -709,7 +711,7 @@ impl Engine {
         self.phase = Phase::Recovering {
             attempt: 0,
             next_try: now + self.options.backoff.delay(0),
-            since: now,
+            since: last_audio,
         };
         self.send(Update::SourceLost {
             source: info.source.label.clone(),
