@@ -43,6 +43,11 @@ impl Percentiles {
         Some(sorted[rank.clamp(1, sorted.len()) - 1])
     }
 
+    /// The newest value.
+    pub fn latest(&self) -> Option<f64> {
+        self.values.back().copied()
+    }
+
     pub fn max(&self) -> Option<f64> {
         self.values.iter().copied().reduce(f64::max)
     }

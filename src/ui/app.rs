@@ -157,9 +157,20 @@ impl LivetagApp {
         })
     }
 
+    /// Queues a command for the engine, sent after the next frame like the panels' own
+    /// (scripts and tests drive the window this way).
+    pub fn command(&mut self, command: Command) {
+        self.actions.push(Action::Engine(command));
+    }
+
     /// Wall time of every frame so far, in milliseconds.
     pub fn frame_ms(&self) -> &Percentiles {
         &self.frame_ms
+    }
+
+    /// The installed bundles the engine last listed, once it has.
+    pub fn installed(&self) -> Option<&[InstalledModel]> {
+        self.installed.as_deref()
     }
 
     pub fn state(&self) -> SessionState {

@@ -99,7 +99,7 @@ fn banner_frame_ui(ui: &mut egui::Ui, text: &str, error: bool, closable: bool) -
         .show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.colored_label(colour, text);
-                closed = closable && ui.small_button("✕").clicked();
+                closed = closable && ui.small_button("×").clicked();
             });
         });
     closed
