@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use super::ring::{capture_ring, CaptureReader, CaptureWriter};
 use super::CaptureCounters;
-use super::{CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind, RING_SECONDS};
+use super::{
+    checked_audio_callback, CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind,
+    RING_SECONDS,
+};
 
 /// About 10 ms per callback. A host's default buffer took 1-2 s to start through
 /// PulseAudio; a fixed one starts in ~15 ms.
@@ -189,26 +192,43 @@ fn build_input(
 fn build_typed_input<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut writer: CaptureWriter,
+    writer: CaptureWriter,
 ) -> Result<cpal::Stream, String>
 where
     T: SizedSample + Send + 'static,
     f32: FromSample<T>,
 {
-    let channels = config.channels as usize;
     let counters = writer.counters().clone();
     device
         .build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], info: &cpal::InputCallbackInfo| {
-                let stamp = info.timestamp();
-                let latency = stamp.callback.duration_since(stamp.capture);
-                writer.write_interleaved(data, channels, latency, Duration::ZERO);
-            },
+            input_callback::<T>(writer, config.channels as usize),
             move |error: cpal::Error| super::note_stream_error(&counters, &error),
             None,
         )
         .map_err(|e| e.to_string())
+}
+
+/// The data callback of an input stream of `channels` interleaved channels, exactly as
+/// cpal gets it. Public only so that `tests/realtime.rs` can run this very closure under
+/// the allocation check with the buffers a host delivers.
+#[doc(hidden)]
+pub fn input_callback<T>(
+    mut writer: CaptureWriter,
+    channels: usize,
+) -> impl FnMut(&[T], &cpal::InputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + Send + 'static,
+    f32: FromSample<T>,
+{
+    let counters = writer.counters().clone();
+    move |data: &[T], info: &cpal::InputCallbackInfo| {
+        checked_audio_callback(&counters, || {
+            let stamp = info.timestamp();
+            let latency = stamp.callback.duration_since(stamp.capture);
+            writer.write_interleaved(data, channels, latency, Duration::ZERO);
+        })
+    }
 }
 
 /// The default output device and its preferred configuration, if there is one.

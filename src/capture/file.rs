@@ -13,7 +13,10 @@ use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use super::device::{default_output, stream_config};
 use super::ring::{capture_ring, CaptureWriter};
-use super::{CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind, RING_SECONDS};
+use super::{
+    checked_audio_callback, CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind,
+    RING_SECONDS,
+};
 
 /// The pacer's step when there is no output device.
 const PACER_STEP: Duration = Duration::from_millis(10);
@@ -175,6 +178,7 @@ pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError>
 
 /// Feeds the file at real-time speed when nothing plays it.
 fn pace(mut player: Player, sample_rate_hz: u32) {
+    let counters = player.writer.counters().clone();
     let mut started = Instant::now();
     let mut fed_frames = 0u64;
     while !player.state.stop.load(Ordering::Relaxed) {
@@ -185,13 +189,16 @@ fn pace(mut player: Player, sample_rate_hz: u32) {
             continue;
         }
         let due = (started.elapsed().as_secs_f64() * sample_rate_hz as f64) as u64;
-        while fed_frames < due {
-            let want = (due - fed_frames) as usize;
-            match player.next_block(want, Duration::ZERO) {
-                Some(block) => fed_frames += block.len() as u64,
-                None => break,
+        // Each tick's writes are this source's audio callback: they get the same check.
+        checked_audio_callback(&counters, || {
+            while fed_frames < due {
+                let want = (due - fed_frames) as usize;
+                match player.next_block(want, Duration::ZERO) {
+                    Some(block) => fed_frames += block.len() as u64,
+                    None => break,
+                }
             }
-        }
+        });
     }
 }
 
@@ -215,36 +222,69 @@ fn build_output(
 fn build_typed_output<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut player: Player,
+    player: Player,
 ) -> Result<cpal::Stream, String>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
-    let channels = (config.channels as usize).max(1);
     let counters = player.writer.counters().clone();
     device
         .build_output_stream::<T, _, _>(
             config,
-            move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
-                let stamp = info.timestamp();
-                let ahead = stamp.playback.duration_since(stamp.callback);
-                let mut frames = data.chunks_exact_mut(channels);
-                let mut wanted = frames.len();
-                while wanted > 0 {
-                    let Some(block) = player.next_block(wanted, ahead) else {
-                        break;
-                    };
-                    wanted -= block.len();
-                    for (&value, frame) in block.iter().zip(&mut frames) {
-                        frame.fill(T::from_sample(value));
-                    }
-                }
-                for frame in frames {
-                    frame.fill(T::EQUILIBRIUM);
-                }
-            },
+            playback_callback::<T>(player, config.channels as usize),
             move |error: cpal::Error| super::note_stream_error(&counters, &error),
             None,
         )
         .map_err(|e| e.to_string())
+}
+
+/// The data callback of demo mode's output stream, as cpal gets it, playing `samples`
+/// from the start, looping, into `channels` interleaved channels. Public only so that
+/// `tests/realtime.rs` can run this very closure under the allocation check.
+#[doc(hidden)]
+pub fn output_callback<T>(
+    samples: Arc<[f32]>,
+    writer: CaptureWriter,
+    channels: usize,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    let player = Player {
+        samples,
+        state: Arc::new(PlayState::default()),
+        writer,
+    };
+    playback_callback(player, channels)
+}
+
+fn playback_callback<T>(
+    mut player: Player,
+    channels: usize,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    let channels = channels.max(1);
+    let counters = player.writer.counters().clone();
+    move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+        checked_audio_callback(&counters, || {
+            let stamp = info.timestamp();
+            let ahead = stamp.playback.duration_since(stamp.callback);
+            let mut frames = data.chunks_exact_mut(channels);
+            let mut wanted = frames.len();
+            while wanted > 0 {
+                let Some(block) = player.next_block(wanted, ahead) else {
+                    break;
+                };
+                wanted -= block.len();
+                for (&value, frame) in block.iter().zip(&mut frames) {
+                    frame.fill(T::from_sample(value));
+                }
+            }
+            for frame in frames {
+                frame.fill(T::EQUILIBRIUM);
+            }
+        })
+    }
 }

@@ -64,6 +64,36 @@ pub struct LiveSource {
     pub control: SourceControl,
 }
 
+/// Runs the body of an audio callback. In builds with debug assertions the body runs under
+/// `assert_no_alloc` (in its warn mode, so a violation is counted, not fatal), and any
+/// allocator calls it made are added to [`CaptureCounters::callback_allocations`]; release
+/// builds run the body alone and pay nothing.
+///
+/// Every closure that cpal (or the file pacer) calls with audio goes through here. Public
+/// only so that `tests/realtime.rs` can prove that a violation is counted.
+#[doc(hidden)]
+#[inline]
+pub fn checked_audio_callback<R>(counters: &CaptureCounters, body: impl FnOnce() -> R) -> R {
+    #[cfg(debug_assertions)]
+    {
+        // The violation count is a thread-local integer: reading it does not allocate.
+        let before = assert_no_alloc::violation_count();
+        let result = assert_no_alloc::assert_no_alloc(body);
+        let violations = assert_no_alloc::violation_count().wrapping_sub(before);
+        if violations > 0 {
+            counters
+                .callback_allocations
+                .fetch_add(u64::from(violations), Ordering::Relaxed);
+        }
+        result
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = counters;
+        body()
+    }
+}
+
 /// The error callback of every stream: counters only, since it may run on the audio thread.
 fn note_stream_error(counters: &CaptureCounters, error: &cpal::Error) {
     match error.kind() {

@@ -36,6 +36,10 @@ pub struct CaptureCounters {
     pub max_callback_ns: AtomicU64,
     /// Set by the stream's error callback when the device went away.
     pub device_lost: AtomicBool,
+    /// Allocator calls made inside audio callbacks. Only builds with debug assertions check
+    /// (through `assert_no_alloc` and the binary's `AllocDisabler`); release builds leave it
+    /// at 0. Anything above 0 is a bug: such a call can miss the callback's deadline.
+    pub callback_allocations: AtomicU64,
 }
 
 /// "Frames up to `end_frame` (exclusive) were captured; the last one at `captured_ns`."
