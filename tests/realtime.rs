@@ -273,6 +273,51 @@ fn the_real_playback_callback_fills_every_shape_without_allocating() {
     }
 }
 
+#[test]
+fn the_real_error_callback_counts_every_kind_without_allocating() {
+    use cpal::ErrorKind;
+    let (writer, _reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
+    let counters = writer.counters().clone();
+    let mut on_error = livetag::capture::stream_error_callback(counters.clone());
+    let kinds = [
+        ErrorKind::DeviceBusy,
+        ErrorKind::DeviceChanged,
+        ErrorKind::DeviceNotAvailable,
+        ErrorKind::HostUnavailable,
+        ErrorKind::InvalidInput,
+        ErrorKind::PermissionDenied,
+        ErrorKind::RealtimeDenied,
+        ErrorKind::ResourceExhausted,
+        ErrorKind::StreamInvalidated,
+        ErrorKind::UnsupportedConfig,
+        ErrorKind::UnsupportedOperation,
+        ErrorKind::Xrun,
+        ErrorKind::BackendError,
+        ErrorKind::Other,
+    ];
+    for kind in kinds {
+        // Messages a backend keeps in static strings; an owned one would be freed when the
+        // callback returns, which is cpal's allocation, not the callback's.
+        let errors = [
+            cpal::Error::new(kind),
+            cpal::Error::with_message(kind, "reported by the backend"),
+        ];
+        for error in errors {
+            as_audio_callback(&format!("error callback, {kind:?}"), || on_error(error));
+        }
+    }
+    let notices = counters.stream_notices();
+    assert_eq!(notices.xruns, 2);
+    assert!(notices.device_lost);
+    assert_eq!(notices.device_changed, 2);
+    assert!(notices.realtime_denied);
+    // DeviceBusy, InvalidInput, PermissionDenied, ResourceExhausted, UnsupportedConfig,
+    // UnsupportedOperation, BackendError and Other, twice each.
+    assert_eq!(notices.backend_errors, 16);
+    assert_eq!(notices.last_error, Some(ErrorKind::Other));
+    assert_eq!(notices.callback_allocations, 0);
+}
+
 #[cfg(debug_assertions)]
 #[test]
 fn the_callback_wrapper_counts_an_allocation() {

@@ -203,7 +203,7 @@ where
         .build_input_stream::<T, _, _>(
             config,
             input_callback::<T>(writer, config.channels as usize),
-            move |error: cpal::Error| super::note_stream_error(&counters, &error),
+            super::stream_error_callback(counters),
             None,
         )
         .map_err(|e| e.to_string())

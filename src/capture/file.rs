@@ -232,7 +232,7 @@ where
         .build_output_stream::<T, _, _>(
             config,
             playback_callback::<T>(player, config.channels as usize),
-            move |error: cpal::Error| super::note_stream_error(&counters, &error),
+            super::stream_error_callback(counters),
             None,
         )
         .map_err(|e| e.to_string())
