@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
-use super::device::{default_output, stream_config};
+use crate::audio::AudioError;
+
+use super::device::{default_output, stream_config, unsupported_format};
 use super::ring::{capture_ring, CaptureWriter};
 use super::{
     checked_audio_callback, CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind,
@@ -110,20 +112,22 @@ impl Player {
 /// Decodes `path` and starts playing it. With `audible` false, or with no output device,
 /// the file is only analysed, paced by a thread.
 pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError> {
-    let file_error = |reason: String| CaptureError::File {
+    let file_error = |source| CaptureError::File {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
-    let decoded = crate::audio::decode_file(path).map_err(|e| file_error(e.to_string()))?;
+    let decoded = crate::audio::decode_file(path).map_err(file_error)?;
     if decoded.samples.is_empty() {
-        return Err(file_error("the file holds no audio".to_string()));
+        return Err(file_error(AudioError::Empty {
+            path: path.to_path_buf(),
+        }));
     }
     let output = if audible { default_output() } else { None };
     let (samples, sample_rate_hz) = match &output {
         Some((_, supported)) if supported.sample_rate() != decoded.sample_rate_hz => {
             let rate = supported.sample_rate();
             let resampled = crate::audio::resample(&decoded.samples, decoded.sample_rate_hz, rate)
-                .map_err(|e| file_error(e.to_string()))?;
+                .map_err(file_error)?;
             (resampled, rate)
         }
         _ => (decoded.samples, decoded.sample_rate_hz),
@@ -142,18 +146,23 @@ pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError>
     let (stream, pacer) = match output {
         Some((device, supported)) => {
             let config = stream_config(&supported);
+            let output_error = |source| CaptureError::Output {
+                path: path.to_path_buf(),
+                source,
+            };
             let stream = build_output(&device, config, supported.sample_format(), player)
-                .map_err(|reason| file_error(format!("output device: {reason}")))?;
-            stream
-                .play()
-                .map_err(|e| file_error(format!("output device: {e}")))?;
+                .map_err(output_error)?;
+            stream.play().map_err(output_error)?;
             (Some(stream), None)
         }
         None => {
             let pacer = std::thread::Builder::new()
                 .name("livetag-file-pacer".to_string())
                 .spawn(move || pace(player, sample_rate_hz))
-                .map_err(|e| file_error(e.to_string()))?;
+                .map_err(|source| CaptureError::Pacer {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             (None, Some(pacer))
         }
     };
@@ -207,7 +216,7 @@ fn build_output(
     config: StreamConfig,
     format: SampleFormat,
     player: Player,
-) -> Result<cpal::Stream, String> {
+) -> Result<cpal::Stream, cpal::Error> {
     match format {
         SampleFormat::F32 => build_typed_output::<f32>(device, config, player),
         SampleFormat::I16 => build_typed_output::<i16>(device, config, player),
@@ -215,7 +224,7 @@ fn build_output(
         SampleFormat::U16 => build_typed_output::<u16>(device, config, player),
         SampleFormat::U8 => build_typed_output::<u8>(device, config, player),
         SampleFormat::F64 => build_typed_output::<f64>(device, config, player),
-        other => Err(format!("sample format {other} is not supported")),
+        other => Err(unsupported_format(other)),
     }
 }
 
@@ -223,19 +232,17 @@ fn build_typed_output<T>(
     device: &cpal::Device,
     config: StreamConfig,
     player: Player,
-) -> Result<cpal::Stream, String>
+) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
     let counters = player.writer.counters().clone();
-    device
-        .build_output_stream::<T, _, _>(
-            config,
-            playback_callback::<T>(player, config.channels as usize),
-            super::stream_error_callback(counters),
-            None,
-        )
-        .map_err(|e| e.to_string())
+    device.build_output_stream::<T, _, _>(
+        config,
+        playback_callback::<T>(player, config.channels as usize),
+        super::stream_error_callback(counters),
+        None,
+    )
 }
 
 /// The data callback of demo mode's output stream, as cpal gets it, playing `samples`

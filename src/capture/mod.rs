@@ -28,10 +28,35 @@ pub enum CaptureError {
     NoInputDevice,
     #[error("no input device matches \"{query}\"; known devices: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
     DeviceNotFound { query: String, known: Vec<String> },
-    #[error("cannot open input device {device}: {reason}")]
-    Open { device: String, reason: String },
-    #[error("cannot play {path}: {reason}")]
-    File { path: PathBuf, reason: String },
+    /// Every candidate failed; this is the last one tried and why.
+    #[error("cannot open input device {device}")]
+    Open {
+        device: String,
+        #[source]
+        source: cpal::Error,
+    },
+    /// The file could not be decoded, held no audio, or could not be resampled to the
+    /// output device's rate.
+    #[error("cannot play {}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: crate::audio::AudioError,
+    },
+    /// The file decoded, but the default output device would not play it.
+    #[error("cannot play {} on the default output device", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: cpal::Error,
+    },
+    /// The thread that feeds a file in real time when nothing plays it would not start.
+    #[error("cannot start the thread that paces {}", path.display())]
+    Pacer {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,7 +360,63 @@ impl SourceRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audio::AudioError;
     use cpal::ErrorKind;
+    use std::error::Error as _;
+
+    /// The binary prints an error's chain once each (`report` in main.rs): a message that
+    /// quoted its source would print it twice wherever the chain is not deduplicated.
+    fn assert_cause_said_once(error: &CaptureError) {
+        let top = error.to_string();
+        let cause = error.source().expect("a source").to_string();
+        assert!(!top.contains(&cause), "{top:?} repeats {cause:?}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_played_keeps_the_decoder_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.wav");
+        let empty = dir.path().join("empty.wav");
+        std::fs::write(&empty, b"").unwrap();
+        for (path, audible) in [(&missing, false), (&empty, true)] {
+            let Err(error) = open_file(path, audible) else {
+                panic!("{} opened", path.display());
+            };
+            match &error {
+                CaptureError::File {
+                    path: reported,
+                    source: AudioError::Open { .. } | AudioError::Empty { .. },
+                } => assert_eq!(reported, path),
+                other => panic!("{}: {other:?}", path.display()),
+            }
+            assert_cause_said_once(&error);
+            assert!(error.to_string().contains(&*path.to_string_lossy()));
+        }
+    }
+
+    #[test]
+    fn device_errors_keep_cpals_error() {
+        let open = CaptureError::Open {
+            device: "alsa:hw:1".to_string(),
+            source: cpal::Error::with_message(
+                ErrorKind::DeviceNotAvailable,
+                "the device is no longer listed by its host",
+            ),
+        };
+        assert_eq!(open.to_string(), "cannot open input device alsa:hw:1");
+        assert_cause_said_once(&open);
+        let output = CaptureError::Output {
+            path: PathBuf::from("song.ogg"),
+            source: device::unsupported_format(cpal::SampleFormat::I24),
+        };
+        assert_cause_said_once(&output);
+        let source = output
+            .source()
+            .and_then(|source| source.downcast_ref::<cpal::Error>())
+            .expect("cpal's error as the source");
+        assert_eq!(source.kind(), ErrorKind::UnsupportedConfig);
+        assert!(source.to_string().contains("i24"), "{source}");
+    }
 
     /// Every kind cpal 0.18.2 defines and where it must land, written out independently of
     /// `ERROR_KINDS`: a kind missing there would come back as `Other` and fail below.
