@@ -2,8 +2,9 @@
 //! played in real time ("demo mode"). Either way, samples arrive mono through the same
 //! [`CaptureReader`], with the instant each was captured (or heard).
 //!
-//! Sources hold platform streams, which stay on the thread that opened them; only the
-//! reader travels to the DSP thread.
+//! A [`LiveSource`] is `Send` (checked when this module compiles): it may be opened on one
+//! thread and kept by another. Its reader goes on to the DSP thread; its control only keeps
+//! the audio running.
 
 pub mod device;
 pub mod file;
@@ -81,6 +82,17 @@ pub enum SourceControl {
     File(FilePlayback),
 }
 
+impl SourceControl {
+    /// The demo-mode file's playback controls, when the source is a file. Callers that
+    /// use this instead of matching keep compiling when a kind of source is added.
+    pub fn playback(&self) -> Option<&FilePlayback> {
+        match self {
+            SourceControl::File(playback) => Some(playback),
+            SourceControl::Device(_) => None,
+        }
+    }
+}
+
 /// A running source and the reader of its samples.
 pub struct LiveSource {
     pub reader: CaptureReader,
@@ -88,6 +100,14 @@ pub struct LiveSource {
     pub info: SourceInfo,
     pub control: SourceControl,
 }
+
+// A source is opened on one thread and may be handed to another (the engine's); cpal's
+// streams on this platform, the file player's handle and the reader all allow it. This
+// stops the build if one of them stops allowing it.
+const _: fn() = || {
+    fn is_send<T: Send>() {}
+    is_send::<LiveSource>();
+};
 
 /// Runs the body of an audio callback. In builds with debug assertions the body runs under
 /// `assert_no_alloc` (in its warn mode, so a violation is counted, not fatal), and any
