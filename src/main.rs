@@ -2,6 +2,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// In debug builds every allocator call is checked: inside an audio callback (run under
+/// `assert_no_alloc`) one is counted in `CaptureCounters::callback_allocations`. Without
+/// this allocator the check would see nothing.
+#[cfg(debug_assertions)]
+#[global_allocator]
+static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
 fn main() -> ExitCode {
     // ONNX Runtime's telemetry is off only with this set before the library loads, and it is
     // set here, before any thread exists, so no other thread can be reading the environment.

@@ -5,18 +5,23 @@
 //! hears a drop-out and no counter in livetag sees it. So every write in this file runs
 //! under `assert_no_alloc`, on the buffer shapes that hosts really deliver (32 to 4096
 //! frames, 1, 2 or 6 channels, f32 and i16), on bad input (NaN, inf) and on a full ring,
-//! which is when the writer is under most pressure.
+//! which is when the writer is under most pressure. The closures that cpal itself calls
+//! (`capture::device::input_callback`, `capture::file::output_callback`) run here too, as
+//! built for a real stream: they wrap the writer in the same check the app runs in debug
+//! builds, which counts violations in `CaptureCounters::callback_allocations`.
 //!
 //! The same tests pin down what the DSP thread relies on: the exact mono mix, counters
 //! that add up, and the capture instant of every frame.
 //!
 //! The allocator check only exists in builds with debug assertions (assert_no_alloc's
 //! `warn_debug` mode). There a violation only prints a warning and bumps a thread-local
-//! count, so the tests check that count; `allocation_in_a_callback_is_caught` proves
-//! that the check works. Release builds run the other checks without it.
+//! count, so the tests check that count; `allocation_in_a_callback_is_caught` and
+//! `the_callback_wrapper_counts_an_allocation` prove that the check works. Release builds run the other checks without it.
 
 use std::time::{Duration, Instant};
 
+use livetag::capture::device::input_callback;
+use livetag::capture::file::output_callback;
 use livetag::capture::{capture_ring, CaptureReader};
 
 #[cfg(debug_assertions)]
@@ -96,6 +101,28 @@ fn allocation_in_a_callback_is_caught() {
     assert!(assert_no_alloc::violation_count() > before);
 }
 
+/// One interleaved block per callback size, frames numbered on from block to block, and
+/// the mono mix of all of them, in order.
+fn test_blocks<T>(channels: usize, convert: impl Fn(f32) -> T) -> (Vec<Vec<T>>, Vec<f32>) {
+    let mut blocks = Vec::new();
+    let mut expected = Vec::new();
+    let mut first_frame = 0;
+    for &frames in &CALLBACK_SIZES_FRAMES {
+        blocks.push(
+            (first_frame..first_frame + frames)
+                .flat_map(|f| (0..channels).map(move |c| test_value(f, c)))
+                .map(&convert)
+                .collect(),
+        );
+        expected.extend(
+            (first_frame..first_frame + frames)
+                .map(|f| (0..channels).map(|c| test_value(f, c)).sum::<f32>() / channels as f32),
+        );
+        first_frame += frames;
+    }
+    (blocks, expected)
+}
+
 /// Writes every callback size in one format and channel count, then checks the mono mix
 /// the reader gets, frame by frame.
 fn check_interleaved<T>(format: &str, channels: usize, convert: impl Fn(f32) -> T)
@@ -104,26 +131,17 @@ where
     f32: cpal::FromSample<T>,
 {
     let (mut writer, mut reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
-    let mut expected = Vec::new();
-    let mut first_frame = 0;
-    for &frames in &CALLBACK_SIZES_FRAMES {
-        let data: Vec<T> = (first_frame..first_frame + frames)
-            .flat_map(|f| (0..channels).map(move |c| test_value(f, c)))
-            .map(&convert)
-            .collect();
-        expected.extend(
-            (first_frame..first_frame + frames)
-                .map(|f| (0..channels).map(|c| test_value(f, c)).sum::<f32>() / channels as f32),
-        );
-        first_frame += frames;
+    let (blocks, expected) = test_blocks(channels, convert);
+    for data in &blocks {
+        let frames = data.len() / channels;
         as_audio_callback(&format!("{format} x{channels}, {frames} frames"), || {
-            writer.write_interleaved(&data, channels, Duration::ZERO, Duration::ZERO)
+            writer.write_interleaved(data, channels, Duration::ZERO, Duration::ZERO)
         });
     }
     let what = format!("{format} x{channels}");
     assert_mix(&read_all(&mut reader), &expected, channels, &what);
     let counters = writer.counters();
-    assert_eq!(counter(&counters.frames), first_frame as u64, "{what}");
+    assert_eq!(counter(&counters.frames), expected.len() as u64, "{what}");
     assert_eq!(
         counter(&counters.callbacks),
         CALLBACK_SIZES_FRAMES.len() as u64,
@@ -140,6 +158,184 @@ fn interleaved_callbacks_of_every_shape_mix_to_mono_without_allocating() {
         // cpal converts i16 by dividing by 32768, which is exact for these values.
         check_interleaved("i16", channels, |v| (v * 32768.0) as i16);
     }
+}
+
+/// The input stream's data callback, the very closure cpal is given, on every callback
+/// size: it must mix like the writer, date frames by the host's capture timestamp, and
+/// neither allocate nor count an allocation.
+fn check_input_callback<T>(format: &str, channels: usize, convert: impl Fn(f32) -> T)
+where
+    T: cpal::SizedSample + Send + 'static,
+    f32: cpal::FromSample<T>,
+{
+    let (writer, mut reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
+    let counters = writer.counters().clone();
+    let mut callback = input_callback::<T>(writer, channels);
+    let (blocks, expected) = test_blocks(channels, convert);
+    // The host says the last frame of each buffer was captured 5 ms before the callback.
+    let latency = Duration::from_millis(5);
+    let called = cpal::StreamInstant::new(100, 0);
+    let info = cpal::InputCallbackInfo::new(cpal::InputStreamTimestamp {
+        callback: called,
+        capture: called - latency,
+    });
+    let mut last_call = (Instant::now(), Instant::now());
+    for data in &blocks {
+        let frames = data.len() / channels;
+        let before = Instant::now();
+        as_audio_callback(
+            &format!("input callback, {format} x{channels}, {frames} frames"),
+            || callback(data, &info),
+        );
+        last_call = (before, Instant::now());
+    }
+    let what = format!("input callback, {format} x{channels}");
+    assert_mix(&read_all(&mut reader), &expected, channels, &what);
+    assert_eq!(counter(&counters.frames), expected.len() as u64, "{what}");
+    assert_eq!(
+        counter(&counters.callbacks),
+        CALLBACK_SIZES_FRAMES.len() as u64,
+        "{what}"
+    );
+    assert_eq!(counter(&counters.callback_allocations), 0, "{what}");
+    let captured = reader.captured_at(expected.len() as u64 - 1).unwrap();
+    let (before, after) = last_call;
+    assert!(
+        before - latency <= captured && captured <= after - latency,
+        "{what}: the last frame is dated by the host's capture timestamp"
+    );
+}
+
+#[test]
+fn the_real_input_callback_mixes_every_shape_without_allocating() {
+    for channels in [1, 2, 6] {
+        check_input_callback("f32", channels, |v| v);
+        check_input_callback("i16", channels, |v| (v * 32768.0) as i16);
+    }
+}
+
+/// Demo mode's output data callback, the very closure cpal is given: every buffer size
+/// gets the file's next frames on every channel (looping at its end), the reader gets the
+/// same frames once, dated when they will be heard, and nothing allocates.
+fn check_output_callback<T>(format: &str, channels: usize)
+where
+    T: cpal::SizedSample + cpal::FromSample<f32> + PartialEq + std::fmt::Debug + Send + 'static,
+{
+    // Shorter than the callbacks together (6802 frames), so playback loops twice.
+    const FILE_FRAMES: usize = 3000;
+    let samples: Vec<f32> = (0..FILE_FRAMES).map(|f| test_value(f, 0)).collect();
+    let (writer, mut reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
+    let counters = writer.counters().clone();
+    let mut callback = output_callback::<T>(samples.clone().into(), writer, channels);
+    let ahead = Duration::from_millis(20);
+    let called = cpal::StreamInstant::new(100, 0);
+    let info = cpal::OutputCallbackInfo::new(cpal::OutputStreamTimestamp {
+        callback: called,
+        playback: called + ahead,
+    });
+    let stale = <T as cpal::Sample>::from_sample(0.75f32);
+    let mut position = 0;
+    let mut last_call = (Instant::now(), Instant::now());
+    for &frames in &CALLBACK_SIZES_FRAMES {
+        let mut data = vec![stale; frames * channels];
+        let what = format!("output callback, {format} x{channels}, {frames} frames");
+        let before = Instant::now();
+        as_audio_callback(&what, || callback(&mut data, &info));
+        last_call = (before, Instant::now());
+        for (i, frame) in data.chunks_exact(channels).enumerate() {
+            let value = samples[(position + i) % FILE_FRAMES];
+            let want = <T as cpal::Sample>::from_sample(value);
+            assert!(
+                frame.iter().all(|&s| s == want),
+                "{what}: frame {i} is {frame:?}, want {want:?} on every channel"
+            );
+        }
+        position += frames;
+    }
+    let what = format!("output callback, {format} x{channels}");
+    let heard: Vec<f32> = (0..position).map(|f| samples[f % FILE_FRAMES]).collect();
+    assert_eq!(read_all(&mut reader), heard, "{what}");
+    assert_eq!(counter(&counters.frames), position as u64, "{what}");
+    assert_eq!(counter(&counters.callback_allocations), 0, "{what}");
+    let at = reader.captured_at(position as u64 - 1).unwrap();
+    let (before, after) = last_call;
+    assert!(
+        before + ahead <= at && at <= after + ahead,
+        "{what}: the last frame is dated when it will be heard"
+    );
+}
+
+#[test]
+fn the_real_playback_callback_fills_every_shape_without_allocating() {
+    for channels in [1, 2, 6] {
+        check_output_callback::<f32>("f32", channels);
+        check_output_callback::<i16>("i16", channels);
+    }
+}
+
+#[test]
+fn the_real_error_callback_counts_every_kind_without_allocating() {
+    use cpal::ErrorKind;
+    let (writer, _reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
+    let counters = writer.counters().clone();
+    let mut on_error = livetag::capture::stream_error_callback(counters.clone());
+    let kinds = [
+        ErrorKind::DeviceBusy,
+        ErrorKind::DeviceChanged,
+        ErrorKind::DeviceNotAvailable,
+        ErrorKind::HostUnavailable,
+        ErrorKind::InvalidInput,
+        ErrorKind::PermissionDenied,
+        ErrorKind::RealtimeDenied,
+        ErrorKind::ResourceExhausted,
+        ErrorKind::StreamInvalidated,
+        ErrorKind::UnsupportedConfig,
+        ErrorKind::UnsupportedOperation,
+        ErrorKind::Xrun,
+        ErrorKind::BackendError,
+        ErrorKind::Other,
+    ];
+    for kind in kinds {
+        // Messages a backend keeps in static strings; an owned one would be freed when the
+        // callback returns, which is cpal's allocation, not the callback's.
+        let errors = [
+            cpal::Error::new(kind),
+            cpal::Error::with_message(kind, "reported by the backend"),
+        ];
+        for error in errors {
+            as_audio_callback(&format!("error callback, {kind:?}"), || on_error(error));
+        }
+    }
+    let notices = counters.stream_notices();
+    assert_eq!(notices.xruns, 2);
+    assert!(notices.device_lost);
+    assert_eq!(notices.device_changed, 2);
+    assert!(notices.realtime_denied);
+    // DeviceBusy, InvalidInput, PermissionDenied, ResourceExhausted, UnsupportedConfig,
+    // UnsupportedOperation, BackendError and Other, twice each.
+    assert_eq!(notices.backend_errors, 16);
+    assert_eq!(notices.last_error, Some(ErrorKind::Other));
+    assert_eq!(notices.callback_allocations, 0);
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn the_callback_wrapper_counts_an_allocation() {
+    use livetag::capture::checked_audio_callback;
+
+    // The real callbacks report violations through this wrapper and the counter; without
+    // this test, a wrapper that checked nothing would pass the two above.
+    let (writer, _reader) = capture_ring(SAMPLE_RATE_HZ, 1.0);
+    let counters = writer.counters().clone();
+    let sum = checked_audio_callback(&counters, || 2 + 2);
+    assert_eq!(sum, 4);
+    assert_eq!(counter(&counters.callback_allocations), 0);
+    checked_audio_callback(&counters, || {
+        let buffer = vec![0u8; 64];
+        std::hint::black_box(&buffer);
+    });
+    // One allocation and one deallocation.
+    assert_eq!(counter(&counters.callback_allocations), 2);
 }
 
 #[test]

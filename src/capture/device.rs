@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use super::ring::{capture_ring, CaptureReader, CaptureWriter};
 use super::CaptureCounters;
-use super::{CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind, RING_SECONDS};
+use super::{
+    checked_audio_callback, CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind,
+    RING_SECONDS,
+};
 
 /// About 10 ms per callback. A host's default buffer took 1-2 s to start through
 /// PulseAudio; a fixed one starts in ~15 ms.
@@ -90,11 +93,16 @@ fn find_inputs(query: Option<&str>) -> Result<Vec<InputDeviceInfo>, CaptureError
     }
 }
 
-fn resolve(info: &InputDeviceInfo) -> Result<cpal::Device, String> {
-    let id: cpal::DeviceId = info.id.parse().map_err(|e: cpal::Error| e.to_string())?;
-    let host = cpal::host_from_id(id.host()).map_err(|e| e.to_string())?;
-    host.device_by_id(&id)
-        .ok_or_else(|| "the device is no longer there".to_string())
+fn resolve(info: &InputDeviceInfo) -> Result<cpal::Device, cpal::Error> {
+    let id: cpal::DeviceId = info.id.parse()?;
+    let host = cpal::host_from_id(id.host())?;
+    // Listed a moment ago, gone now (unplugged between listing and opening).
+    host.device_by_id(&id).ok_or_else(|| {
+        cpal::Error::with_message(
+            cpal::ErrorKind::DeviceNotAvailable,
+            "the device is no longer listed by its host",
+        )
+    })
 }
 
 /// A small fixed buffer when the device allows one.
@@ -130,10 +138,10 @@ pub fn open_input(query: Option<&str>) -> Result<LiveSource, CaptureError> {
                     control: SourceControl::Device(stream),
                 })
             }
-            Err(reason) => {
+            Err(source) => {
                 last_error = CaptureError::Open {
                     device: info.id,
-                    reason,
+                    source,
                 }
             }
         }
@@ -148,8 +156,8 @@ type StartedInput = (
     StreamConfig,
 );
 
-fn start_input(device: &cpal::Device) -> Result<StartedInput, String> {
-    let supported = device.default_input_config().map_err(|e| e.to_string())?;
+fn start_input(device: &cpal::Device) -> Result<StartedInput, cpal::Error> {
+    let supported = device.default_input_config()?;
     let fixed = stream_config(&supported);
     let format = supported.sample_format();
     let attempt = |config: StreamConfig| {
@@ -165,7 +173,7 @@ fn start_input(device: &cpal::Device) -> Result<StartedInput, String> {
             ..fixed
         })
     })?;
-    started.0.play().map_err(|e| e.to_string())?;
+    started.0.play()?;
     Ok(started)
 }
 
@@ -174,7 +182,7 @@ fn build_input(
     config: StreamConfig,
     format: SampleFormat,
     writer: CaptureWriter,
-) -> Result<cpal::Stream, String> {
+) -> Result<cpal::Stream, cpal::Error> {
     match format {
         SampleFormat::F32 => build_typed_input::<f32>(device, config, writer),
         SampleFormat::I16 => build_typed_input::<i16>(device, config, writer),
@@ -182,33 +190,56 @@ fn build_input(
         SampleFormat::U16 => build_typed_input::<u16>(device, config, writer),
         SampleFormat::U8 => build_typed_input::<u8>(device, config, writer),
         SampleFormat::F64 => build_typed_input::<f64>(device, config, writer),
-        other => Err(format!("sample format {other} is not supported")),
+        other => Err(unsupported_format(other)),
     }
+}
+
+/// A sample format cpal knows and livetag does not convert (I24, U32, ...).
+pub(super) fn unsupported_format(format: SampleFormat) -> cpal::Error {
+    cpal::Error::with_message(
+        cpal::ErrorKind::UnsupportedConfig,
+        format!("sample format {format} is not supported"),
+    )
 }
 
 fn build_typed_input<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut writer: CaptureWriter,
-) -> Result<cpal::Stream, String>
+    writer: CaptureWriter,
+) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + Send + 'static,
     f32: FromSample<T>,
 {
-    let channels = config.channels as usize;
     let counters = writer.counters().clone();
-    device
-        .build_input_stream::<T, _, _>(
-            config,
-            move |data: &[T], info: &cpal::InputCallbackInfo| {
-                let stamp = info.timestamp();
-                let latency = stamp.callback.duration_since(stamp.capture);
-                writer.write_interleaved(data, channels, latency, Duration::ZERO);
-            },
-            move |error: cpal::Error| super::note_stream_error(&counters, &error),
-            None,
-        )
-        .map_err(|e| e.to_string())
+    device.build_input_stream::<T, _, _>(
+        config,
+        input_callback::<T>(writer, config.channels as usize),
+        super::stream_error_callback(counters),
+        None,
+    )
+}
+
+/// The data callback of an input stream of `channels` interleaved channels, exactly as
+/// cpal gets it. Public only so that `tests/realtime.rs` can run this very closure under
+/// the allocation check with the buffers a host delivers.
+#[doc(hidden)]
+pub fn input_callback<T>(
+    mut writer: CaptureWriter,
+    channels: usize,
+) -> impl FnMut(&[T], &cpal::InputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + Send + 'static,
+    f32: FromSample<T>,
+{
+    let counters = writer.counters().clone();
+    move |data: &[T], info: &cpal::InputCallbackInfo| {
+        checked_audio_callback(&counters, || {
+            let stamp = info.timestamp();
+            let latency = stamp.callback.duration_since(stamp.capture);
+            writer.write_interleaved(data, channels, latency, Duration::ZERO);
+        })
+    }
 }
 
 /// The default output device and its preferred configuration, if there is one.

@@ -11,9 +11,14 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
-use super::device::{default_output, stream_config};
+use crate::audio::AudioError;
+
+use super::device::{default_output, stream_config, unsupported_format};
 use super::ring::{capture_ring, CaptureWriter};
-use super::{CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind, RING_SECONDS};
+use super::{
+    checked_audio_callback, CaptureError, LiveSource, SourceControl, SourceInfo, SourceKind,
+    RING_SECONDS,
+};
 
 /// The pacer's step when there is no output device.
 const PACER_STEP: Duration = Duration::from_millis(10);
@@ -145,20 +150,22 @@ impl Player {
 /// Decodes `path` and starts playing it. With `audible` false, or with no output device,
 /// the file is only analysed, paced by a thread.
 pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError> {
-    let file_error = |reason: String| CaptureError::File {
+    let file_error = |source| CaptureError::File {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
-    let decoded = crate::audio::decode_file(path).map_err(|e| file_error(e.to_string()))?;
+    let decoded = crate::audio::decode_file(path).map_err(file_error)?;
     if decoded.samples.is_empty() {
-        return Err(file_error("the file holds no audio".to_string()));
+        return Err(file_error(AudioError::Empty {
+            path: path.to_path_buf(),
+        }));
     }
     let output = if audible { default_output() } else { None };
     let (samples, sample_rate_hz) = match &output {
         Some((_, supported)) if supported.sample_rate() != decoded.sample_rate_hz => {
             let rate = supported.sample_rate();
             let resampled = crate::audio::resample(&decoded.samples, decoded.sample_rate_hz, rate)
-                .map_err(|e| file_error(e.to_string()))?;
+                .map_err(file_error)?;
             (resampled, rate)
         }
         _ => (decoded.samples, decoded.sample_rate_hz),
@@ -177,18 +184,23 @@ pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError>
     let (stream, pacer) = match output {
         Some((device, supported)) => {
             let config = stream_config(&supported);
+            let output_error = |source| CaptureError::Output {
+                path: path.to_path_buf(),
+                source,
+            };
             let stream = build_output(&device, config, supported.sample_format(), player)
-                .map_err(|reason| file_error(format!("output device: {reason}")))?;
-            stream
-                .play()
-                .map_err(|e| file_error(format!("output device: {e}")))?;
+                .map_err(output_error)?;
+            stream.play().map_err(output_error)?;
             (Some(stream), None)
         }
         None => {
             let pacer = std::thread::Builder::new()
                 .name("livetag-file-pacer".to_string())
                 .spawn(move || pace(player, sample_rate_hz))
-                .map_err(|e| file_error(e.to_string()))?;
+                .map_err(|source| CaptureError::Pacer {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             (None, Some(pacer))
         }
     };
@@ -213,6 +225,7 @@ pub fn open_file(path: &Path, audible: bool) -> Result<LiveSource, CaptureError>
 
 /// Feeds the file at real-time speed when nothing plays it.
 fn pace(mut player: Player, sample_rate_hz: u32) {
+    let counters = player.writer.counters().clone();
     let mut started = Instant::now();
     let mut fed_frames = 0u64;
     while !player.state.stop.load(Ordering::Relaxed) {
@@ -223,13 +236,16 @@ fn pace(mut player: Player, sample_rate_hz: u32) {
             continue;
         }
         let due = (started.elapsed().as_secs_f64() * sample_rate_hz as f64) as u64;
-        while fed_frames < due {
-            let want = (due - fed_frames) as usize;
-            match player.next_block(want, Duration::ZERO) {
-                Some(block) => fed_frames += block.len() as u64,
-                None => break,
+        // Each tick's writes are this source's audio callback: they get the same check.
+        checked_audio_callback(&counters, || {
+            while fed_frames < due {
+                let want = (due - fed_frames) as usize;
+                match player.next_block(want, Duration::ZERO) {
+                    Some(block) => fed_frames += block.len() as u64,
+                    None => break,
+                }
             }
-        }
+        });
     }
 }
 
@@ -238,7 +254,7 @@ fn build_output(
     config: StreamConfig,
     format: SampleFormat,
     player: Player,
-) -> Result<cpal::Stream, String> {
+) -> Result<cpal::Stream, cpal::Error> {
     match format {
         SampleFormat::F32 => build_typed_output::<f32>(device, config, player),
         SampleFormat::I16 => build_typed_output::<i16>(device, config, player),
@@ -246,43 +262,74 @@ fn build_output(
         SampleFormat::U16 => build_typed_output::<u16>(device, config, player),
         SampleFormat::U8 => build_typed_output::<u8>(device, config, player),
         SampleFormat::F64 => build_typed_output::<f64>(device, config, player),
-        other => Err(format!("sample format {other} is not supported")),
+        other => Err(unsupported_format(other)),
     }
 }
 
 fn build_typed_output<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    mut player: Player,
-) -> Result<cpal::Stream, String>
+    player: Player,
+) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
-    let channels = (config.channels as usize).max(1);
     let counters = player.writer.counters().clone();
-    device
-        .build_output_stream::<T, _, _>(
-            config,
-            move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
-                let stamp = info.timestamp();
-                let ahead = stamp.playback.duration_since(stamp.callback);
-                let mut frames = data.chunks_exact_mut(channels);
-                let mut wanted = frames.len();
-                while wanted > 0 {
-                    let Some(block) = player.next_block(wanted, ahead) else {
-                        break;
-                    };
-                    wanted -= block.len();
-                    for (&value, frame) in block.iter().zip(&mut frames) {
-                        frame.fill(T::from_sample(value));
-                    }
+    device.build_output_stream::<T, _, _>(
+        config,
+        playback_callback::<T>(player, config.channels as usize),
+        super::stream_error_callback(counters),
+        None,
+    )
+}
+
+/// The data callback of demo mode's output stream, as cpal gets it, playing `samples`
+/// from the start, looping, into `channels` interleaved channels. Public only so that
+/// `tests/realtime.rs` can run this very closure under the allocation check.
+#[doc(hidden)]
+pub fn output_callback<T>(
+    samples: Arc<[f32]>,
+    writer: CaptureWriter,
+    channels: usize,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    let player = Player {
+        samples,
+        state: Arc::new(PlayState::default()),
+        writer,
+    };
+    playback_callback(player, channels)
+}
+
+fn playback_callback<T>(
+    mut player: Player,
+    channels: usize,
+) -> impl FnMut(&mut [T], &cpal::OutputCallbackInfo) + Send + 'static
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    let channels = channels.max(1);
+    let counters = player.writer.counters().clone();
+    move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+        checked_audio_callback(&counters, || {
+            let stamp = info.timestamp();
+            let ahead = stamp.playback.duration_since(stamp.callback);
+            let mut frames = data.chunks_exact_mut(channels);
+            let mut wanted = frames.len();
+            while wanted > 0 {
+                let Some(block) = player.next_block(wanted, ahead) else {
+                    break;
+                };
+                wanted -= block.len();
+                for (&value, frame) in block.iter().zip(&mut frames) {
+                    frame.fill(T::from_sample(value));
                 }
-                for frame in frames {
-                    frame.fill(T::EQUILIBRIUM);
-                }
-            },
-            move |error: cpal::Error| super::note_stream_error(&counters, &error),
-            None,
-        )
-        .map_err(|e| e.to_string())
+            }
+            for frame in frames {
+                frame.fill(T::EQUILIBRIUM);
+            }
+        })
+    }
 }

@@ -7,7 +7,7 @@
 //! `assert_no_alloc`): everything it touches is made in [`capture_ring`].
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,21 @@ pub struct CaptureCounters {
     pub max_callback_ns: AtomicU64,
     /// Set by the stream's error callback when the device went away.
     pub device_lost: AtomicBool,
+    /// Times the default device changed and the stream followed it.
+    pub device_changed: AtomicU64,
+    /// Set when the host refused the audio thread real-time scheduling.
+    pub realtime_denied: AtomicBool,
+    /// Stream errors of every other kind (busy, permission, backend, unknown...).
+    pub backend_errors: AtomicU64,
+    /// The kind of the most recent stream error, as a code (0: none yet). Read it with
+    /// [`CaptureCounters::stream_notices`].
+    pub last_error: AtomicU8,
+    /// The kind of the most recent error counted in `backend_errors` (0: none yet).
+    pub last_backend_error: AtomicU8,
+    /// Allocator calls made inside audio callbacks. Only builds with debug assertions check
+    /// (through `assert_no_alloc` and the binary's `AllocDisabler`); release builds leave it
+    /// at 0. Anything above 0 is a bug: such a call can miss the callback's deadline.
+    pub callback_allocations: AtomicU64,
 }
 
 /// "Frames up to `end_frame` (exclusive) were captured; the last one at `captured_ns`."
