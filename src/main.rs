@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let outcome = livetag::cli::run(cli).and_then(|outcome| match outcome {
         livetag::cli::Outcome::Exit(code) => Ok(code),
         // The command line and the window never import each other: they meet here.
-        livetag::cli::Outcome::OpenWindow(options) => livetag::ui::run(options)
+        livetag::cli::Outcome::OpenWindow(options) => livetag::ui::run(*options)
             .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
     });

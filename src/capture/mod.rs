@@ -90,7 +90,7 @@ impl SourceControl {
     pub fn playback(&self) -> Option<&FilePlayback> {
         match self {
             SourceControl::File(playback) => Some(playback),
-            SourceControl::Device(_) => None,
+            SourceControl::Device(_) | SourceControl::Custom(_) => None,
         }
     }
 }

@@ -132,7 +132,9 @@ pub fn run(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     if args.headless {
         headless(args, ort_lib).map(super::Outcome::Exit)
     } else {
-        Ok(super::Outcome::OpenWindow(args.start_options(ort_lib)))
+        Ok(super::Outcome::OpenWindow(Box::new(
+            args.start_options(ort_lib),
+        )))
     }
 }
 
@@ -186,6 +188,8 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     let mut errors = 0usize;
     let mut outages = Vec::new();
     let mut speech = ProbabilityTrail::default();
+    // Counters of sessions before a reconnection; the summary adds the last one.
+    let mut totals = SessionTotals::default();
     loop {
         let wait = match args.duration.filter(|_| session.is_some()) {
             Some(limit) => match limit.checked_sub(started.elapsed()) {
@@ -209,9 +213,12 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
                         });
                     }
                     Update::SessionStarted(info) => {
-                        if session.is_none() {
-                            started = Instant::now();
-                            eprintln!("{}", banner(&info));
+                        match &session {
+                            None => {
+                                started = Instant::now();
+                                eprintln!("{}", banner(&info));
+                            }
+                            Some(previous) => totals.add(previous),
                         }
                         if !header_written && args.format == Format::Csv {
                             write_csv_header(&mut out, args, &info)?;
@@ -293,8 +300,10 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
             started.elapsed().as_secs_f64()
         );
     };
+    totals.add(&info);
     summary(
         &info,
+        &totals,
         started,
         &latency_ms,
         &inference_ms,
@@ -385,37 +394,60 @@ fn event_json(event: &crate::events::Event) -> serde_json::Value {
     })
 }
 
+/// Counters summed over every session of a run (a reconnection starts a new one).
+#[derive(Debug, Default)]
+struct SessionTotals {
+    scored: u64,
+    dropped: u64,
+    messages_dropped: u64,
+    xruns: u64,
+    overflow_frames: u64,
+    max_callback_ns: u64,
+}
+
+impl SessionTotals {
+    fn add(&mut self, info: &SessionInfo) {
+        let (stats, counters) = (&info.stats, &info.counters);
+        self.scored += stats
+            .track(Role::Tagger)
+            .map_or(0, |t| PipelineStats::load(&t.windows_scored));
+        self.dropped += stats.windows_dropped();
+        self.messages_dropped += PipelineStats::load(&stats.messages_dropped);
+        self.xruns += counters.xruns.load(Ordering::Relaxed);
+        self.overflow_frames += counters.overflow_frames.load(Ordering::Relaxed);
+        self.max_callback_ns = self
+            .max_callback_ns
+            .max(counters.max_callback_ns.load(Ordering::Relaxed));
+    }
+}
+
 /// The closing lines on stderr: counts, timing and what the outages cost.
 fn summary(
     info: &SessionInfo,
+    totals: &SessionTotals,
     started: Instant,
     latency_ms: &Percentiles,
     inference_ms: &Percentiles,
     live_dropped: u64,
     outages: &[Duration],
 ) {
-    let stats = &info.stats;
-    let counters = &info.counters;
     let ms = |p: &Percentiles, q: f64| {
         p.percentile(q)
             .map_or("-".to_string(), |v| format!("{v:.1}"))
     };
-    let scored = stats
-        .track(Role::Tagger)
-        .map_or(0, |t| PipelineStats::load(&t.windows_scored));
     eprintln!(
         "livetag listen: {:.1} s, {} windows scored, {} dropped, {} messages dropped, {} xruns, {} frames lost to overflow; latency p50 {} ms p99 {} ms; inference p50 {} ms p99 {} ms; longest audio callback {:.1} us",
         started.elapsed().as_secs_f64(),
-        scored,
-        stats.windows_dropped(),
-        PipelineStats::load(&stats.messages_dropped) + live_dropped,
-        counters.xruns.load(Ordering::Relaxed),
-        counters.overflow_frames.load(Ordering::Relaxed),
+        totals.scored,
+        totals.dropped,
+        totals.messages_dropped + live_dropped,
+        totals.xruns,
+        totals.overflow_frames,
         ms(latency_ms, 50.0),
         ms(latency_ms, 99.0),
         ms(inference_ms, 50.0),
         ms(inference_ms, 99.0),
-        counters.max_callback_ns.load(Ordering::Relaxed) as f64 / 1e3,
+        totals.max_callback_ns as f64 / 1e3,
     );
     if !outages.is_empty() {
         let lost: f64 = outages.iter().map(Duration::as_secs_f64).sum();
@@ -424,7 +456,11 @@ fn summary(
             outages.len()
         );
     }
-    if let Some(budget) = stats.hop_budget(info.source.sample_rate_hz, info.live.hop_secs) {
+    // The last session's: the share of a hop is a rate, not a sum.
+    let budget = info
+        .stats
+        .hop_budget(info.source.sample_rate_hz, info.live.hop_secs);
+    if let Some(budget) = budget {
         eprintln!("livetag listen: {budget}");
     }
 }

@@ -141,7 +141,7 @@ pub enum Command {
 #[derive(Debug)]
 pub enum Outcome {
     Exit(std::process::ExitCode),
-    OpenWindow(crate::engine::StartOptions),
+    OpenWindow(Box<crate::engine::StartOptions>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

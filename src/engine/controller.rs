@@ -68,7 +68,8 @@ struct Running {
     /// Audio callbacks seen at the last tick, and when they last advanced.
     callbacks: u64,
     callbacks_moved_at: Instant,
-    xruns: u64,
+    /// The stream's error counters at the last tick; what changed since is told.
+    notices: crate::capture::StreamNotices,
 }
 
 enum Phase {
@@ -625,7 +626,7 @@ impl Engine {
             events,
             callbacks: 0,
             callbacks_moved_at: Instant::now(),
-            xruns: 0,
+            notices: crate::capture::StreamNotices::default(),
         }));
     }
 
@@ -662,9 +663,15 @@ impl Engine {
                     running.callbacks = callbacks;
                     running.callbacks_moved_at = now;
                 }
-                let xruns = counters.xruns.load(Ordering::Relaxed);
-                let new_xruns = xruns.saturating_sub(running.xruns);
-                running.xruns = xruns;
+                // Xruns are counted in the status bar; the rest is news worth a line.
+                let notices = counters.stream_notices();
+                let news: Vec<String> = notices
+                    .news_since(&running.notices)
+                    .into_iter()
+                    .filter(|n| *n != crate::capture::StreamNotice::DeviceLost)
+                    .map(|n| n.to_string())
+                    .collect();
+                running.notices = notices;
                 let last_audio = running.callbacks_moved_at;
                 let silent_for = now.duration_since(last_audio);
                 let is_mic = running.info.source.kind == SourceKind::Microphone;
@@ -676,10 +683,8 @@ impl Engine {
                     None
                 };
                 let dead = running.session.pipeline.stopped_tracks();
-                if new_xruns > 0 {
-                    self.send(Update::StreamNotice(format!(
-                        "{new_xruns} buffer over/underrun(s) reported by the audio backend"
-                    )));
+                for notice in news {
+                    self.send(Update::StreamNotice(notice));
                 }
                 if let Some(problem) = problem {
                     self.source_lost(now, last_audio, problem);
@@ -691,11 +696,9 @@ impl Engine {
                     }
                 }
             }
-            Phase::Recovering { next_try, .. } => {
-                if now >= *next_try && self.opening.is_none() {
-                    if let Some(request) = self.source.clone() {
-                        self.open(request);
-                    }
+            Phase::Recovering { next_try, .. } if now >= *next_try && self.opening.is_none() => {
+                if let Some(request) = self.source.clone() {
+                    self.open(request);
                 }
             }
             _ => {}

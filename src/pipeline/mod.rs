@@ -669,10 +669,7 @@ impl LiveSession {
 
     /// The demo-mode file's playback controls, when the source is a file.
     pub fn playback(&self) -> Option<&crate::capture::FilePlayback> {
-        match &self.control {
-            crate::capture::SourceControl::File(playback) => Some(playback),
-            _ => None,
-        }
+        self.control.playback()
     }
 
     /// Stops the threads, then the audio, and hands back the tracks and those lost.

@@ -81,6 +81,8 @@ pub struct LivetagApp {
     layout: ScreenLayout,
     /// Wall time of each frame's `ui()`, for the scripted-run report and the frame budget.
     frame_ms: Percentiles,
+    /// How long each reconnection took: that much audio was not heard.
+    outages: Vec<Duration>,
 }
 
 impl LivetagApp {
@@ -154,6 +156,7 @@ impl LivetagApp {
             },
             layout: ScreenLayout::default(),
             frame_ms: Percentiles::new(100_000),
+            outages: Vec::new(),
         })
     }
 
@@ -244,6 +247,7 @@ impl LivetagApp {
                 }
             }
             Update::SourceLost { source, problem } => {
+                tracing::warn!("lost {source}: {problem}; reconnecting");
                 self.banners
                     .set_source_problem(Some(format!("input {source}: {problem}")));
             }
@@ -252,6 +256,11 @@ impl LivetagApp {
                     .set_source_problem(Some(format!("cannot reconnect: {error}")));
             }
             Update::Recovered { source, outage } => {
+                tracing::info!(
+                    "reconnected to {source} after {:.1} s",
+                    outage.as_secs_f64()
+                );
+                self.outages.push(outage);
                 self.banners.notice(format!(
                     "reconnected to {source} after {:.1} s; that much audio was not heard",
                     outage.as_secs_f64()
@@ -506,6 +515,13 @@ impl LivetagApp {
                 self.frame_ms.percentile(100.0).map_or("-".into(), |v| format!("{v:.2}")),
                 percentiles(&view.latency_ms),
                 percentiles(&view.inference_ms),
+            );
+        }
+        if !self.outages.is_empty() {
+            let lost: f64 = self.outages.iter().map(Duration::as_secs_f64).sum();
+            eprintln!(
+                "livetag: {} reconnection(s); about {lost:.1} s of audio not heard",
+                self.outages.len()
             );
         }
         if let Some(session) = &self.session {
