@@ -16,18 +16,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const TOOLS: [&str; 3] = ["pulseaudio", "pactl", "paplay"];
-const SINK: &str = "virtmic_sink";
-const SOURCE: &str = "virtmic";
-const SINK_RATE_HZ: u32 = 48_000;
+use common::pulse::{KillOnDrop, Player, PulseServer, SOURCE};
+
 const LISTEN_DURATION: &str = "10s";
 /// Share of windows heard during the clip whose top-1 label must be an expected one.
 /// Windows straddling the restart between the two plays hear a short silence.
@@ -42,222 +36,6 @@ const MAX_LATENCY_MS: f64 = 500.0;
 const MAX_LATENCY_P50_MS: f64 = 200.0;
 /// livetag's own start-up (model load, device open) plus the 10 s, with room to spare.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn installed(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A private PulseAudio daemon. Dropping it kills the daemon, also when an assertion
-/// fails: a stray daemon would outlive the test run.
-struct PulseServer {
-    runtime_dir: tempfile::TempDir,
-}
-
-impl PulseServer {
-    fn start() -> Self {
-        let runtime_dir = tempfile::Builder::new()
-            .prefix("livetag-pulse-")
-            .tempdir()
-            .expect("temp dir");
-        // PulseAudio refuses a runtime dir that others can read.
-        std::fs::set_permissions(runtime_dir.path(), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
-        // The guard exists before the daemon does, so a half-finished start-up is cleaned
-        // up too.
-        let server = Self { runtime_dir };
-        server.run_ok("pulseaudio", &["--daemonize=yes", "--exit-idle-time=-1"]);
-        let ready_by = Instant::now() + Duration::from_secs(10);
-        while !server
-            .command("pactl")
-            .arg("info")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            assert!(Instant::now() < ready_by, "PulseAudio did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server.run_ok(
-            "pactl",
-            &[
-                "load-module",
-                "module-null-sink",
-                &format!("sink_name={SINK}"),
-                &format!("rate={SINK_RATE_HZ}"),
-                "channels=1",
-            ],
-        );
-        server.run_ok(
-            "pactl",
-            &[
-                "load-module",
-                "module-remap-source",
-                &format!("master={SINK}.monitor"),
-                &format!("source_name={SOURCE}"),
-            ],
-        );
-        server.run_ok("pactl", &["set-default-source", SOURCE]);
-        server
-    }
-
-    /// `program` talking to this daemon only: every client finds the server through
-    /// XDG_RUNTIME_DIR, and the variables that would point elsewhere are removed.
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        self.configure(&mut command);
-        command
-    }
-
-    fn configure(&self, command: &mut Command) {
-        command
-            .env("XDG_RUNTIME_DIR", self.runtime_dir.path())
-            .env_remove("PULSE_SERVER")
-            .env_remove("PULSE_RUNTIME_PATH");
-    }
-
-    fn run_ok(&self, program: &str, args: &[&str]) {
-        let out = self
-            .command(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-        assert!(
-            out.status.success(),
-            "{program} {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn daemon_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.runtime_dir.path().join("pulse/pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-impl Drop for PulseServer {
-    fn drop(&mut self) {
-        let pid = self.daemon_pid();
-        let killed = self
-            .command("pulseaudio")
-            .arg("--kill")
-            .status()
-            .is_ok_and(|s| s.success());
-        if !killed {
-            eprintln!(
-                "warning: `pulseaudio --kill` failed for {}",
-                self.runtime_dir.path().display()
-            );
-        }
-        // Let it exit before its runtime dir is removed under it.
-        if let Some(pid) = pid {
-            let gone_by = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < gone_by {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-/// One playback of the clip, as wall-clock instants around the `paplay` process.
-#[derive(Debug, Clone, Copy)]
-struct Play {
-    started: Instant,
-    ended: Instant,
-    /// `paplay` finished successfully, or was still playing when it was stopped.
-    ok: bool,
-}
-
-/// Plays a file into the sink several times in a row on its own thread. Dropping it
-/// stops the current `paplay`, so a failing test does not leave one behind.
-struct Player {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<Play>>>,
-}
-
-impl Player {
-    fn start(server: &PulseServer, clip: &Path, plays: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let commands: Vec<Command> = (0..plays)
-            .map(|_| {
-                let mut paplay = server.command("paplay");
-                paplay
-                    .arg("--latency-msec=20")
-                    .arg(format!("--device={SINK}"))
-                    .arg(clip)
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::inherit());
-                paplay
-            })
-            .collect();
-        let thread_stop = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut played = Vec::new();
-            for mut command in commands {
-                if thread_stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let started = Instant::now();
-                let mut child = command.spawn().expect("run paplay");
-                let ok = loop {
-                    if let Some(status) = child.try_wait().expect("wait for paplay") {
-                        break status.success();
-                    }
-                    if thread_stop.load(Ordering::Relaxed) {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break true;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                };
-                played.push(Play {
-                    started,
-                    ended: Instant::now(),
-                    ok,
-                });
-            }
-            played
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops playing (the clip is still on when livetag is done) and returns the plays.
-    fn stop(mut self) -> Vec<Play> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().expect("player thread")
-    }
-}
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.stop.store(true, Ordering::Relaxed);
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Kills the child on drop unless it was waited for.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// One JSONL record and when this test received it.
 struct Record {
@@ -403,18 +181,7 @@ fn the_default_model_hears_music() {
 
 fn listen_through_a_virtual_microphone(case: Case) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let required = std::env::var("LIVETAG_VIRTUAL_MIC").is_ok_and(|v| v == "1");
-    let missing: Vec<&str> = TOOLS.into_iter().filter(|t| !installed(t)).collect();
-    if !missing.is_empty() {
-        assert!(
-            !required,
-            "LIVETAG_VIRTUAL_MIC=1 but {missing:?} not found \
-             (apt-get install pulseaudio pulseaudio-utils libasound2-plugins)"
-        );
-        eprintln!(
-            "skipping virtual_mic: {missing:?} not installed \
-             (set LIVETAG_VIRTUAL_MIC=1 to make this a failure)"
-        );
+    if !common::pulse::tools_present("virtual_mic") {
         return;
     }
 

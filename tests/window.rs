@@ -8,63 +8,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+
+use common::window::Layout;
 
 /// Display number unlikely to clash with a desktop session.
 const DISPLAY: &str = ":97";
 
-struct Xvfb(Child);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_xvfb() -> Option<Xvfb> {
-    let child = Command::new("Xvfb")
-        .args([DISPLAY, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => {
-            std::thread::sleep(Duration::from_millis(800));
-            Some(Xvfb(child))
-        }
-        Err(error) => {
-            assert!(
-                std::env::var("LIVETAG_WINDOW_TEST").as_deref() != Ok("1"),
-                "LIVETAG_WINDOW_TEST=1 but Xvfb cannot start: {error}"
-            );
-            eprintln!("skipped: Xvfb is not installed ({error})");
-            None
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct Layout {
-    pixels_per_point: f32,
-    spectrogram: [f32; 4],
-    bars: Vec<(String, [f32; 4])>,
-}
-
-fn pixel_rect(layout: &Layout, rect: [f32; 4]) -> (u32, u32, u32, u32) {
-    let s = layout.pixels_per_point;
-    (
-        (rect[0] * s).ceil() as u32,
-        (rect[1] * s).ceil() as u32,
-        (rect[2] * s).floor() as u32,
-        (rect[3] * s).floor() as u32,
-    )
-}
-
 #[test]
 fn demo_mode_window_draws_the_spectrogram_and_hears_speech_on_the_default_model() {
-    let Some(_xvfb) = start_xvfb() else { return };
+    let Some(_xvfb) = common::window::start_xvfb(DISPLAY) else {
+        return;
+    };
     let artifacts = common::repo().join("target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let png = artifacts.join("live-window.png");
@@ -85,13 +39,11 @@ fn demo_mode_window_draws_the_spectrogram_and_hears_speech_on_the_default_model(
     assert!(output.status.success(), "livetag failed: {stderr}");
     assert!(png.is_file(), "no screenshot; stderr: {stderr}");
 
-    let layout: Layout =
-        serde_json::from_str(&std::fs::read_to_string(png.with_extension("json")).unwrap())
-            .unwrap();
+    let layout = Layout::beside(&png);
     let image = image::open(&png).unwrap().to_rgb8();
 
     // The spectrogram shows sound: most of its recent half is not black, and it varies.
-    let (x0, y0, x1, y1) = pixel_rect(&layout, layout.spectrogram);
+    let (x0, y0, x1, y1) = layout.pixel_rect(layout.spectrogram);
     assert!(
         x1 > x0 + 100 && y1 > y0 + 100,
         "spectrogram too small: {x0},{y0}-{x1},{y1}"
@@ -124,7 +76,7 @@ fn demo_mode_window_draws_the_spectrogram_and_hears_speech_on_the_default_model(
         "bars: {:?}",
         layout.bars
     );
-    let (x0, y0, x1, y1) = pixel_rect(&layout, *rect);
+    let (x0, y0, x1, y1) = layout.pixel_rect(*rect);
     let text_pixels = (x0..x0 + (x1 - x0) / 3)
         .flat_map(|x| (y0..y1).map(move |y| (x, y)))
         .filter(|&(x, y)| {

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod pulse;
+pub mod window;
+
 use std::path::{Path, PathBuf};
 
 pub fn repo() -> PathBuf {
