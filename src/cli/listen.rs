@@ -175,155 +175,229 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     }
 
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    // The run's length counts from the first session, not from loading the models.
-    let mut started = Instant::now();
-    let mut tagger: Option<Tagger> = None;
-    let mut session: Option<Arc<SessionInfo>> = None;
-    let mut speech_ready = args.speech.is_none();
+    let mut printer = Printer::new(args, stdout.lock());
     let mut source_sent = false;
-    let mut header_written = false;
-    let mut latency_ms = Percentiles::new(100_000);
-    let mut inference_ms = Percentiles::new(100_000);
-    let mut errors = 0usize;
-    let mut outages = Vec::new();
-    let mut speech = ProbabilityTrail::default();
-    // Counters of sessions before a reconnection; the summary adds the last one.
-    let mut totals = SessionTotals::default();
     loop {
-        let wait = match args.duration.filter(|_| session.is_some()) {
-            Some(limit) => match limit.checked_sub(started.elapsed()) {
+        let wait = match args.duration.filter(|_| printer.session.is_some()) {
+            Some(limit) => match limit.checked_sub(printer.started.elapsed()) {
                 Some(left) => left,
                 None => break,
             },
             None => Duration::from_secs(3600),
         };
-        crossbeam_channel::select! {
-            recv(engine.updates()) -> update => {
-                let Ok(update) = update else { break };
-                match update {
-                    Update::ModelReady { role: Role::Tagger, bundle, .. } => {
-                        tagger = Some(tagger_ready(args, bundle)?);
-                    }
-                    Update::ModelReady { role: Role::Speech, .. } => speech_ready = true,
-                    Update::ModelFailed { role, model, error } => {
-                        return Err(match role {
-                            Role::Tagger => anyhow::anyhow!("cannot load model {model}: {error}"),
-                            Role::Speech => anyhow::anyhow!("cannot start the speech track with {model}: {error}"),
-                        });
-                    }
-                    Update::SessionStarted(info) => {
-                        match &session {
-                            None => {
-                                started = Instant::now();
-                                eprintln!("{}", banner(&info));
-                            }
-                            Some(previous) => totals.add(previous),
-                        }
-                        if !header_written && args.format == Format::Csv {
-                            write_csv_header(&mut out, args, &info)?;
-                        }
-                        header_written = true;
-                        session = Some(info);
-                    }
-                    Update::SourceFailed { error } if session.is_none() => {
-                        // Never opened: a wrong name or a missing file, not an outage.
-                        anyhow::bail!("{error}");
-                    }
-                    Update::SourceLost { source, problem } => {
-                        eprintln!("livetag listen: lost {source}: {problem}; reconnecting");
-                    }
-                    Update::RetryFailed { attempt, retry_in, error } => {
-                        eprintln!("livetag listen: reconnect attempt {attempt} failed ({error}); next in {:.0} s", retry_in.as_secs_f64());
-                    }
-                    Update::Recovered { source, outage } => {
-                        eprintln!("livetag listen: recovered {source} after {:.1} s; about {:.1} s of audio was not heard", outage.as_secs_f64(), outage.as_secs_f64());
-                        outages.push(outage);
-                    }
-                    Update::TrackLost { role, message } => {
-                        errors += 1;
-                        eprintln!("error: the {role} model's inference thread stopped ({message}); reloading it");
-                    }
-                    Update::SourceFailed { error } => eprintln!("warning: {error}"),
-                    Update::StreamNotice(notice) => eprintln!("livetag listen: {notice}"),
-                    Update::Problem(problem) => {
-                        errors += 1;
-                        eprintln!("error: {problem}");
-                    }
-                    _ => {}
-                }
-            }
-            recv(engine.live()) -> live => {
-                let Ok(live) = live else { break };
-                let (Some(tagger), Some(info)) = (&tagger, &session) else { continue };
-                match live {
-                    LiveUpdate::Pipeline(LiveMessage::Scores(scores)) if scores.role == Role::Speech => {
-                        speech.push(&scores, SPEECH_KEEP_SECS)
-                    }
-                    LiveUpdate::Pipeline(LiveMessage::Scores(scores)) => {
-                        let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
-                        latency_ms.push(latency);
-                        inference_ms.push(scores.inference_secs * 1e3);
-                        let speech = info.speech.as_ref().map(|_| speech.max_in(&scores));
-                        write_record(&mut out, args, &tagger.top, &tagger.bundle, &scores, latency, speech)?;
-                        out.flush()?;
-                    }
-                    LiveUpdate::Pipeline(LiveMessage::Error(message)) => {
-                        errors += 1;
-                        eprintln!("error: {message}");
-                    }
-                    LiveUpdate::SoundEvents { decisions, .. } if args.format == Format::Jsonl => {
-                        for decision in decisions {
-                            if let Decision::Accepted(event) = decision {
-                                writeln!(out, "{}", serde_json::json!({ "event": event_json(&event) }))?;
-                            }
-                        }
-                        out.flush()?;
-                    }
-                    _ => {}
-                }
-            }
-            default(wait) => {}
+        let next = crossbeam_channel::select! {
+            recv(engine.updates()) -> update => update.map(Next::Update),
+            recv(engine.live()) -> live => live.map(Next::Live),
+            default(wait) => Ok(Next::Idle),
+        };
+        match next {
+            Ok(Next::Update(update)) => printer.update(update)?,
+            Ok(Next::Live(live)) => printer.live(live)?,
+            Ok(Next::Idle) => {}
+            Err(_) => break,
         }
         // The source opens once the models are ready and the run's length is checked, so a
         // refused run never touches the device.
-        if !source_sent && speech_ready && tagger.is_some() {
+        if !source_sent && printer.models_ready() {
             source_sent = true;
             engine.send(Command::SetSource(args.source()));
         }
     }
     let live_dropped = engine.live_dropped();
     drop(engine);
-    let Some(info) = session else {
-        anyhow::bail!(
-            "no session started in {:.3} s: the source and the models did not get ready in time",
-            started.elapsed().as_secs_f64()
-        );
-    };
-    totals.add(&info);
-    summary(
-        &info,
-        &totals,
-        started,
-        &latency_ms,
-        &inference_ms,
-        live_dropped,
-        &outages,
-    );
-    if errors == 0 && latency_ms.is_empty() {
-        // Say why nothing was printed rather than exit silently.
-        anyhow::bail!(
-            "no window was scored in {:.3} s: the first needs {:.3} s of audio from {}, and the device and model time to start",
-            started.elapsed().as_secs_f64(),
-            info.live.window_secs,
-            info.source.label
-        );
+    printer.finish(live_dropped)
+}
+
+/// What the headless loop takes next.
+enum Next {
+    Update(Update),
+    Live(LiveUpdate),
+    Idle,
+}
+
+/// The headless front end: engine updates in, records on stdout and notes on stderr.
+struct Printer<'a, W: Write> {
+    args: &'a ListenArgs,
+    out: W,
+    /// The run's length counts from the first session, not from loading the models.
+    started: Instant,
+    tagger: Option<Tagger>,
+    speech_ready: bool,
+    session: Option<Arc<SessionInfo>>,
+    /// Counters of sessions before a reconnection; the summary adds the last one.
+    totals: SessionTotals,
+    latency_ms: Percentiles,
+    inference_ms: Percentiles,
+    errors: usize,
+    outages: Vec<Duration>,
+    speech: ProbabilityTrail,
+}
+
+impl<'a, W: Write> Printer<'a, W> {
+    fn new(args: &'a ListenArgs, out: W) -> Self {
+        Self {
+            args,
+            out,
+            started: Instant::now(),
+            tagger: None,
+            speech_ready: args.speech.is_none(),
+            session: None,
+            totals: SessionTotals::default(),
+            latency_ms: Percentiles::new(100_000),
+            inference_ms: Percentiles::new(100_000),
+            errors: 0,
+            outages: Vec::new(),
+            speech: ProbabilityTrail::default(),
+        }
     }
-    Ok(if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+
+    fn models_ready(&self) -> bool {
+        self.speech_ready && self.tagger.is_some()
+    }
+
+    fn update(&mut self, update: Update) -> anyhow::Result<()> {
+        match update {
+            Update::ModelReady {
+                role: Role::Tagger,
+                bundle,
+                ..
+            } => self.tagger = Some(tagger_ready(self.args, bundle)?),
+            Update::ModelReady {
+                role: Role::Speech, ..
+            } => self.speech_ready = true,
+            Update::ModelFailed { role, model, error } => {
+                return Err(match role {
+                    Role::Tagger => anyhow::anyhow!("cannot load model {model}: {error}"),
+                    Role::Speech => {
+                        anyhow::anyhow!("cannot start the speech track with {model}: {error}")
+                    }
+                });
+            }
+            Update::SessionStarted(info) => {
+                match &self.session {
+                    None => {
+                        self.started = Instant::now();
+                        eprintln!("{}", banner(&info));
+                        if self.args.format == Format::Csv {
+                            write_csv_header(&mut self.out, self.args, &info)?;
+                        }
+                    }
+                    Some(previous) => self.totals.add(previous),
+                }
+                self.session = Some(info);
+            }
+            // Never opened: a wrong name or a missing file, not an outage.
+            Update::SourceFailed { error } if self.session.is_none() => anyhow::bail!("{error}"),
+            Update::SourceFailed { error } => eprintln!("warning: {error}"),
+            Update::SourceLost { source, problem } => {
+                eprintln!("livetag listen: lost {source}: {problem}; reconnecting");
+            }
+            Update::RetryFailed {
+                attempt,
+                retry_in,
+                error,
+            } => eprintln!(
+                "livetag listen: reconnect attempt {attempt} failed ({error}); next in {:.0} s",
+                retry_in.as_secs_f64()
+            ),
+            Update::Recovered { source, outage } => {
+                let secs = outage.as_secs_f64();
+                eprintln!("livetag listen: recovered {source} after {secs:.1} s; about {secs:.1} s of audio was not heard");
+                self.outages.push(outage);
+            }
+            Update::TrackLost { role, message } => {
+                self.errors += 1;
+                eprintln!(
+                    "error: the {role} model's inference thread stopped ({message}); reloading it"
+                );
+            }
+            Update::StreamNotice(notice) => eprintln!("livetag listen: {notice}"),
+            Update::Problem(problem) => {
+                self.errors += 1;
+                eprintln!("error: {problem}");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn live(&mut self, live: LiveUpdate) -> anyhow::Result<()> {
+        let (Some(tagger), Some(info)) = (&self.tagger, &self.session) else {
+            return Ok(());
+        };
+        match live {
+            LiveUpdate::Pipeline(LiveMessage::Scores(scores)) if scores.role == Role::Speech => {
+                self.speech.push(&scores, SPEECH_KEEP_SECS)
+            }
+            LiveUpdate::Pipeline(LiveMessage::Scores(scores)) => {
+                let latency = scores.captured_at.elapsed().as_secs_f64() * 1e3;
+                self.latency_ms.push(latency);
+                self.inference_ms.push(scores.inference_secs * 1e3);
+                let speech = info.speech.as_ref().map(|_| self.speech.max_in(&scores));
+                let (top, bundle) = (&tagger.top, &tagger.bundle);
+                write_record(
+                    &mut self.out,
+                    self.args,
+                    top,
+                    bundle,
+                    &scores,
+                    latency,
+                    speech,
+                )?;
+                self.out.flush()?;
+            }
+            LiveUpdate::Pipeline(LiveMessage::Error(message)) => {
+                self.errors += 1;
+                eprintln!("error: {message}");
+            }
+            // Events are records of another shape: JSONL only, so CSV keeps its columns.
+            LiveUpdate::SoundEvents { decisions, .. } if self.args.format == Format::Jsonl => {
+                for decision in decisions {
+                    if let Decision::Accepted(event) = decision {
+                        let record = serde_json::json!({ "event": event_json(&event) });
+                        writeln!(self.out, "{record}")?;
+                    }
+                }
+                self.out.flush()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The summary on stderr, and the run's exit code.
+    fn finish(mut self, live_dropped: u64) -> anyhow::Result<ExitCode> {
+        let Some(info) = self.session.take() else {
+            anyhow::bail!(
+                "no session started in {:.3} s: the source and the models did not get ready in time",
+                self.started.elapsed().as_secs_f64()
+            );
+        };
+        self.totals.add(&info);
+        summary(
+            &info,
+            &self.totals,
+            self.started,
+            &self.latency_ms,
+            &self.inference_ms,
+            live_dropped,
+            &self.outages,
+        );
+        if self.errors == 0 && self.latency_ms.is_empty() {
+            // Say why nothing was printed rather than exit silently.
+            anyhow::bail!(
+                "no window was scored in {:.3} s: the first needs {:.3} s of audio from {}, and the device and model time to start",
+                self.started.elapsed().as_secs_f64(),
+                info.live.window_secs,
+                info.source.label
+            );
+        }
+        Ok(if self.errors == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
 }
 
 /// Checks the run against the tagger once it is loaded: its lists, and a length that can

@@ -53,6 +53,22 @@ enum Done {
     Installed(Vec<super::InstalledModel>),
 }
 
+/// What the engine thread takes next.
+enum Next {
+    Command(Command),
+    Done(Box<Done>),
+    Message(LiveMessage),
+    Tick,
+}
+
+const SHUTDOWN: Next = Next::Command(Command::Shutdown);
+
+impl Next {
+    fn done(done: Done) -> Self {
+        Next::Done(Box::new(done))
+    }
+}
+
 /// A role's model while its scorer is inside a running pipeline.
 struct RoleModel {
     bundle: Arc<Bundle>,
@@ -141,26 +157,27 @@ impl Engine {
                 Phase::Running(running) => running.session.pipeline.messages().clone(),
                 _ => crossbeam_channel::never(),
             };
-            crossbeam_channel::select! {
-                recv(commands) -> command => match command {
-                    Ok(Command::Shutdown) | Err(_) => break,
-                    Ok(command) => self.apply(command),
-                },
-                recv(self.done_rx) -> done => {
-                    if let Ok(done) = done {
-                        self.finish(done);
-                    }
-                }
-                recv(messages) -> message => {
-                    if let Ok(message) = message {
+            let next = crossbeam_channel::select! {
+                // A front end gone is as good as a shutdown.
+                recv(commands) -> command => command.map_or(SHUTDOWN, Next::Command),
+                // Never disconnected: the engine holds a sender.
+                recv(self.done_rx) -> done => done.map_or(Next::Tick, Next::done),
+                // Disconnected once every pipeline thread has ended; the tick finds them.
+                recv(messages) -> message => message.map_or(Next::Tick, Next::Message),
+                default(TICK) => Next::Tick,
+            };
+            match next {
+                Next::Command(Command::Shutdown) => break,
+                Next::Command(command) => self.apply(command),
+                Next::Done(done) => self.finish(*done),
+                Next::Message(message) => {
+                    self.forward(message);
+                    // Drained in one go: a burst costs one trip round the loop.
+                    for message in messages.try_iter().take(256) {
                         self.forward(message);
-                        // Drained in one go: a burst costs one trip round the loop.
-                        for message in messages.try_iter().take(256) {
-                            self.forward(message);
-                        }
                     }
                 }
-                default(TICK) => {}
+                Next::Tick => {}
             }
             let now = Instant::now();
             if now.duration_since(self.last_tick) >= TICK {
