@@ -609,8 +609,18 @@ fn add_window(
 pub enum SelfTestError {
     #[error("{name} has no [reference] pair to test against")]
     NoReference { name: String },
-    #[error("{}: {reason}", path.display())]
-    Reference { path: PathBuf, reason: String },
+    /// The reference pair breaks a rule, or does not fit what the model gives.
+    #[error("{}: {problem}", path.display())]
+    Reference {
+        path: PathBuf,
+        problem: ReferenceProblem,
+    },
+    /// The reference scores file is not the JSON it should be.
+    #[error("{}: not a reference scores file (JSON whose `scores` hold one row per window)", path.display())]
+    ReferenceJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
     #[error(transparent)]
@@ -618,6 +628,26 @@ pub enum SelfTestError {
     /// The reference scores file is not a regular file, or too large.
     #[error(transparent)]
     File(#[from] crate::bundle::BundleError),
+}
+
+/// Why a bundle's reference pair cannot be tested against ([`SelfTestError::Reference`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReferenceProblem {
+    #[error(
+        "`reference.tolerance` {tolerance:e} must be above 0 and at most {}",
+        crate::bundle::MAX_REFERENCE_TOLERANCE
+    )]
+    Tolerance { tolerance: f32 },
+    #[error("no reference windows: `scores` must hold one row per window")]
+    NoWindows,
+    #[error("expects {expected} windows but the reference audio gives {actual}")]
+    WindowCount { expected: usize, actual: usize },
+    #[error("window {window} has {expected} scores, the model gives {actual}")]
+    ScoreCount {
+        window: usize,
+        expected: usize,
+        actual: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -663,27 +693,26 @@ pub fn self_test(
     {
         return Err(SelfTestError::Reference {
             path: bundle.spec_path.clone(),
-            reason: format!(
-                "`reference.tolerance` {tolerance:e} must be above 0 and at most {}",
-                crate::bundle::MAX_REFERENCE_TOLERANCE
-            ),
+            problem: ReferenceProblem::Tolerance { tolerance },
         });
     }
     let expected_path = bundle.dir.join(&reference.expected);
-    let bad = |reason: String| SelfTestError::Reference {
+    let bad = |problem: ReferenceProblem| SelfTestError::Reference {
         path: expected_path.clone(),
-        reason,
+        problem,
     };
     let text = crate::bundle::read_text(
         &expected_path,
         "reference scores",
         crate::bundle::MAX_TEXT_BYTES,
     )?;
-    let expected: ExpectedScores = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let expected: ExpectedScores =
+        serde_json::from_str(&text).map_err(|source| SelfTestError::ReferenceJson {
+            path: expected_path.clone(),
+            source,
+        })?;
     if expected.scores.is_empty() {
-        return Err(bad(
-            "no reference windows: `scores` must hold one row per window".into(),
-        ));
+        return Err(bad(ReferenceProblem::NoWindows));
     }
     let samples = crate::audio::load_mono(
         &bundle.dir.join(&reference.audio),
@@ -703,20 +732,19 @@ pub fn self_test(
         |w| actual.push(w.scores),
     )?;
     if actual.len() != expected.scores.len() {
-        return Err(bad(format!(
-            "expects {} windows but the reference audio gives {}",
-            expected.scores.len(),
-            actual.len()
-        )));
+        return Err(bad(ReferenceProblem::WindowCount {
+            expected: expected.scores.len(),
+            actual: actual.len(),
+        }));
     }
     let mut max_abs_diff = 0.0f32;
     for (row, (want, got)) in expected.scores.iter().zip(&actual).enumerate() {
         if want.len() != got.len() {
-            return Err(bad(format!(
-                "window {row} has {} scores, the model gives {}",
-                want.len(),
-                got.len()
-            )));
+            return Err(bad(ReferenceProblem::ScoreCount {
+                window: row,
+                expected: want.len(),
+                actual: got.len(),
+            }));
         }
         for (a, b) in want.iter().zip(got) {
             let diff = (a - b).abs();

@@ -30,7 +30,10 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     let (bundle, mut runner) = match super::open_model(&model_args, ort_lib) {
         Ok(opened) => opened,
         Err(error) if !args.self_test => {
-            println!("  compute:     not measured: {error:#}");
+            println!(
+                "  compute:     not measured: {}",
+                crate::error_chain(&*error)
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Err(error) => return Err(error),

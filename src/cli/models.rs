@@ -148,7 +148,11 @@ fn list() -> anyhow::Result<ExitCode> {
                 );
                 installed.push(bundle.name().to_string());
             }
-            Err(error) => println!("  {} (broken)\n    {error}", path.display()),
+            Err(error) => println!(
+                "  {} (broken)\n    {}",
+                path.display(),
+                crate::error_chain(&error)
+            ),
         }
     }
     println!("\nFetchable (`livetag models fetch NAME` converts one on this machine):");

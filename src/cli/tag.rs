@@ -224,12 +224,14 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     ))
 }
 
-/// A file's error on stderr: an audio error names the file itself, a model error gets
-/// the file's name in front.
+/// A file's error on stderr, with its causes: an audio error names the file itself, a
+/// model error gets the file's name in front.
 fn report_file_error(file: &std::path::Path, error: &TagFileError) {
     match error {
-        TagFileError::Audio(error) => eprintln!("error: {error}"),
-        TagFileError::Inference(error) => eprintln!("error: {}: {error}", file.display()),
+        TagFileError::Audio(error) => eprintln!("error: {}", crate::error_chain(error)),
+        TagFileError::Inference(error) => {
+            eprintln!("error: {}: {}", file.display(), crate::error_chain(error))
+        }
     }
 }
 

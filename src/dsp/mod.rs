@@ -13,7 +13,7 @@ pub mod window;
 pub use frontend::{Frontend, FrontendSpec, StepSpec};
 
 /// A front-end description that cannot be built.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FrontendError {
     #[error("invalid front-end: {0}")]
     InvalidParameter(String),
