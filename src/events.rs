@@ -36,7 +36,7 @@ pub mod export;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-pub use export::{EventFormat, EventWriter};
+pub use export::{EventFormat, EventWriter, UnknownEventFormat};
 
 /// Slack for comparing times built from floating-point frame steps.
 const TIME_SLACK_SECS: f64 = 1e-6;

@@ -13,7 +13,7 @@ pub struct InspectArgs {
     #[arg(long)]
     pub self_test: bool,
     /// ONNX Runtime execution provider for the self-test.
-    #[arg(long, value_enum, default_value_t = crate::inference::DevicePreference::Auto)]
+    #[arg(long, value_parser = super::limits::provider(), default_value_t = crate::inference::DevicePreference::Auto)]
     pub provider: crate::inference::DevicePreference,
 }
 

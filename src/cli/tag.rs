@@ -48,7 +48,7 @@ pub struct TagArgs {
     #[arg(long)]
     pub events: bool,
     /// Event list format (with --events).
-    #[arg(long, value_enum, default_value_t = EventFormat::Csv, requires = "events")]
+    #[arg(long, value_parser = super::limits::events_format(), default_value_t = EventFormat::Csv, requires = "events")]
     pub events_format: EventFormat,
     #[command(flatten)]
     pub event_args: EventArgs,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub use runtime::{runtime, LoadFailure, Runtime, Untrusted};
 pub use session::{
     CudaUnavailable, DevicePreference, FrameScores, ModelRunner, Provider, ProviderReport,
-    RunProblem, RunStep, SessionOptions,
+    RunProblem, RunStep, SessionOptions, UnknownDevicePreference,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -16,14 +16,61 @@ use crate::bundle::{
     Activation, AudioInput, Axis, Bundle, ConstantType, OutputKind, OutputSpec, OutputValues,
 };
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// What the user asked for. Its names (`auto`, `cpu`, `cuda`) are what [`FromStr`] reads
+/// and [`Display`](fmt::Display) writes, so a command line or a settings file can name one
+/// without the library knowing about either.
+///
+/// [`FromStr`]: std::str::FromStr
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DevicePreference {
     /// CUDA when it works, CPU otherwise.
     #[default]
     Auto,
     Cpu,
     Cuda,
+}
+
+impl DevicePreference {
+    /// Every preference, in the order choices are listed.
+    pub const ALL: [Self; 3] = [Self::Auto, Self::Cpu, Self::Cuda];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// What it means, where the name alone does not say.
+    pub fn help(self) -> Option<&'static str> {
+        match self {
+            Self::Auto => Some("CUDA when it works, CPU otherwise"),
+            Self::Cpu | Self::Cuda => None,
+        }
+    }
+}
+
+impl fmt::Display for DevicePreference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`DevicePreference`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider `{0}` (choose auto, cpu or cuda)")]
+pub struct UnknownDevicePreference(pub String);
+
+impl std::str::FromStr for DevicePreference {
+    type Err = UnknownDevicePreference;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|preference| preference.name() == name)
+            .ok_or_else(|| UnknownDevicePreference(name.to_string()))
+    }
 }
 
 /// The execution provider a session really uses.
