@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod bundle;
+pub mod cache;
 pub mod capture;
 pub mod cli;
 pub mod dsp;

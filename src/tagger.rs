@@ -9,7 +9,8 @@
 
 use std::path::PathBuf;
 
-use crate::bundle::{AudioInput, Bundle, InputKind};
+use crate::bundle::Bundle;
+use crate::dsp::input::{AudioInput, InputKind};
 use crate::dsp::silence::SilenceCheck;
 use crate::dsp::stream::WindowStream;
 use crate::events::{Decision, EventDetector};

@@ -19,7 +19,7 @@ const CLIPS: [&str; 6] = ["whistle", "flute440", "noise", "drums", "chirp", "spe
 fn bundle_dir() -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("LIVETAG_BIRDNET_BUNDLE")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| livetag::inference::runtime::cache_dir().join("models/birdnet-v2.4"));
+        .unwrap_or_else(|| livetag::cache::cache_dir().join("models/birdnet-v2.4"));
     dir.join("bundle.toml").is_file().then_some(dir)
 }
 

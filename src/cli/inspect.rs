@@ -2,7 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ModelArgs;
-use crate::bundle::{Bundle, InputKind};
+use crate::bundle::Bundle;
+use crate::dsp::input::InputKind;
 use crate::inference::profile::ModelCard;
 
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::Context;
 
 use crate::bundle::{catalog, Bundle};
-use crate::inference::runtime::user_cache_dir;
+use crate::cache::user_cache_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelsArgs {

@@ -4,6 +4,7 @@
 mod fastlog;
 pub mod filterbank;
 pub mod frontend;
+pub mod input;
 pub mod silence;
 mod simd;
 pub mod stft;

@@ -7,6 +7,8 @@
 //! is never searched, and a library is loaded only when it, its folder and ONNX Runtime's
 //! plug-ins beside it are owned by the user (or root) and not writable by every user.
 //!
+//! [`user_cache_dir`]: crate::cache::user_cache_dir
+//!
 //! ONNX Runtime's telemetry is switched off before the library loads (see [`runtime`]).
 
 use std::io;
@@ -75,40 +77,10 @@ pub struct RuntimeLibrary {
     pub source: LibrarySource,
 }
 
-fn non_empty_var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The user's own livetag cache: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else
-/// `$HOME/.cache/livetag`; `None` when none of them is set (an `XDG_CACHE_HOME` or `HOME`
-/// that is not an absolute path counts as unset). The library is looked up only here.
-pub fn user_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = non_empty_var("LIVETAG_CACHE_DIR").filter(|dir| dir.is_absolute()) {
-        return Some(dir);
-    }
-    non_empty_var("XDG_CACHE_HOME")
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| {
-            non_empty_var("HOME")
-                .filter(|home| home.is_absolute())
-                .map(|home| home.join(".cache"))
-        })
-        .map(|base| base.join("livetag"))
-}
-
-/// livetag's cache for data (models, downloads): [`user_cache_dir`], else
-/// `$TMPDIR/livetag`. Never a place code is loaded from: the ONNX Runtime library is looked
-/// up in [`user_cache_dir`] only.
-pub fn cache_dir() -> PathBuf {
-    user_cache_dir().unwrap_or_else(|| std::env::temp_dir().join("livetag"))
-}
-
 /// Where the setup script puts the library and its provider plug-ins; `None` when the user
 /// has no cache folder (no `HOME`).
 pub fn cached_library_dir() -> Option<PathBuf> {
-    user_cache_dir().map(|dir| dir.join(format!("onnxruntime-{ORT_VERSION}")))
+    crate::cache::user_cache_dir().map(|dir| dir.join(format!("onnxruntime-{ORT_VERSION}")))
 }
 
 fn library_file_names() -> [String; 2] {
@@ -140,7 +112,9 @@ fn find_in(dir: &Path) -> Option<PathBuf> {
 pub fn find_library(explicit: Option<&Path>) -> Result<RuntimeLibrary, InferenceError> {
     let given = explicit
         .map(|path| (path.to_path_buf(), LibrarySource::Flag))
-        .or_else(|| non_empty_var("ORT_DYLIB_PATH").map(|path| (path, LibrarySource::EnvVar)));
+        .or_else(|| {
+            crate::cache::env_path("ORT_DYLIB_PATH").map(|path| (path, LibrarySource::EnvVar))
+        });
     if let Some((path, source)) = given {
         return trusted(&path, source);
     }

@@ -12,9 +12,8 @@ use ort::value::{DynValue, Tensor, TensorRef};
 
 use super::runtime::Runtime;
 use super::InferenceError;
-use crate::bundle::{
-    Activation, AudioInput, Axis, Bundle, ConstantType, OutputKind, OutputSpec, OutputValues,
-};
+use crate::bundle::{Activation, Bundle, ConstantType, OutputKind, OutputSpec, OutputValues};
+use crate::dsp::input::{AudioInput, Axis};
 
 /// What the user asked for. Its names (`auto`, `cpu`, `cuda`) are what [`FromStr`] reads
 /// and [`Display`](fmt::Display) writes, so a command line or a settings file can name one
