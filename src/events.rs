@@ -407,7 +407,7 @@ struct ClassTrack {
 /// seconds). After a gap in a live stream (windows dropped), call
 /// [`EventDetector::finish`] to decide what was open and start afresh.
 ///
-/// Live use: give each frame of [`crate::tagger::FrameStitcher`] to
+/// Live use: give each frame of [`crate::scores::FrameStitcher`] to
 /// [`EventDetector::push`]; log every returned [`Decision`] (its `Display` is one line);
 /// draw [`EventDetector::open_events`] as events in progress and
 /// [`EventDetector::filtered`] as the smoothed track the thresholds see, both

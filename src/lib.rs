@@ -18,6 +18,7 @@ pub mod events;
 pub mod inference;
 pub mod ontology;
 pub mod pipeline;
+pub mod scores;
 pub mod tagger;
 pub mod ui;
 

@@ -12,7 +12,8 @@ mod common;
 use common::{floats, max_abs_diff, read_json, repo};
 use livetag::bundle::Bundle;
 use livetag::inference::{ModelRunner, SessionOptions};
-use livetag::tagger::{tag_samples, top_k, TagSettings};
+use livetag::scores::top_k;
+use livetag::tagger::{tag_samples, TagSettings};
 
 const CLIPS: [&str; 6] = ["whistle", "flute440", "noise", "drums", "chirp", "speech"];
 

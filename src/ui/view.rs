@@ -13,7 +13,7 @@ use super::spectrogram::{ColourScale, ScrollingImage};
 use crate::events::{Decision, Event, EventDetector, EventSettings};
 use crate::ontology::{ClassFilter, Hierarchy, Ranked, TopKMode};
 use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent, ProbabilityTrail};
-use crate::tagger::FrameStitcher;
+use crate::scores::FrameStitcher;
 
 /// Timing figures are percentiles over this many recent windows.
 const TIMING_WINDOWS: usize = 500;
