@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::events::Event;
+use crate::sed::Event;
 
 /// Slack for comparing times.
 const TIME_SLACK_SECS: f64 = 1e-6;

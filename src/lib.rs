@@ -2,10 +2,11 @@
 //!
 //! Live data flows [`capture`] (audio thread) -> [`pipeline`] (DSP thread: [`dsp`]
 //! front-end and windows; inference thread: [`inference`], ONNX Runtime) -> [`ui`] (the
-//! window) or `livetag listen --headless`. Files take [`audio`] -> [`tagger`]; [`events`]
-//! turns framewise output into sound events, [`eval`] scores a model against a reference
-//! list. [`bundle`] describes a model; [`cli`] is the command-line front door. See
-//! `docs/ARCHITECTURE.md` for threads and ownership.
+//! window) or `livetag listen --headless`. Files take [`audio`] -> [`tagger`]; [`sed`]
+//! (sound event detection) turns framewise output into sound events, [`eval`] scores a
+//! model against a reference list; [`scores`] is what both paths do with scores. [`bundle`]
+//! describes a model; [`cli`] is the command-line front door. See `docs/ARCHITECTURE.md`
+//! for threads and ownership.
 
 pub mod audio;
 pub mod bundle;
@@ -14,11 +15,11 @@ pub mod capture;
 pub mod cli;
 pub mod dsp;
 pub mod eval;
-pub mod events;
 pub mod inference;
 pub mod ontology;
 pub mod pipeline;
 pub mod scores;
+pub mod sed;
 pub mod tagger;
 pub mod ui;
 

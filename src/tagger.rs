@@ -15,9 +15,9 @@ use crate::bundle::Bundle;
 use crate::dsp::input::{AudioInput, InputKind};
 use crate::dsp::silence::SilenceCheck;
 use crate::dsp::stream::WindowStream;
-use crate::events::{Decision, EventDetector};
 use crate::inference::{FrameScores, InferenceError, ModelRunner, Provider};
 use crate::scores::{FrameRow, FrameStitcher};
+use crate::sed::{Decision, EventDetector};
 
 /// Scores of one window.
 #[derive(Debug, Clone, PartialEq)]

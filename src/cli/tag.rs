@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::sed::{require_framewise, EventArgs};
 use super::{ModelArgs, TopKArgs};
 use crate::bundle::Bundle;
-use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::inference::ModelRunner;
 use crate::ontology::TopK;
+use crate::sed::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::tagger::{
     detect_events_file, tag_file, FileProgress, TagFileError, TagSettings, WindowScores,
 };

@@ -10,10 +10,10 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
-use crate::events::{Decision, Event, EventDetector, EventSettings};
 use crate::ontology::{ClassFilter, Hierarchy, Ranked, TopKMode};
 use crate::pipeline::{DisplayInfo, LiveScores, Percentiles, PipelineEvent, ProbabilityTrail};
 use crate::scores::FrameStitcher;
+use crate::sed::{Decision, Event, EventDetector, EventSettings};
 
 /// Timing figures are percentiles over this many recent windows.
 const TIMING_WINDOWS: usize = 500;

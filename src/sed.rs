@@ -47,7 +47,7 @@ const TIME_SLACK_SECS: f64 = 1e-6;
 pub const MAX_MEDIAN_FRAMES: usize = 1001;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EventsError {
+pub enum SedError {
     /// `what` names the settings ("defaults", a label).
     #[error("{what}: {problem}")]
     Settings {
@@ -63,7 +63,7 @@ pub enum EventsError {
     },
 }
 
-/// Why a class's settings are refused ([`EventsError::Settings`]).
+/// Why a class's settings are refused ([`SedError::Settings`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SettingsProblem {
     #[error("thresholds must be numbers, got on {on} and off {off}")]
@@ -82,7 +82,7 @@ pub enum SettingsProblem {
     NoSuchClass { index: usize, labels: usize },
 }
 
-/// Why a `LABEL:key=value,...` override does not parse ([`EventsError::Override`]).
+/// Why a `LABEL:key=value,...` override does not parse ([`SedError::Override`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OverrideProblem {
     #[error("expected LABEL:key=value,... (keys: on, off, median, min, gap)")]
@@ -128,9 +128,9 @@ impl Default for ClassSettings {
 
 impl ClassSettings {
     /// Checks the settings; `what` names them in the error ("defaults", a label).
-    pub fn validate(&self, what: &str) -> Result<(), EventsError> {
+    pub fn validate(&self, what: &str) -> Result<(), SedError> {
         let bad = |problem: SettingsProblem| {
-            Err(EventsError::Settings {
+            Err(SedError::Settings {
                 what: what.to_string(),
                 problem,
             })
@@ -214,10 +214,10 @@ impl ClassOverride {
 }
 
 impl std::str::FromStr for ClassOverride {
-    type Err = EventsError;
+    type Err = SedError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |problem: OverrideProblem| EventsError::Override {
+        let bad = |problem: OverrideProblem| SedError::Override {
             text: text.to_string(),
             problem,
         };
@@ -443,9 +443,9 @@ impl EventDetector {
         labels: Vec<String>,
         frame_rate_hz: f64,
         settings: &EventSettings,
-    ) -> Result<Self, EventsError> {
+    ) -> Result<Self, SedError> {
         if !(frame_rate_hz > 0.0 && frame_rate_hz.is_finite()) {
-            return Err(EventsError::FrameRate(frame_rate_hz));
+            return Err(SedError::FrameRate(frame_rate_hz));
         }
         settings.default.validate("default event settings")?;
         let mut resolved = Vec::with_capacity(labels.len());
@@ -455,7 +455,7 @@ impl EventDetector {
             resolved.push(class);
         }
         if let Some(&index) = settings.per_class.keys().find(|&&i| i >= labels.len()) {
-            return Err(EventsError::Settings {
+            return Err(SedError::Settings {
                 what: "event settings".into(),
                 problem: SettingsProblem::NoSuchClass {
                     index,
