@@ -26,7 +26,7 @@ fn bundles() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    let birdnet = livetag::inference::runtime::cache_dir().join("models/birdnet-v2.4");
+    let birdnet = livetag::cache::cache_dir().join("models/birdnet-v2.4");
     if birdnet.join("bundle.toml").is_file() {
         dirs.push(birdnet);
     }

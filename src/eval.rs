@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::events::Event;
+use crate::sed::Event;
 
 /// Slack for comparing times.
 const TIME_SLACK_SECS: f64 = 1e-6;
@@ -45,19 +45,20 @@ pub const MAX_LIST_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("{}: {source}", path.display())]
+    /// The list could not be read; the I/O error is the source.
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: line {line}: {reason}", path.display())]
+    #[error("{}: line {line}: {problem}", path.display())]
     Line {
         path: PathBuf,
         line: usize,
-        reason: String,
+        problem: LineProblem,
     },
-    #[error("{}: {reason}", path.display())]
-    List { path: PathBuf, reason: String },
+    #[error("{}: {problem}", path.display())]
+    List { path: PathBuf, problem: ListProblem },
     /// Refused before it is opened: a named pipe nobody writes to would block forever.
     #[error("{}: not a regular file ({kind})", path.display())]
     NotRegularFile { path: PathBuf, kind: &'static str },
@@ -75,6 +76,44 @@ pub enum EvalError {
         count: usize,
         hint: String,
     },
+}
+
+/// Why a reference list as a whole is refused ([`EvalError::List`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListProblem {
+    #[error("the list is empty; it needs a header")]
+    Empty,
+    #[error("the header {header:?} has no `file` (or `filename`) column")]
+    NoFileColumn { header: Vec<String> },
+    #[error("the header {header:?} needs `file,label` (tagging) or `file,onset,offset,event_label` (event detection)")]
+    NoLabelColumns { header: Vec<String> },
+    #[error("the list names no files")]
+    NoFiles,
+}
+
+/// Why one line of a reference list is refused ([`EvalError::Line`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LineProblem {
+    #[error("a quoted field is not closed")]
+    UnclosedQuote,
+    /// `detail` names the extra fields or the missing columns.
+    #[error("has {fields} fields, the header has {columns} ({detail})")]
+    FieldCount {
+        fields: usize,
+        columns: usize,
+        detail: String,
+    },
+    #[error("the file is empty")]
+    EmptyFile,
+    /// `what` is "onset" or "offset".
+    #[error("{what} `{text}` is not a time in seconds (>= 0)")]
+    NotSeconds { what: &'static str, text: String },
+    #[error("offset {offset_secs} is before onset {onset_secs}")]
+    OffsetBeforeOnset { onset_secs: f64, offset_secs: f64 },
+    #[error("the event label is empty")]
+    EmptyLabel,
+    #[error("{name} is already listed on line {first}; tagging lists give one label per file")]
+    Repeated { name: String, first: usize },
 }
 
 /// A tagging / classification reference: one labelled file.
@@ -175,23 +214,21 @@ pub fn parse_list(
     labels: &[String],
 ) -> Result<ReferenceList, EvalError> {
     let base = path.parent().unwrap_or(Path::new(""));
-    let list_error = |reason: String| EvalError::List {
+    let list_error = |problem: ListProblem| EvalError::List {
         path: path.to_path_buf(),
-        reason,
+        problem,
     };
-    let line_error = |line: usize, reason: String| EvalError::Line {
+    let line_error = |line: usize, problem: LineProblem| EvalError::Line {
         path: path.to_path_buf(),
         line,
-        reason,
+        problem,
     };
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty());
-    let (header_line, header) = lines
-        .next()
-        .ok_or_else(|| list_error("the list is empty; it needs a header".into()))?;
+    let (header_line, header) = lines.next().ok_or_else(|| list_error(ListProblem::Empty))?;
     let tabs = header.contains('\t') && !header.contains(',');
     let header = split_row(header, tabs).map_err(|r| line_error(header_line, r))?;
     let column = |names: &[&str]| {
@@ -200,9 +237,9 @@ pub fn parse_list(
             .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
     };
     let file_col = column(&["file", "filename"]).ok_or_else(|| {
-        list_error(format!(
-            "the header {header:?} has no `file` (or `filename`) column"
-        ))
+        list_error(ListProblem::NoFileColumn {
+            header: header.clone(),
+        })
     })?;
     let label_index = |line: usize, label: &str| {
         labels
@@ -244,11 +281,11 @@ pub fn parse_list(
         };
         Err(line_error(
             line,
-            format!(
-                "has {} fields, the header has {} ({detail})",
-                row.len(),
-                header.len()
-            ),
+            LineProblem::FieldCount {
+                fields: row.len(),
+                columns: header.len(),
+                detail,
+            },
         ))
     };
     let field = |row: &[String], col: usize| row[col].trim().to_string();
@@ -261,7 +298,7 @@ pub fn parse_list(
             let row = split(text, line)?;
             let name = field(&row, file_col);
             if name.is_empty() {
-                return Err(line_error(line, "the file is empty".into()));
+                return Err(line_error(line, LineProblem::EmptyFile));
             }
             let (onset, offset, label) = (
                 field(&row, onset_col),
@@ -280,14 +317,17 @@ pub fn parse_list(
             if onset.is_empty() && offset.is_empty() && label.is_empty() {
                 continue; // a file without events
             }
-            let seconds = |what: &str, text: &str| {
+            let seconds = |what: &'static str, text: &str| {
                 text.parse::<f64>()
                     .ok()
                     .filter(|v| v.is_finite() && *v >= 0.0)
                     .ok_or_else(|| {
                         line_error(
                             line,
-                            format!("{what} `{text}` is not a time in seconds (>= 0)"),
+                            LineProblem::NotSeconds {
+                                what,
+                                text: text.to_string(),
+                            },
                         )
                     })
             };
@@ -296,11 +336,14 @@ pub fn parse_list(
             if offset_secs < onset_secs {
                 return Err(line_error(
                     line,
-                    format!("offset {offset_secs} is before onset {onset_secs}"),
+                    LineProblem::OffsetBeforeOnset {
+                        onset_secs,
+                        offset_secs,
+                    },
                 ));
             }
             if label.is_empty() {
-                return Err(line_error(line, "the event label is empty".into()));
+                return Err(line_error(line, LineProblem::EmptyLabel));
             }
             files[index].events.push(ReferenceEvent {
                 label_index: label_index(line, &label)?,
@@ -309,15 +352,15 @@ pub fn parse_list(
             });
         }
         if files.is_empty() {
-            return Err(list_error("the list names no files".into()));
+            return Err(list_error(ListProblem::NoFiles));
         }
         return Ok(ReferenceList::Events(files));
     }
 
     let label_col = column(&["label", "scene_label"]).ok_or_else(|| {
-        list_error(format!(
-            "the header {header:?} needs `file,label` (tagging) or `file,onset,offset,event_label` (event detection)"
-        ))
+        list_error(ListProblem::NoLabelColumns {
+            header: header.clone(),
+        })
     })?;
     let mut items: Vec<TagReference> = Vec::new();
     // The line each file was first listed on: lists run to millions of rows.
@@ -327,14 +370,15 @@ pub fn parse_list(
         let name = field(&row, file_col);
         let label = field(&row, label_col);
         if name.is_empty() {
-            return Err(line_error(line, "the file is empty".into()));
+            return Err(line_error(line, LineProblem::EmptyFile));
         }
         if let Some(first) = first_line.get(&name) {
             return Err(line_error(
                 line,
-                format!(
-                    "{name} is already listed on line {first}; tagging lists give one label per file"
-                ),
+                LineProblem::Repeated {
+                    name,
+                    first: *first,
+                },
             ));
         }
         first_line.insert(name.clone(), line);
@@ -346,7 +390,7 @@ pub fn parse_list(
         });
     }
     if items.is_empty() {
-        return Err(list_error("the list names no files".into()));
+        return Err(list_error(ListProblem::NoFiles));
     }
     Ok(ReferenceList::Tags(items))
 }
@@ -373,7 +417,7 @@ fn label_hint(label: &str, labels: &[String]) -> String {
 }
 
 /// Splits one CSV row (RFC 4180 quotes), or one tab-separated row.
-fn split_row(line: &str, tabs: bool) -> Result<Vec<String>, String> {
+fn split_row(line: &str, tabs: bool) -> Result<Vec<String>, LineProblem> {
     if tabs {
         return Ok(line.split('\t').map(str::to_string).collect());
     }
@@ -403,7 +447,7 @@ fn split_row(line: &str, tabs: bool) -> Result<Vec<String>, String> {
         }
     }
     if quoted {
-        return Err("a quoted field is not closed".into());
+        return Err(LineProblem::UnclosedQuote);
     }
     fields.push(field);
     Ok(fields)

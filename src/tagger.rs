@@ -6,14 +6,18 @@
 //! window at a time. [`tag_samples_with_frames`] also hands over the bundle's framewise
 //! output, frame by frame, at absolute times ([`FrameStitcher`] says which window each
 //! frame comes from when windows overlap).
+//!
+//! [`FrameStitcher`]: crate::scores::FrameStitcher
 
 use std::path::PathBuf;
 
-use crate::bundle::{AudioInput, Bundle, InputKind};
+use crate::bundle::Bundle;
+use crate::dsp::input::{AudioInput, InputKind};
 use crate::dsp::silence::SilenceCheck;
 use crate::dsp::stream::WindowStream;
-use crate::events::{Decision, EventDetector};
 use crate::inference::{FrameScores, InferenceError, ModelRunner, Provider};
+use crate::scores::{FrameRow, FrameStitcher};
+use crate::sed::{Decision, EventDetector};
 
 /// Scores of one window.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,83 +63,6 @@ pub fn default_batch_size(provider: Provider) -> usize {
     }
 }
 
-/// One row of a framewise output: one probability per label at an absolute time.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FrameRow<'a> {
-    /// Position on the output's frame grid: `round(window start * frame rate) + frame`.
-    /// Strictly increasing along a stream.
-    pub index: u64,
-    /// Start of the frame, in seconds of input audio: window start + frame / frame rate.
-    pub time_secs: f64,
-    /// One probability per label (after the output's activation).
-    pub scores: &'a [f32],
-}
-
-/// Turns per-window framewise outputs into one stream of frames.
-///
-/// Rule for overlapping windows: **each frame is taken once, from the first window that
-/// covers it**; a later window only contributes the frames past the last one already
-/// given (frame positions are compared on the output's grid, `round(start * rate) + k`).
-/// Why not average the overlaps: averaging must hold every frame back until the last
-/// window covering it has been scored (`window - hop` later, 0.5 s for a 1 s window at
-/// 0.5 s hop), which the live detector cannot afford, and it would make the live and file
-/// results differ. First-come keeps one rule for both, adds no delay, and with
-/// `hop = window` it is exactly the model's output. Its cost: the frames at a window's end
-/// see less right-hand context than they would in the middle of the next window.
-/// Frames starting at or after `end_secs` (the silence a short file or a stateful model's
-/// tail is padded with) are dropped.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FrameStitcher {
-    frame_rate_hz: f64,
-    end_secs: f64,
-    next_index: u64,
-}
-
-impl FrameStitcher {
-    /// `end_secs`: where the real audio ends (`f64::INFINITY` for a live stream).
-    pub fn new(frame_rate_hz: f64, end_secs: f64) -> Self {
-        Self {
-            frame_rate_hz,
-            end_secs,
-            next_index: 0,
-        }
-    }
-
-    pub fn frame_rate_hz(&self) -> f64 {
-        self.frame_rate_hz
-    }
-
-    /// Forgets which frames were given, for a new stream.
-    pub fn reset(&mut self) {
-        self.next_index = 0;
-    }
-
-    /// Hands over the frames of one window (`frames.len()` a multiple of `n_classes`)
-    /// that no earlier window covered.
-    pub fn window(
-        &mut self,
-        start_secs: f64,
-        frames: &[f32],
-        n_classes: usize,
-        mut on_frame: impl FnMut(FrameRow<'_>),
-    ) {
-        let first = (start_secs * self.frame_rate_hz).round().max(0.0) as u64;
-        for (k, scores) in frames.chunks_exact(n_classes.max(1)).enumerate() {
-            let index = first + k as u64;
-            let time_secs = start_secs + k as f64 / self.frame_rate_hz;
-            if index < self.next_index || time_secs >= self.end_secs {
-                continue;
-            }
-            self.next_index = index + 1;
-            on_frame(FrameRow {
-                index,
-                time_secs,
-                scores,
-            });
-        }
-    }
-}
-
 /// Where framewise rows go, when the caller wants them.
 ///
 /// A stream's end is known only when it ends, so a window with frames at or past the audio
@@ -165,7 +92,7 @@ impl FrameSink<'_> {
     /// Whether every frame of a window starting at `start_secs` lies in the audio so far.
     fn settled(&self, start_secs: f64, frames: usize) -> bool {
         frames == 0
-            || start_secs + (frames - 1) as f64 / self.stitcher.frame_rate_hz < self.known_secs
+            || start_secs + (frames - 1) as f64 / self.stitcher.frame_rate_hz() < self.known_secs
     }
 
     /// Window `index` of the batch just scored.
@@ -195,7 +122,7 @@ impl FrameSink<'_> {
 
     /// The audio ends at `end_secs`: stitches every waiting window.
     fn finish(&mut self, end_secs: f64, n_classes: usize) {
-        self.stitcher.end_secs = end_secs;
+        self.stitcher.set_end_secs(end_secs);
         for (start_secs, frames) in self.waiting.drain(..) {
             self.stitcher
                 .window(start_secs, &frames, n_classes, &mut *self.on_frame);
@@ -273,14 +200,6 @@ impl Batcher<'_, '_> {
         }
         Ok(())
     }
-}
-
-/// Indices of the `k` best scores, best first.
-pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    order.truncate(k);
-    order
 }
 
 /// Samples the stream needs so that at least `min_rows` rows exist.
@@ -609,8 +528,18 @@ fn add_window(
 pub enum SelfTestError {
     #[error("{name} has no [reference] pair to test against")]
     NoReference { name: String },
-    #[error("{}: {reason}", path.display())]
-    Reference { path: PathBuf, reason: String },
+    /// The reference pair breaks a rule, or does not fit what the model gives.
+    #[error("{}: {problem}", path.display())]
+    Reference {
+        path: PathBuf,
+        problem: ReferenceProblem,
+    },
+    /// The reference scores file is not the JSON it should be.
+    #[error("{}: not a reference scores file (JSON whose `scores` hold one row per window)", path.display())]
+    ReferenceJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
     #[error(transparent)]
@@ -618,6 +547,26 @@ pub enum SelfTestError {
     /// The reference scores file is not a regular file, or too large.
     #[error(transparent)]
     File(#[from] crate::bundle::BundleError),
+}
+
+/// Why a bundle's reference pair cannot be tested against ([`SelfTestError::Reference`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReferenceProblem {
+    #[error(
+        "`reference.tolerance` {tolerance:e} must be above 0 and at most {}",
+        crate::bundle::MAX_REFERENCE_TOLERANCE
+    )]
+    Tolerance { tolerance: f32 },
+    #[error("no reference windows: `scores` must hold one row per window")]
+    NoWindows,
+    #[error("expects {expected} windows but the reference audio gives {actual}")]
+    WindowCount { expected: usize, actual: usize },
+    #[error("window {window} has {expected} scores, the model gives {actual}")]
+    ScoreCount {
+        window: usize,
+        expected: usize,
+        actual: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -663,27 +612,26 @@ pub fn self_test(
     {
         return Err(SelfTestError::Reference {
             path: bundle.spec_path.clone(),
-            reason: format!(
-                "`reference.tolerance` {tolerance:e} must be above 0 and at most {}",
-                crate::bundle::MAX_REFERENCE_TOLERANCE
-            ),
+            problem: ReferenceProblem::Tolerance { tolerance },
         });
     }
     let expected_path = bundle.dir.join(&reference.expected);
-    let bad = |reason: String| SelfTestError::Reference {
+    let bad = |problem: ReferenceProblem| SelfTestError::Reference {
         path: expected_path.clone(),
-        reason,
+        problem,
     };
     let text = crate::bundle::read_text(
         &expected_path,
         "reference scores",
         crate::bundle::MAX_TEXT_BYTES,
     )?;
-    let expected: ExpectedScores = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let expected: ExpectedScores =
+        serde_json::from_str(&text).map_err(|source| SelfTestError::ReferenceJson {
+            path: expected_path.clone(),
+            source,
+        })?;
     if expected.scores.is_empty() {
-        return Err(bad(
-            "no reference windows: `scores` must hold one row per window".into(),
-        ));
+        return Err(bad(ReferenceProblem::NoWindows));
     }
     let samples = crate::audio::load_mono(
         &bundle.dir.join(&reference.audio),
@@ -703,20 +651,19 @@ pub fn self_test(
         |w| actual.push(w.scores),
     )?;
     if actual.len() != expected.scores.len() {
-        return Err(bad(format!(
-            "expects {} windows but the reference audio gives {}",
-            expected.scores.len(),
-            actual.len()
-        )));
+        return Err(bad(ReferenceProblem::WindowCount {
+            expected: expected.scores.len(),
+            actual: actual.len(),
+        }));
     }
     let mut max_abs_diff = 0.0f32;
     for (row, (want, got)) in expected.scores.iter().zip(&actual).enumerate() {
         if want.len() != got.len() {
-            return Err(bad(format!(
-                "window {row} has {} scores, the model gives {}",
-                want.len(),
-                got.len()
-            )));
+            return Err(bad(ReferenceProblem::ScoreCount {
+                window: row,
+                expected: want.len(),
+                actual: got.len(),
+            }));
         }
         for (a, b) in want.iter().zip(got) {
             let diff = (a - b).abs();
@@ -733,51 +680,4 @@ pub fn self_test(
         max_abs_diff,
         tolerance,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// (index, time, first score) of every frame handed over.
-    fn stitch(
-        stitcher: &mut FrameStitcher,
-        start_secs: f64,
-        frames: &[f32],
-    ) -> Vec<(u64, f64, f32)> {
-        let mut out = Vec::new();
-        stitcher.window(start_secs, frames, 2, |f| {
-            out.push((f.index, (f.time_secs * 1e9).round() / 1e9, f.scores[0]))
-        });
-        out
-    }
-
-    #[test]
-    fn each_frame_comes_once_from_the_first_window_covering_it() {
-        // 10 frames per second, 2 classes, windows of 4 frames every 2.
-        let mut s = FrameStitcher::new(10.0, f64::INFINITY);
-        let w0 = [0.0, 9.0, 0.1, 9.0, 0.2, 9.0, 0.3, 9.0];
-        let w1 = [1.2, 9.0, 1.3, 9.0, 1.4, 9.0, 1.5, 9.0];
-        assert_eq!(
-            stitch(&mut s, 0.0, &w0),
-            [(0, 0.0, 0.0), (1, 0.1, 0.1), (2, 0.2, 0.2), (3, 0.3, 0.3)]
-        );
-        // Frames 2 and 3 were given by the first window: only 4 and 5 are new.
-        assert_eq!(stitch(&mut s, 0.2, &w1), [(4, 0.4, 1.4), (5, 0.5, 1.5)]);
-        // A tail window aligned to the end of the audio, off the frame grid: it starts at
-        // 0.37 s, position round(3.7) = 4, so its frames 2 and 3 are new, at its own times.
-        assert_eq!(stitch(&mut s, 0.37, &w1), [(6, 0.57, 1.4), (7, 0.67, 1.5)]);
-        s.reset();
-        assert_eq!(stitch(&mut s, 0.2, &w1).len(), 4);
-    }
-
-    #[test]
-    fn frames_of_the_padding_after_the_audio_are_dropped() {
-        let mut s = FrameStitcher::new(10.0, 0.25);
-        let w = [0.0, 0.0, 0.1, 0.0, 0.2, 0.0, 0.3, 0.0];
-        assert_eq!(
-            stitch(&mut s, 0.0, &w),
-            [(0, 0.0, 0.0), (1, 0.1, 0.1), (2, 0.2, 0.2)]
-        );
-    }
 }

@@ -12,14 +12,15 @@ mod common;
 use common::{floats, max_abs_diff, read_json, repo};
 use livetag::bundle::Bundle;
 use livetag::inference::{ModelRunner, SessionOptions};
-use livetag::tagger::{tag_samples, top_k, TagSettings};
+use livetag::scores::top_k;
+use livetag::tagger::{tag_samples, TagSettings};
 
 const CLIPS: [&str; 6] = ["whistle", "flute440", "noise", "drums", "chirp", "speech"];
 
 fn bundle_dir() -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("LIVETAG_BIRDNET_BUNDLE")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| livetag::inference::runtime::cache_dir().join("models/birdnet-v2.4"));
+        .unwrap_or_else(|| livetag::cache::cache_dir().join("models/birdnet-v2.4"));
     dir.join("bundle.toml").is_file().then_some(dir)
 }
 

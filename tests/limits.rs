@@ -419,21 +419,28 @@ fn nan_or_absurd_samples_are_bad_audio_naming_the_file_and_time() {
     assert_eq!(audio.samples[400], 10.0);
 }
 
-/// An error whose message already quotes its OS cause says it once, not twice.
+/// An error whose cause is an OS error says it once, not twice, and does say it: the
+/// error's own message leaves it out, the chain printed adds it.
 #[test]
 fn the_os_error_is_printed_once() {
-    let out = common::livetag()
-        .args(["eval", "/nonexistent/list.csv", "--model"])
-        .arg(common::repo().join("tests/models/tiny-tone"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(
-        stderr.matches("No such file or directory").count(),
-        1,
-        "{stderr}"
-    );
+    for command in [
+        ["eval", "/nonexistent/list.csv"],
+        ["tag", "/nonexistent/a.wav"],
+    ] {
+        let out = common::livetag()
+            .args(command)
+            .arg("--model")
+            .arg(common::repo().join("tests/models/tiny-tone"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert_eq!(
+            stderr.matches("No such file or directory").count(),
+            1,
+            "{command:?}: {stderr}"
+        );
+    }
 }
 
 /// A file the decoder library panics on (found by tests/fuzz.rs) is a corrupt file, said

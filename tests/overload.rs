@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
-use livetag::bundle::{AudioInput, Axis, Bundle, InputKind};
+use livetag::bundle::Bundle;
 use livetag::capture::{capture_ring, RING_SECONDS};
+use livetag::dsp::input::{AudioInput, Axis, InputKind};
 use livetag::inference::InferenceError;
 use livetag::pipeline::{
     LiveMessage, LiveScores, Pipeline, PipelineConfig, PipelineStats, Role, Scorer, Track,

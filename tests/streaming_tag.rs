@@ -2,14 +2,18 @@
 //! exactly what the whole-file path gives (`load_mono` then `tag_samples`): the same
 //! windows, the same start and end times and bit-identical scores, for files whose tails
 //! land on every window-alignment case, with and without resampling, for a features model,
-//! a waveform model and a stateful one.
+//! a waveform model and a stateful one. And the windows of the shipped bundles' streams
+//! are flagged silent exactly when the audio is digital silence.
 
 mod common;
 
 use std::path::Path;
 
 use common::repo;
-use livetag::bundle::{AudioInput, Bundle, InputKind};
+use livetag::bundle::Bundle;
+use livetag::dsp::input::{AudioInput, InputKind};
+use livetag::dsp::silence::SilenceCheck;
+use livetag::dsp::stream::WindowStream;
 use livetag::inference::{ModelRunner, SessionOptions};
 use livetag::tagger::{tag_file, tag_samples, TagSettings, WindowScores};
 
@@ -246,4 +250,44 @@ fn nan_part_way_is_an_error_naming_the_file_and_time() {
         "{message}"
     );
     assert!(!windows.is_empty() && windows.iter().all(|w| w.end_secs <= 20.0));
+}
+
+/// Each window of `samples`, silent or not, as the tagger flags them.
+fn silent_windows(input: &AudioInput, samples: &[f32]) -> Vec<bool> {
+    let check = SilenceCheck::new(input);
+    let mut stream = WindowStream::new(input, input.hop_rows, false, false);
+    let mut silent = Vec::new();
+    stream.push(samples, |w| silent.push(check.is_silent(w.data)));
+    stream.finish(|w| silent.push(check.is_silent(w.data)));
+    silent
+}
+
+/// Real front-ends (mel dB, musicnn's log mel, a waveform model's samples): what digital
+/// silence makes is silent, and a tone at -80 dBFS is not. No ONNX Runtime needed.
+#[test]
+fn digital_silence_is_silent_and_any_sound_is_not() {
+    for bundle in [
+        "tests/models/tiny-tone",
+        "models/musicnn-mtt",
+        "models/ced-tiny",
+    ] {
+        let bundle = Bundle::load(&repo().join(bundle)).unwrap();
+        let input = bundle.input.clone();
+        let rate = input.sample_rate_hz as usize;
+        // Two windows' worth: silence, then a faint tone at -80 dBFS.
+        let seconds = 2.0 * input.window_rows as f64 * input.seconds_per_row();
+        let n = (seconds * rate as f64).ceil() as usize + rate;
+        let silence = vec![0.0f32; n];
+        let faint: Vec<f32> = (0..n)
+            .map(|i| 1e-4 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / rate as f32).sin())
+            .collect();
+        let quiet = silent_windows(&input, &silence);
+        assert!(
+            !quiet.is_empty() && quiet.iter().all(|&s| s),
+            "{}: {quiet:?}",
+            bundle.name()
+        );
+        let heard = silent_windows(&input, &faint);
+        assert!(heard.iter().all(|&s| !s), "{}: {heard:?}", bundle.name());
+    }
 }

@@ -17,7 +17,8 @@
 mod common;
 
 use common::{floats, max_abs_diff, open_shipped, read_json, repo, tag_windows};
-use livetag::tagger::{top_k, TagSettings};
+use livetag::scores::top_k;
+use livetag::tagger::TagSettings;
 
 const CLIPS: [&str; 7] = [
     "whistle", "flute440", "noise", "drums", "chirp", "speech", "silence",

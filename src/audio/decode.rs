@@ -13,7 +13,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use super::{AudioError, DecodedAudio, MAX_SAMPLE_MAGNITUDE};
+use super::{AudioError, DecodeProblem, DecodedAudio, MAX_SAMPLE_MAGNITUDE};
 
 /// How many undecodable packets are tolerated per file. A handful of damaged mp3 frames
 /// should not lose a whole recording, but a file that keeps failing is not audio we trust.
@@ -22,8 +22,6 @@ const MAX_BAD_PACKETS: usize = 16;
 /// Upper bound on the up-front allocation taken from the container's frame count, which
 /// comes from the file header and so cannot be trusted (about 10 minutes at 48 kHz).
 const MAX_PREALLOCATED_FRAMES: u64 = 1 << 25;
-
-const TRUNCATED_BEFORE_AUDIO: &str = "file ends before its first complete audio packet";
 
 /// Decodes the first decodable audio track of `path` and mixes it down to mono.
 ///
@@ -90,7 +88,9 @@ pub struct FileDecoder {
     track: OpenTrack,
     mix: MonoMix,
     bad_packets: usize,
-    last_bad_reason: String,
+    /// The last packet's decoding error, kept as the source of the error if decoding
+    /// gives up.
+    last_bad: Option<SymphoniaError>,
     truncated: bool,
     ended: bool,
 }
@@ -141,7 +141,7 @@ impl FileDecoder {
                 out_of_range: BadSamples::default(),
             },
             bad_packets: 0,
-            last_bad_reason: String::new(),
+            last_bad: None,
             truncated: false,
             ended: false,
         })
@@ -249,31 +249,27 @@ impl FileDecoder {
                 }
                 // Per the AudioDecoder contract these reject only this packet; decoding may
                 // go on.
-                Err(SymphoniaError::DecodeError(reason)) => {
+                Err(err @ (SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))) => {
                     self.bad_packets += 1;
-                    self.last_bad_reason = reason.to_owned();
-                }
-                Err(SymphoniaError::IoError(err)) => {
-                    self.bad_packets += 1;
-                    self.last_bad_reason = err.to_string();
+                    if self.bad_packets > MAX_BAD_PACKETS {
+                        return Err(AudioError::Corrupt {
+                            path: path.to_path_buf(),
+                            source: DecodeProblem::TooManyBadPackets {
+                                max: MAX_BAD_PACKETS,
+                                last: err,
+                            },
+                        });
+                    }
+                    self.last_bad = Some(err);
                 }
                 Err(err) => return Err(map_stream_error(path, err)),
-            }
-            if self.bad_packets > MAX_BAD_PACKETS {
-                return Err(AudioError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "more than {MAX_BAD_PACKETS} undecodable packets ({})",
-                        self.last_bad_reason
-                    ),
-                });
             }
         }
         Ok(())
     }
 
     /// At the end of the file: nothing decoded at all is an error.
-    fn at_end(&self) -> Result<(), AudioError> {
+    fn at_end(&mut self) -> Result<(), AudioError> {
         if self.mix.sample_rate_hz.is_some() && self.mix.channels.is_some() {
             return Ok(());
         }
@@ -282,15 +278,15 @@ impl FileDecoder {
         // frame, so a header that promised frames also counts as a cut.
         let path = self.path.to_path_buf();
         let promised_frames = self.track.frames_hint.is_some_and(|frames| frames > 0);
-        Err(if self.bad_packets > 0 {
+        Err(if let Some(last) = self.last_bad.take() {
             AudioError::Corrupt {
                 path,
-                reason: format!("no packet could be decoded ({})", self.last_bad_reason),
+                source: DecodeProblem::NoPacketDecoded { last },
             }
         } else if self.truncated || promised_frames {
             AudioError::Corrupt {
                 path,
-                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
+                source: DecodeProblem::TruncatedBeforeAudio,
             }
         } else {
             AudioError::Empty { path }
@@ -309,7 +305,7 @@ fn guard<T>(path: &Path, work: impl FnOnce() -> Result<T, AudioError>) -> Result
     result.unwrap_or_else(|_| {
         Err(AudioError::Corrupt {
             path: path.to_path_buf(),
-            reason: "the decoder failed on malformed data".into(),
+            source: DecodeProblem::DecoderPanicked,
         })
     })
 }
@@ -414,7 +410,7 @@ fn open_first_audio_track(path: &Path, format: &dyn FormatReader) -> Result<Open
         (true, Some(err)) => Err(map_stream_error(path, err)),
         (true, None) => Err(AudioError::Unsupported {
             path: path.to_path_buf(),
-            reason: "audio track has an unknown codec".to_owned(),
+            source: DecodeProblem::UnknownCodec,
         }),
     }
 }
@@ -463,7 +459,7 @@ impl MonoMix {
             .filter(|&count| count > 0)
             .ok_or_else(|| AudioError::Unsupported {
                 path: path.to_path_buf(),
-                reason: format!("unsupported channel count {channel_count}"),
+                source: DecodeProblem::ChannelCount(channel_count),
             })?;
         match (self.sample_rate_hz, self.channels) {
             (None, None) => {
@@ -475,7 +471,7 @@ impl MonoMix {
             _ => {
                 return Err(AudioError::Unsupported {
                     path: path.to_path_buf(),
-                    reason: "sample rate or channel count changes mid-stream".to_owned(),
+                    source: DecodeProblem::FormatChange,
                 })
             }
         }
@@ -515,32 +511,24 @@ fn map_stream_error(path: &Path, err: SymphoniaError) -> AudioError {
         SymphoniaError::IoError(source) if source.kind() == io::ErrorKind::UnexpectedEof => {
             AudioError::Corrupt {
                 path,
-                reason: TRUNCATED_BEFORE_AUDIO.to_owned(),
+                source: DecodeProblem::TruncatedBeforeAudio,
             }
         }
         SymphoniaError::IoError(source) => AudioError::Read { path, source },
-        SymphoniaError::DecodeError(reason) => AudioError::Corrupt {
-            path,
-            reason: reason.to_owned(),
-        },
         // Also where random bytes end up: the probe finds no container it knows.
-        SymphoniaError::Unsupported(reason) => AudioError::Unsupported {
+        err @ SymphoniaError::Unsupported(_) => AudioError::Unsupported {
             path,
-            reason: reason.to_owned(),
+            source: DecodeProblem::Decoder(err),
         },
-        SymphoniaError::LimitError(reason) => AudioError::Corrupt {
-            path,
-            reason: format!("exceeds decoder limit: {reason}"),
-        },
-        // Chained streams (e.g. concatenated Ogg files) would need a new decoder part-way;
-        // refusing is clearer than silently returning only the first part.
+        // Refusing a chained stream is clearer than silently returning only its first part.
         SymphoniaError::ResetRequired => AudioError::Unsupported {
             path,
-            reason: "stream layout changes mid-file (chained stream)".to_owned(),
+            source: DecodeProblem::ChainedStream,
         },
+        // Malformed data, a decoder limit, anything else the decoder reports.
         other => AudioError::Corrupt {
             path,
-            reason: other.to_string(),
+            source: DecodeProblem::Decoder(other),
         },
     }
 }

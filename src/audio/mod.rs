@@ -25,7 +25,7 @@ pub use resample::{resample, FileResampler, StreamResampler, MAX_RATE_HZ, MIN_RA
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened (missing, permissions, a directory...).
-    #[error("cannot open audio file {}: {source}", path.display())]
+    #[error("cannot open audio file {}", path.display())]
     Open {
         /// The file that was asked for.
         path: PathBuf,
@@ -34,7 +34,7 @@ pub enum AudioError {
     },
 
     /// An I/O error other than a premature end of file happened while reading.
-    #[error("cannot read audio file {}: {source}", path.display())]
+    #[error("cannot read audio file {}", path.display())]
     Read {
         /// The file being read.
         path: PathBuf,
@@ -43,21 +43,21 @@ pub enum AudioError {
     },
 
     /// The container or codec is not one this build can decode.
-    #[error("unsupported audio file {}: {reason}", path.display())]
+    #[error("unsupported audio file {}", path.display())]
     Unsupported {
         /// The file being decoded.
         path: PathBuf,
-        /// What was not supported, as reported by the decoder.
-        reason: String,
+        /// What was not supported: the decoder's error, or livetag's own rule.
+        source: DecodeProblem,
     },
 
     /// The file is recognised but its contents are malformed.
-    #[error("corrupt audio file {}: {reason}", path.display())]
+    #[error("corrupt audio file {}", path.display())]
     Corrupt {
         /// The file being decoded.
         path: PathBuf,
-        /// What was wrong, as reported by the decoder.
-        reason: String,
+        /// What was wrong: the decoder's error, or livetag's own finding.
+        source: DecodeProblem,
     },
 
     /// The container holds no audio track at all.
@@ -119,15 +119,71 @@ pub enum AudioError {
 
     /// Resampling could not be set up or failed.
     #[error(
-        "cannot resample{}: {reason}",
+        "cannot resample{}",
         path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default()
     )]
     Resample {
         /// The file whose audio was being resampled, when there is one.
         path: Option<PathBuf>,
         /// Why resampling failed.
-        reason: String,
+        source: ResampleProblem,
     },
+}
+
+/// Why a file cannot be decoded ([`AudioError::Unsupported`], [`AudioError::Corrupt`]):
+/// what the decoder said, or what livetag found.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeProblem {
+    /// The decoder's own error (probing, decoder creation, the stream).
+    #[error(transparent)]
+    Decoder(symphonia::core::errors::Error),
+    #[error("file ends before its first complete audio packet")]
+    TruncatedBeforeAudio,
+    /// Too many packets failed to decode; the source is the last failure.
+    #[error("more than {max} undecodable packets")]
+    TooManyBadPackets {
+        max: usize,
+        #[source]
+        last: symphonia::core::errors::Error,
+    },
+    /// Packets failed and none decoded; the source is the last failure.
+    #[error("no packet could be decoded")]
+    NoPacketDecoded {
+        #[source]
+        last: symphonia::core::errors::Error,
+    },
+    /// The decoder library panicked (on some malformed headers it does).
+    #[error("the decoder failed on malformed data")]
+    DecoderPanicked,
+    #[error("audio track has an unknown codec")]
+    UnknownCodec,
+    #[error("unsupported channel count {0}")]
+    ChannelCount(usize),
+    #[error("sample rate or channel count changes mid-stream")]
+    FormatChange,
+    /// Chained streams (e.g. concatenated Ogg files) would need a new decoder part-way.
+    #[error("stream layout changes mid-file (chained stream)")]
+    ChainedStream,
+}
+
+/// Why audio cannot be resampled ([`AudioError::Resample`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ResampleProblem {
+    #[error("sample rate {0} Hz outside supported {MIN_RATE_HZ}..={MAX_RATE_HZ} Hz")]
+    RateOutOfRange(u32),
+    #[error("signal too long to resample")]
+    TooLong,
+    #[error("nothing to resample: both rates are {0} Hz")]
+    SameRate(u32),
+    #[error("resampler produced {produced} frames, expected {expected}")]
+    ShortOutput { produced: usize, expected: usize },
+    #[error(transparent)]
+    Construction(#[from] rubato::ResamplerConstructionError),
+    #[error(transparent)]
+    Process(#[from] rubato::ResampleError),
+    /// A buffer handed to rubato does not have the size it needs.
+    #[error(transparent)]
+    Buffer(#[from] rubato::audioadapter_buffers::SizeError),
 }
 
 /// The largest sample magnitude a decoded file may hold: 1000, 60 dB above full scale.
@@ -189,18 +245,18 @@ impl DecodedAudio {
 /// The target rate is checked before decoding so a bad configuration fails fast instead of
 /// after decoding a long file.
 pub fn load_mono(path: &Path, target_rate_hz: u32) -> Result<Vec<f32>, AudioError> {
-    resample::check_rate(target_rate_hz).map_err(|reason| AudioError::Resample {
+    resample::check_rate(target_rate_hz).map_err(|source| AudioError::Resample {
         path: Some(path.to_path_buf()),
-        reason,
+        source,
     })?;
     let decoded = decode_file(path)?;
     if decoded.sample_rate_hz == target_rate_hz {
         return Ok(decoded.samples);
     }
     resample(&decoded.samples, decoded.sample_rate_hz, target_rate_hz).map_err(|err| match err {
-        AudioError::Resample { path: None, reason } => AudioError::Resample {
+        AudioError::Resample { path: None, source } => AudioError::Resample {
             path: Some(path.to_path_buf()),
-            reason,
+            source,
         },
         other => other,
     })
@@ -225,9 +281,9 @@ pub struct MonoReader {
 impl MonoReader {
     /// Opens `path`; the target rate is checked first, as in [`load_mono`].
     pub fn open(path: &Path, target_rate_hz: u32) -> Result<Self, AudioError> {
-        resample::check_rate(target_rate_hz).map_err(|reason| AudioError::Resample {
+        resample::check_rate(target_rate_hz).map_err(|source| AudioError::Resample {
             path: Some(path.to_path_buf()),
-            reason,
+            source,
         })?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -257,9 +313,9 @@ impl MonoReader {
         }
         self.out.clear();
         let with_path = |err: AudioError, path: &Path| match err {
-            AudioError::Resample { path: None, reason } => AudioError::Resample {
+            AudioError::Resample { path: None, source } => AudioError::Resample {
                 path: Some(path.to_path_buf()),
-                reason,
+                source,
             },
             other => other,
         };

@@ -3,7 +3,7 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
-use super::AudioError;
+use super::{AudioError, ResampleProblem};
 
 /// Lowest sample rate accepted by [`resample`].
 pub const MIN_RATE_HZ: u32 = 1_000;
@@ -27,51 +27,50 @@ const CHUNK_FRAMES: usize = 1024;
 /// [`AudioError::Resample`] when a rate is outside `MIN_RATE_HZ..=MAX_RATE_HZ` or rubato
 /// fails.
 pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, AudioError> {
-    let fail = |reason: String| AudioError::Resample { path: None, reason };
+    let fail = |source: ResampleProblem| AudioError::Resample { path: None, source };
     check_rate(from_hz).map_err(fail)?;
     check_rate(to_hz).map_err(fail)?;
     if from_hz == to_hz {
         return Ok(samples.to_vec());
     }
     let output_frames = expected_output_frames(samples.len(), from_hz, to_hz)
-        .ok_or_else(|| fail("signal too long to resample".to_owned()))?;
+        .ok_or_else(|| fail(ResampleProblem::TooLong))?;
     if samples.is_empty() {
         return Ok(Vec::new());
     }
 
-    let mut resampler = new_file_resampler(from_hz, to_hz).map_err(fail)?;
+    let mut resampler = new_file_resampler(from_hz, to_hz).map_err(|err| fail(err.into()))?;
 
     // process_all_into_buffer drops the first output_delay() frames and keeps pumping
     // zeros through the tail, so the output starts at input time zero and is not cut short.
     let buffer_frames = resampler.process_all_needed_output_len(samples.len());
     let mut output = vec![0.0f32; buffer_frames];
     let input_adapter =
-        InterleavedSlice::new(samples, 1, samples.len()).map_err(|err| fail(err.to_string()))?;
-    let mut output_adapter = InterleavedSlice::new_mut(&mut output, 1, buffer_frames)
-        .map_err(|err| fail(err.to_string()))?;
+        InterleavedSlice::new(samples, 1, samples.len()).map_err(|err| fail(err.into()))?;
+    let mut output_adapter =
+        InterleavedSlice::new_mut(&mut output, 1, buffer_frames).map_err(|err| fail(err.into()))?;
     let (_, produced_frames) = resampler
         .process_all_into_buffer(&input_adapter, &mut output_adapter, samples.len(), None)
-        .map_err(|err| fail(err.to_string()))?;
+        .map_err(|err| fail(err.into()))?;
 
     // rubato produces ceil(len * ratio); callers get the rounded length so that a
     // there-and-back round trip returns the original length.
     if produced_frames < output_frames {
-        return Err(fail(format!(
-            "resampler produced {produced_frames} frames, expected {output_frames}"
-        )));
+        return Err(fail(ResampleProblem::ShortOutput {
+            produced: produced_frames,
+            expected: output_frames,
+        }));
     }
     output.truncate(output_frames);
     Ok(output)
 }
 
-/// Validates one sample rate, returning the reason when it is out of range.
-pub(super) fn check_rate(rate_hz: u32) -> Result<(), String> {
+/// Validates one sample rate.
+pub(super) fn check_rate(rate_hz: u32) -> Result<(), ResampleProblem> {
     if (MIN_RATE_HZ..=MAX_RATE_HZ).contains(&rate_hz) {
         Ok(())
     } else {
-        Err(format!(
-            "sample rate {rate_hz} Hz outside supported {MIN_RATE_HZ}..={MAX_RATE_HZ} Hz"
-        ))
+        Err(ResampleProblem::RateOutOfRange(rate_hz))
     }
 }
 
@@ -112,15 +111,13 @@ impl FileResampler {
     /// [`AudioError::Resample`] for a rate outside the supported range, equal rates, or
     /// a resampler rubato cannot build.
     pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
-        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        let fail = |source: ResampleProblem| AudioError::Resample { path: None, source };
         check_rate(from_hz).map_err(fail)?;
         check_rate(to_hz).map_err(fail)?;
         if from_hz == to_hz {
-            return Err(fail(format!(
-                "nothing to resample: both rates are {from_hz} Hz"
-            )));
+            return Err(fail(ResampleProblem::SameRate(from_hz)));
         }
-        let inner = new_file_resampler(from_hz, to_hz).map_err(fail)?;
+        let inner = new_file_resampler(from_hz, to_hz).map_err(|err| fail(err.into()))?;
         let chunk_frames = inner.input_frames_next();
         Ok(Self {
             from_hz,
@@ -166,9 +163,9 @@ impl FileResampler {
     /// more (make a new one per file).
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
         let total = expected_output_frames(self.input_frames as usize, self.from_hz, self.to_hz)
-            .ok_or_else(|| AudioError::Resample {
+            .ok_or(AudioError::Resample {
                 path: None,
-                reason: "signal too long to resample".to_owned(),
+                source: ResampleProblem::TooLong,
             })? as u64;
         if !self.pending.is_empty() {
             // The last partial chunk, zero-padded as rubato pads it.
@@ -212,15 +209,15 @@ impl FileResampler {
         held: &mut Vec<f32>,
         delay_left: &mut usize,
     ) -> Result<(), AudioError> {
-        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        let fail = |source: ResampleProblem| AudioError::Resample { path: None, source };
         let block_frames = block.len();
         let input_adapter =
-            InterleavedSlice::new(chunk, 1, chunk.len()).map_err(|err| fail(err.to_string()))?;
-        let mut output_adapter = InterleavedSlice::new_mut(block, 1, block_frames)
-            .map_err(|err| fail(err.to_string()))?;
+            InterleavedSlice::new(chunk, 1, chunk.len()).map_err(|err| fail(err.into()))?;
+        let mut output_adapter =
+            InterleavedSlice::new_mut(block, 1, block_frames).map_err(|err| fail(err.into()))?;
         let (_, produced) = inner
             .process_into_buffer(&input_adapter, &mut output_adapter, None)
-            .map_err(|err| fail(err.to_string()))?;
+            .map_err(|err| fail(err.into()))?;
         let skip = (*delay_left).min(produced);
         *delay_left -= skip;
         held.extend_from_slice(&block[skip..produced]);
@@ -229,7 +226,10 @@ impl FileResampler {
 }
 
 /// The resampler [`resample`] and [`FileResampler`] both use.
-fn new_file_resampler(from_hz: u32, to_hz: u32) -> Result<Fft<f32>, String> {
+fn new_file_resampler(
+    from_hz: u32,
+    to_hz: u32,
+) -> Result<Fft<f32>, rubato::ResamplerConstructionError> {
     Fft::<f32>::new(
         from_hz as usize,
         to_hz as usize,
@@ -237,7 +237,6 @@ fn new_file_resampler(from_hz: u32, to_hz: u32) -> Result<Fft<f32>, String> {
         1,
         FixedSync::Both,
     )
-    .map_err(|err| err.to_string())
 }
 
 /// Sample-rate conversion of an endless stream, for the live path.
@@ -256,7 +255,7 @@ impl StreamResampler {
     /// # Errors
     /// [`AudioError::Resample`] for a rate outside the supported range.
     pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
-        let fail = |reason: String| AudioError::Resample { path: None, reason };
+        let fail = |source: ResampleProblem| AudioError::Resample { path: None, source };
         check_rate(from_hz).map_err(fail)?;
         check_rate(to_hz).map_err(fail)?;
         if from_hz == to_hz {
@@ -275,7 +274,7 @@ impl StreamResampler {
             1,
             FixedSync::Input,
         )
-        .map_err(|err| fail(err.to_string()))?;
+        .map_err(|err| fail(err.into()))?;
         Ok(Self {
             pending: Vec::with_capacity(inner.input_frames_max() * 2),
             output: vec![0.0; inner.output_frames_max()],

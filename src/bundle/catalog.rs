@@ -24,7 +24,7 @@ pub fn search_dirs() -> Vec<PathBuf> {
     dirs.extend(exe_models_dir());
     // The user's own cache only: with no HOME there is none, and a shared temporary folder
     // is never searched (anyone could plant a bundle there).
-    if let Some(cache) = crate::inference::runtime::user_cache_dir() {
+    if let Some(cache) = crate::cache::user_cache_dir() {
         dirs.push(cache.join("models"));
     }
     let mut unique: Vec<PathBuf> = Vec::new();

@@ -5,14 +5,20 @@
 
 pub mod catalog;
 pub mod onnx;
+pub mod problem;
 pub mod spec;
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::dsp::{Frontend, FrontendSpec};
+/// The model-input description lives in `dsp`, which windows audio by it; a bundle resolves
+/// its `[input]` to one, and it is re-exported here for callers that think of it as the
+/// bundle's.
+pub use crate::dsp::input::{AudioInput, InputKind};
+use crate::dsp::Frontend;
 use crate::ontology::{Hierarchy, JoinError, Ontology};
-use onnx::{Dim, ElementType, OnnxInfo, TensorInfo};
+use onnx::{Dim, ElementType, OnnxError, OnnxInfo, TensorInfo};
+pub use problem::{LabelsProblem, SpecProblem};
 pub use spec::{
     Activation, Axis, BundleSpec, ConstantSpec, ConstantType, InputSpec, LiveSpec, OntologySpec,
     OutputKind, OutputSpec, OutputValues, StateSpec,
@@ -60,23 +66,29 @@ pub enum BundleError {
     NotAFolder { path: PathBuf },
     #[error("{}: the {what} file is missing", path.display())]
     MissingFile { path: PathBuf, what: &'static str },
-    #[error("{}: {source}", path.display())]
+    /// Reading failed for another reason than a missing file; the I/O error is the source.
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
-    #[error("{}: `{field}`: {reason}", path.display())]
+    #[error("{}: `{field}`: {problem}", path.display())]
     Invalid {
         path: PathBuf,
         field: String,
-        reason: String,
+        /// Boxed: the largest problems would otherwise make every `Result` carrying a
+        /// `BundleError` several times larger than its `Ok` value.
+        problem: Box<SpecProblem>,
     },
-    #[error("{}: not a usable ONNX model: {reason}", path.display())]
-    Onnx { path: PathBuf, reason: String },
-    #[error("{}: {reason}", path.display())]
-    Labels { path: PathBuf, reason: String },
+    #[error("{}: not a usable ONNX model: {problem}", path.display())]
+    Onnx { path: PathBuf, problem: OnnxError },
+    #[error("{}: {problem}", path.display())]
+    Labels {
+        path: PathBuf,
+        problem: LabelsProblem,
+    },
     /// A FIFO, device, socket or folder where a file should be: never opened (a FIFO would
     /// block forever).
     #[error("{}: the {what} file is {kind}, not a regular file", path.display())]
@@ -103,95 +115,6 @@ fn bytes_text(bytes: u64) -> String {
         format!("{bytes} bytes ({:.1} GiB)", mib / 1024.0)
     } else {
         format!("{bytes} bytes ({mib:.1} MiB)")
-    }
-}
-
-/// How the audio input is fed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputKind {
-    /// Feature frames of `n_bands` values, from the bundle's front-end.
-    Features {
-        frontend: FrontendSpec,
-        n_bands: usize,
-    },
-    /// Raw samples, after `lead_in_samples` zeros.
-    Waveform { lead_in_samples: usize },
-}
-
-/// The audio input, resolved: all lengths are in rows (frames, or samples for waveforms).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AudioInput {
-    pub name: String,
-    pub sample_rate_hz: u32,
-    pub layout: Vec<Axis>,
-    pub kind: InputKind,
-    pub window_rows: usize,
-    pub min_rows: usize,
-    /// The longest window the graph accepts (`max_samples`); `window_rows` unless the bundle
-    /// says more. Live windows may be set anywhere in `min_rows ..= max_rows`.
-    pub max_rows: usize,
-    pub hop_rows: usize,
-    /// `None` when the batch axis is dynamic.
-    pub max_batch: Option<usize>,
-}
-
-impl AudioInput {
-    /// Values per row: bands per frame, or 1 for samples.
-    pub fn row_width(&self) -> usize {
-        match &self.kind {
-            InputKind::Features { n_bands, .. } => *n_bands,
-            InputKind::Waveform { .. } => 1,
-        }
-    }
-
-    /// Samples of audio per row.
-    pub fn row_samples(&self) -> usize {
-        match &self.kind {
-            InputKind::Features { frontend, .. } => frontend.hop_samples,
-            InputKind::Waveform { .. } => 1,
-        }
-    }
-
-    pub fn seconds_per_row(&self) -> f64 {
-        self.row_samples() as f64 / f64::from(self.sample_rate_hz)
-    }
-
-    pub fn is_variable_length(&self) -> bool {
-        self.min_rows < self.window_rows
-    }
-
-    /// The same input with windows of `secs` seconds, clamped to what the model accepts.
-    pub fn with_window_secs(&self, secs: f64) -> Self {
-        let rows = (secs / self.seconds_per_row()).round();
-        let rows = if rows.is_finite() {
-            rows as usize
-        } else {
-            self.window_rows
-        };
-        Self {
-            window_rows: rows.clamp(self.min_rows, self.max_rows),
-            ..self.clone()
-        }
-    }
-
-    /// Shortest and longest window, in seconds.
-    pub fn window_secs_range(&self) -> (f64, f64) {
-        let per_row = self.seconds_per_row();
-        (
-            self.min_rows as f64 * per_row,
-            self.max_rows as f64 * per_row,
-        )
-    }
-
-    /// Builds a fresh front-end (features input only).
-    pub fn frontend(&self) -> Option<Frontend> {
-        match &self.kind {
-            // The spec was built once at load, so building it again cannot fail.
-            InputKind::Features { frontend, .. } => {
-                Frontend::new(frontend, self.sample_rate_hz).ok()
-            }
-            InputKind::Waveform { .. } => None,
-        }
     }
 }
 
@@ -262,12 +185,12 @@ impl Bundle {
         checker.require(
             !spec.model.name.trim().is_empty(),
             "model.name",
-            "must not be empty",
+            SpecProblem::Empty,
         )?;
         checker.require(
             !spec.model.licence.trim().is_empty(),
             "model.licence",
-            "name the model's licence (for example \"MIT\")",
+            SpecProblem::NoLicence,
         )?;
         require_file(&licence_path, "licence", Some(MAX_TEXT_BYTES))?;
 
@@ -275,10 +198,10 @@ impl Bundle {
             &labels_path,
             &read_text(&labels_path, "labels", MAX_TEXT_BYTES)?,
         )?;
-        if let Some(reason) = repeated_line(&labels) {
+        if let Some(problem) = repeated_line(&labels) {
             return Err(BundleError::Labels {
                 path: labels_path,
-                reason,
+                problem,
             });
         }
         let hierarchy = match (&spec.ontology, ids_path) {
@@ -286,10 +209,9 @@ impl Bundle {
                 let known = Ontology::named(&ontology.name).ok_or_else(|| {
                     checker.invalid(
                         "ontology.name",
-                        JoinError::UnknownOntology {
+                        SpecProblem::Ontology(JoinError::UnknownOntology {
                             name: ontology.name.clone(),
-                        }
-                        .to_string(),
+                        }),
                     )
                 })?;
                 let ids = parse_labels(
@@ -306,16 +228,16 @@ impl Bundle {
                 };
                 joined.map_err(|e| BundleError::Labels {
                     path: ids_path,
-                    reason: e.to_string(),
+                    problem: LabelsProblem::Ontology(e),
                 })?
             }
             _ => Hierarchy::flat(labels.len()),
         };
 
         let model_bytes = read_bounded(&model_path, "ONNX model", MAX_MODEL_BYTES)?;
-        let onnx = OnnxInfo::parse(&model_bytes).map_err(|reason| BundleError::Onnx {
+        let onnx = OnnxInfo::parse(&model_bytes).map_err(|problem| BundleError::Onnx {
             path: model_path.clone(),
-            reason,
+            problem,
         })?;
 
         let input = checker.audio_input(&spec, &onnx)?;
@@ -333,11 +255,11 @@ impl Bundle {
             require_file(&expected, "reference scores", Some(MAX_TEXT_BYTES))?;
             if let Some(tolerance) = reference.tolerance {
                 checker.require(
-                    tolerance.is_finite() && tolerance > 0.0 && tolerance <= MAX_REFERENCE_TOLERANCE,
+                    tolerance.is_finite()
+                        && tolerance > 0.0
+                        && tolerance <= MAX_REFERENCE_TOLERANCE,
                     "reference.tolerance",
-                    &format!(
-                        "{tolerance:e} must be above 0 and at most {MAX_REFERENCE_TOLERANCE}: a wider tolerance would pass a wrong model"
-                    ),
+                    SpecProblem::Tolerance { tolerance },
                 )?;
             }
         }
@@ -510,16 +432,16 @@ fn require_file(path: &Path, what: &'static str, max: Option<u64>) -> Result<(),
     check_regular(path, what, &meta, max)
 }
 
-/// The first line that repeats an earlier one, as "line 7 repeats \"Dog\" from line 2".
-fn repeated_line(lines: &[String]) -> Option<String> {
+/// The first line that repeats an earlier one ("line 7 repeats \"Dog\" from line 2").
+fn repeated_line(lines: &[String]) -> Option<LabelsProblem> {
     let mut seen = std::collections::HashMap::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
         if let Some(first) = seen.insert(line.as_str(), index) {
-            return Some(format!(
-                "line {} repeats {line:?} from line {}; each class needs its own label",
-                index + 1,
-                first + 1
-            ));
+            return Some(LabelsProblem::Repeated {
+                line: index + 1,
+                label: line.clone(),
+                first: first + 1,
+            });
         }
     }
     None
@@ -536,7 +458,7 @@ fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>, BundleError> {
             }
             return Err(BundleError::Labels {
                 path: path.to_path_buf(),
-                reason: format!("line {} is blank; every line names one class", index + 1),
+                problem: LabelsProblem::Blank { line: index + 1 },
             });
         }
         labels.push(label.to_string());
@@ -544,25 +466,10 @@ fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>, BundleError> {
     if labels.is_empty() {
         return Err(BundleError::Labels {
             path: path.to_path_buf(),
-            reason: "no labels".into(),
+            problem: LabelsProblem::Empty,
         });
     }
     Ok(labels)
-}
-
-/// "window_samples 1000000000000 exceeds the 10-minute maximum at 32000 Hz (19200000
-/// samples)", for a length of `value` rows of `row_samples` samples each.
-fn too_long(key: &str, value: usize, rate_hz: u32, row_samples: usize, unit: &str) -> String {
-    let limit = MAX_WINDOW_SECS as usize * rate_hz as usize / row_samples;
-    let hops = if row_samples > 1 {
-        format!(" with {row_samples}-sample hops")
-    } else {
-        String::new()
-    };
-    format!(
-        "{key} {value} exceeds the {}-minute maximum at {rate_hz} Hz{hops} ({limit} {unit})",
-        MAX_WINDOW_SECS / 60
-    )
 }
 
 /// serde cannot say which key of `[input]` holds a value of the wrong type: the table is an
@@ -624,50 +531,61 @@ impl Checker<'_> {
     fn inside(&self, field: &str, value: &str) -> Result<PathBuf, BundleError> {
         let relative = Path::new(value);
         if value.trim().is_empty() {
-            return Err(self.invalid(field, "must name a file in the bundle folder"));
+            return Err(self.invalid(field, SpecProblem::EmptyPath));
         }
-        let leaves = |how: String| self.invalid(field, format!("{value:?} {how}"));
+        let value_text = || value.to_string();
         let mut depth = 0usize;
         for component in relative.components() {
             match component {
                 Component::Prefix(_) | Component::RootDir => {
-                    return Err(leaves(
-                        "is an absolute path; paths in a bundle are relative to its folder".into(),
+                    return Err(self.invalid(
+                        field,
+                        SpecProblem::AbsolutePath {
+                            value: value_text(),
+                        },
                     ))
                 }
                 Component::CurDir => {}
                 Component::Normal(_) => depth += 1,
                 Component::ParentDir => {
-                    depth = depth
-                        .checked_sub(1)
-                        .ok_or_else(|| leaves("leaves the bundle folder".into()))?
+                    depth = depth.checked_sub(1).ok_or_else(|| {
+                        self.invalid(
+                            field,
+                            SpecProblem::LeavesFolder {
+                                value: value_text(),
+                            },
+                        )
+                    })?
                 }
             }
         }
         let path = self.dir.join(relative);
         match path.canonicalize() {
             Ok(real) if real.starts_with(self.root) => Ok(path),
-            Ok(real) => Err(leaves(format!(
-                "leaves the bundle folder through a symbolic link (to {})",
-                real.display()
-            ))),
+            Ok(real) => Err(self.invalid(
+                field,
+                SpecProblem::LeavesThroughLink {
+                    value: value_text(),
+                    target: real,
+                },
+            )),
             Err(_) => Ok(path),
         }
     }
 
-    fn invalid(&self, field: impl Into<String>, reason: impl Into<String>) -> BundleError {
+    fn invalid(&self, field: impl Into<String>, problem: SpecProblem) -> BundleError {
         BundleError::Invalid {
             path: self.spec_path.to_path_buf(),
             field: field.into(),
-            reason: reason.into(),
+            problem: Box::new(problem),
         }
     }
 
-    fn require(&self, ok: bool, field: &str, reason: &str) -> Result<(), BundleError> {
+    fn require(&self, ok: bool, field: &str, problem: SpecProblem) -> Result<(), BundleError> {
         if ok {
             Ok(())
         } else {
-            Err(self.invalid(field, reason))
+            Err(self.invalid(field, problem))
         }
     }
 
@@ -693,15 +611,18 @@ impl Checker<'_> {
     fn find_tensor<'o>(
         &self,
         tensors: &'o [TensorInfo],
-        kind: &str,
+        kind: &'static str,
         name: &str,
         field: &str,
     ) -> Result<&'o TensorInfo, BundleError> {
         tensors.iter().find(|t| t.name == name).ok_or_else(|| {
-            let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
             self.invalid(
                 field,
-                format!("the model has no {kind} `{name}`; its {kind}s are {names:?}"),
+                SpecProblem::NoSuchTensor {
+                    kind,
+                    name: name.to_string(),
+                    names: tensors.iter().map(|t| t.name.clone()).collect(),
+                },
             )
         })
     }
@@ -715,7 +636,7 @@ impl Checker<'_> {
         if !(1000..=384_000).contains(&sample_rate_hz) {
             return Err(self.invalid(
                 field("sample_rate_hz"),
-                format!("{sample_rate_hz} Hz is not a plausible audio rate"),
+                SpecProblem::SampleRate { hz: sample_rate_hz },
             ));
         }
         let limit_samples = MAX_WINDOW_SECS as usize * sample_rate_hz as usize;
@@ -728,18 +649,18 @@ impl Checker<'_> {
                 hop_frames,
                 min_frames,
             } => {
-                let frontend = spec.frontend.as_ref().ok_or_else(|| {
-                    self.invalid("frontend", "a features input needs a [frontend] table")
-                })?;
+                let frontend = spec
+                    .frontend
+                    .as_ref()
+                    .ok_or_else(|| self.invalid("frontend", SpecProblem::NoFrontend))?;
                 // Before the front-end is built: its FFT buffers are n_fft long and its
                 // filterbank is bands x bins, dense until it is made sparse.
                 if frontend.n_fft > limit_samples.min(MAX_N_FFT) {
                     return Err(self.invalid(
                         "frontend.n_fft",
-                        format!(
-                            "{} is more than livetag computes ({MAX_N_FFT}; 1.4 s at 48 kHz, beyond any tagger's front-end)",
-                            frontend.n_fft
-                        ),
+                        SpecProblem::FftTooLarge {
+                            n_fft: frontend.n_fft,
+                        },
                     ));
                 }
                 for (index, step) in frontend.steps.iter().enumerate() {
@@ -753,12 +674,12 @@ impl Checker<'_> {
                     if bands > MAX_BANDS {
                         return Err(self.invalid(
                             format!("frontend.steps[{index}]"),
-                            format!("{bands} bands is more than livetag builds ({MAX_BANDS})"),
+                            SpecProblem::TooManyBands { bands },
                         ));
                     }
                 }
                 let built = Frontend::new(frontend, *sample_rate_hz)
-                    .map_err(|e| self.invalid("frontend", e.to_string()))?;
+                    .map_err(|e| self.invalid("frontend", SpecProblem::Frontend(e)))?;
                 let kind = InputKind::Features {
                     frontend: frontend.clone(),
                     n_bands: built.n_bands(),
@@ -785,10 +706,7 @@ impl Checker<'_> {
                 lead_in_samples,
             } => {
                 if spec.frontend.is_some() {
-                    return Err(self.invalid(
-                        "frontend",
-                        "a waveform input takes samples; remove [frontend] (the model computes its own)",
-                    ));
+                    return Err(self.invalid("frontend", SpecProblem::FrontendOfWaveform));
                 }
                 let kind = InputKind::Waveform {
                     lead_in_samples: *lead_in_samples,
@@ -826,25 +744,31 @@ impl Checker<'_> {
                 if value > limit_samples / row_samples {
                     return Err(self.invalid(
                         field(&key),
-                        too_long(&key, value, sample_rate_hz, row_samples, unit),
+                        SpecProblem::TooLong {
+                            key,
+                            value,
+                            rate_hz: sample_rate_hz,
+                            row_samples,
+                            unit,
+                        },
                     ));
                 }
             }
         }
         if window == 0 {
-            return Err(self.invalid(field(&format!("window_{unit}")), "must be at least 1"));
+            return Err(self.invalid(field(&format!("window_{unit}")), SpecProblem::Zero));
         }
         if hop == 0 {
-            return Err(self.invalid(field(&format!("hop_{unit}")), "must be at least 1"));
+            return Err(self.invalid(field(&format!("hop_{unit}")), SpecProblem::Zero));
         }
         let min = min.unwrap_or(window);
         if min == 0 {
-            return Err(self.invalid(field(&format!("min_{unit}")), "must be at least 1"));
+            return Err(self.invalid(field(&format!("min_{unit}")), SpecProblem::Zero));
         }
         if window < min {
             return Err(self.invalid(
                 field(&format!("window_{unit}")),
-                format!("{window} {unit} is shorter than the model's minimum, min_{unit} = {min}"),
+                SpecProblem::ShorterThanMinimum { window, min, unit },
             ));
         }
         let max = max.unwrap_or(window);
@@ -857,17 +781,17 @@ impl Checker<'_> {
         if max.max(window).saturating_mul(width) > MAX_WINDOW_VALUES {
             return Err(self.invalid(
                 field(&format!("window_{unit}")),
-                format!(
-                    "{} {unit} of {width} values each is more than livetag holds per window ({MAX_WINDOW_VALUES} values, {} MiB)",
-                    max.max(window),
-                    (MAX_WINDOW_VALUES * 4) >> 20
-                ),
+                SpecProblem::WindowTooLarge {
+                    rows: max.max(window),
+                    width,
+                    unit,
+                },
             ));
         }
         if max < window {
             return Err(self.invalid(
                 field(&format!("max_{unit}")),
-                format!("{max} {unit} is shorter than window_{unit} = {window}"),
+                SpecProblem::MaximumBelowWindow { max, window, unit },
             ));
         }
 
@@ -875,10 +799,10 @@ impl Checker<'_> {
         if tensor.element_type != ElementType::Float32 {
             return Err(self.invalid(
                 field("name"),
-                format!(
-                    "model input `{name}` is {}, but audio and features are fed as float32",
-                    tensor.element_type.name()
-                ),
+                SpecProblem::InputNotFloat {
+                    name: name.clone(),
+                    element_type: tensor.element_type.name(),
+                },
             ));
         }
         let is_features = matches!(kind, InputKind::Features { .. });
@@ -895,17 +819,23 @@ impl Checker<'_> {
             } else {
                 "batch first, then time once, channel at most once, and no feature axis"
             };
-            return Err(self.invalid(field("layout"), format!("{layout:?} must list {needs}")));
+            return Err(self.invalid(
+                field("layout"),
+                SpecProblem::Layout {
+                    layout: layout.clone(),
+                    needs,
+                },
+            ));
         }
         if tensor.dims.len() != layout.len() {
             return Err(self.invalid(
                 field("layout"),
-                format!(
-                    "lists {} axes but model input `{name}` has rank {} {}",
-                    layout.len(),
-                    tensor.dims.len(),
-                    tensor.shape_string()
-                ),
+                SpecProblem::LayoutRank {
+                    axes: layout.len(),
+                    name: name.clone(),
+                    rank: tensor.dims.len(),
+                    shape: tensor.shape_string(),
+                },
             ));
         }
         let mut max_batch = None;
@@ -917,13 +847,19 @@ impl Checker<'_> {
                 Axis::Batch => {
                     return Err(self.invalid(
                         field("layout"),
-                        format!("model input `{name}` has a fixed batch of {size}; export it with a dynamic batch axis or batch 1"),
+                        SpecProblem::FixedBatch {
+                            name: name.clone(),
+                            size,
+                        },
                     ))
                 }
                 Axis::Channel if size != 1 => {
                     return Err(self.invalid(
                         field("layout"),
-                        format!("model input `{name}` has {size} channels; livetag feeds mono"),
+                        SpecProblem::Channels {
+                            name: name.clone(),
+                            size,
+                        },
                     ))
                 }
                 Axis::Channel => {}
@@ -935,7 +871,12 @@ impl Checker<'_> {
                     if size != n_bands {
                         return Err(self.invalid(
                             "frontend.steps",
-                            format!("the front-end makes {n_bands} bands per frame but model input `{name}` {} expects {size}", tensor.shape_string()),
+                            SpecProblem::Bands {
+                                n_bands,
+                                name: name.clone(),
+                                shape: tensor.shape_string(),
+                                size,
+                            },
                         ));
                     }
                 }
@@ -943,10 +884,15 @@ impl Checker<'_> {
                     if window != size || min != size || max != size {
                         return Err(self.invalid(
                             field(&format!("window_{unit}")),
-                            format!(
-                                "model input `{name}` {} has a fixed time axis of {size} {unit}, so window_{unit}, min_{unit} and max_{unit} must all be {size} (got {window}, {min} and {max})",
-                                tensor.shape_string()
-                            ),
+                            SpecProblem::FixedTime {
+                                name: name.clone(),
+                                shape: tensor.shape_string(),
+                                size,
+                                unit,
+                                window,
+                                min,
+                                max,
+                            },
                         ));
                     }
                 }
@@ -972,13 +918,9 @@ impl Checker<'_> {
             self.require(
                 secs > 0.0 && secs.is_finite(),
                 "live.hop_secs",
-                "must be a positive number of seconds",
+                SpecProblem::NotPositiveSecs,
             )?;
-            self.require(
-                !stateful,
-                "live.hop_secs",
-                "a stateful model runs at its own hop (input.hop_samples); remove this key",
-            )?;
+            self.require(!stateful, "live.hop_secs", SpecProblem::HopOfStatefulModel)?;
         }
         if let Some(secs) = live.window_secs {
             let (min_secs, max_secs) = input.window_secs_range();
@@ -987,7 +929,11 @@ impl Checker<'_> {
             if !(secs.is_finite() && secs >= min_secs - slack && secs <= max_secs + slack) {
                 return Err(self.invalid(
                     "live.window_secs",
-                    format!("{secs} s is outside what the model accepts, {min_secs:.3} to {max_secs:.3} s (input.min_* to input.max_*)"),
+                    SpecProblem::LiveWindow {
+                        secs,
+                        min_secs,
+                        max_secs,
+                    },
                 ));
             }
         }
@@ -1001,7 +947,7 @@ impl Checker<'_> {
         label_count: usize,
     ) -> Result<(), BundleError> {
         if spec.outputs.is_empty() {
-            return Err(self.invalid("outputs", "list at least one [[outputs]] table"));
+            return Err(self.invalid("outputs", SpecProblem::NoOutputs));
         }
         for (index, output) in spec.outputs.iter().enumerate() {
             let field = |key: &str| format!("outputs[{index}].{key}");
@@ -1009,64 +955,57 @@ impl Checker<'_> {
             if tensor.element_type != ElementType::Float32 {
                 return Err(self.invalid(
                     field("name"),
-                    format!(
-                        "model output `{}` is {}, expected float32",
-                        output.name,
-                        tensor.element_type.name()
-                    ),
+                    SpecProblem::OutputNotFloat {
+                        name: output.name.clone(),
+                        element_type: tensor.element_type.name(),
+                    },
                 ));
             }
-            let (rank, shape_words) = match output.kind {
-                OutputKind::Clip => (2, "[batch, classes]"),
-                OutputKind::Framewise => (3, "[batch, time, classes]"),
+            let rank = match output.kind {
+                OutputKind::Clip => 2,
+                OutputKind::Framewise => 3,
             };
             if tensor.dims.len() != rank {
                 return Err(self.invalid(
                     field("kind"),
-                    format!(
-                        "a {:?} output is {shape_words}, but model output `{}` has rank {} {}",
-                        output.kind,
-                        output.name,
-                        tensor.dims.len(),
-                        tensor.shape_string()
-                    )
-                    .to_lowercase(),
+                    SpecProblem::OutputRank {
+                        kind: output.kind,
+                        name: output.name.clone(),
+                        rank: tensor.dims.len(),
+                        shape: tensor.shape_string(),
+                    },
                 ));
             }
             if let Some(Dim::Fixed(classes)) = tensor.dims.last() {
                 if *classes as usize != label_count {
                     return Err(self.invalid(
                         "model.labels",
-                        format!(
-                            "{} has {label_count} labels but model output `{}` {} has {classes} classes",
-                            spec.model.labels, output.name, tensor.shape_string()
-                        ),
+                        SpecProblem::ClassCount {
+                            labels_file: spec.model.labels.clone(),
+                            labels: label_count,
+                            output: output.name.clone(),
+                            shape: tensor.shape_string(),
+                            classes: *classes,
+                        },
                     ));
                 }
             }
             match (output.kind, output.frame_rate_hz) {
                 (OutputKind::Framewise, None) => {
-                    return Err(self.invalid(
-                        field("frame_rate_hz"),
-                        "a framewise output needs its frame rate",
-                    ))
+                    return Err(self.invalid(field("frame_rate_hz"), SpecProblem::NoFrameRate))
                 }
                 (OutputKind::Framewise, Some(rate)) if rate.is_nan() || rate <= 0.0 => {
-                    return Err(self.invalid(
-                        field("frame_rate_hz"),
-                        format!("must be positive, got {rate}"),
-                    ))
+                    return Err(
+                        self.invalid(field("frame_rate_hz"), SpecProblem::FrameRate { rate })
+                    )
                 }
                 (OutputKind::Clip, Some(_)) => {
-                    return Err(self.invalid(
-                        field("frame_rate_hz"),
-                        "only framewise outputs have a frame rate",
-                    ))
+                    return Err(self.invalid(field("frame_rate_hz"), SpecProblem::FrameRateOfClip))
                 }
                 _ => {}
             }
             if output.logit_clip.is_some() && output.values != OutputValues::Logits {
-                return Err(self.invalid(field("logit_clip"), "only logits can be clipped"));
+                return Err(self.invalid(field("logit_clip"), SpecProblem::ClipOfProbabilities));
             }
         }
         Ok(())
@@ -1083,11 +1022,10 @@ impl Checker<'_> {
             if tensor.element_type != ElementType::Float32 {
                 return Err(self.invalid(
                     field("input"),
-                    format!(
-                        "state `{}` is {}; livetag carries float32 state",
-                        state.input,
-                        tensor.element_type.name()
-                    ),
+                    SpecProblem::StateNotFloat {
+                        name: state.input.clone(),
+                        element_type: tensor.element_type.name(),
+                    },
                 ));
             }
         }
@@ -1102,22 +1040,21 @@ impl Checker<'_> {
             if tensor.element_type != expected_type {
                 return Err(self.invalid(
                     field("dtype"),
-                    format!(
-                        "model input `{}` is {}",
-                        constant.name,
-                        tensor.element_type.name()
-                    ),
+                    SpecProblem::ConstantType {
+                        name: constant.name.clone(),
+                        element_type: tensor.element_type.name(),
+                    },
                 ));
             }
             let count = self.tensor_size(&constant.shape, &field("shape"))?;
             if constant.values.len() != count {
                 return Err(self.invalid(
                     field("values"),
-                    format!(
-                        "shape {:?} needs {count} values, got {}",
-                        constant.shape,
-                        constant.values.len()
-                    ),
+                    SpecProblem::ConstantValues {
+                        shape: constant.shape.clone(),
+                        count,
+                        got: constant.values.len(),
+                    },
                 ));
             }
         }
@@ -1134,11 +1071,10 @@ impl Checker<'_> {
         {
             return Err(self.invalid(
                 "input",
-                format!(
-                    "model input `{}` {} is not described: name it in [input], [[state]] or [[constants]]",
-                    missing.name,
-                    missing.shape_string()
-                ),
+                SpecProblem::Undescribed {
+                    name: missing.name.clone(),
+                    shape: missing.shape_string(),
+                },
             ));
         }
         Ok(!spec.state.is_empty())
@@ -1153,7 +1089,9 @@ impl Checker<'_> {
             .ok_or_else(|| {
                 self.invalid(
                     field,
-                    format!("{shape:?} holds more than {MAX_TENSOR_VALUES} values"),
+                    SpecProblem::TensorTooLarge {
+                        shape: shape.to_vec(),
+                    },
                 )
             })
     }
@@ -1174,11 +1112,11 @@ impl Checker<'_> {
         } else {
             Err(self.invalid(
                 field,
-                format!(
-                    "{shape:?} does not fit model tensor `{}` {}",
-                    tensor.name,
-                    tensor.shape_string()
-                ),
+                SpecProblem::Shape {
+                    shape: shape.to_vec(),
+                    tensor: tensor.name.clone(),
+                    tensor_shape: tensor.shape_string(),
+                },
             ))
         }
     }

@@ -5,6 +5,40 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+/// Why bytes are not an ONNX model livetag can read, in plain words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OnnxError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("no ONNX ir_version: this is not an ONNX model")]
+    NoIrVersion,
+    #[error("the model has no graph")]
+    NoGraph,
+    #[error("the graph has no outputs")]
+    NoOutputs,
+    #[error("subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH} levels")]
+    TooDeep,
+    #[error("weight tensor `{name}`: parameter count overflows")]
+    ParameterCountOverflow { name: String },
+    #[error("weight tensor `{name}` has dims {dims:?}, whose product overflows")]
+    DimsOverflow { name: String, dims: Vec<u64> },
+    /// `data_location = EXTERNAL`.
+    #[error("weight tensor `{name}` keeps its data in an external file; a livetag bundle holds the whole model in model.onnx")]
+    ExternalData { name: String },
+    #[error("the file ends in the middle of a number (truncated?)")]
+    TruncatedNumber,
+    #[error("malformed protobuf varint: this is not an ONNX model")]
+    MalformedVarint,
+    #[error("the file ends in the middle of a field (truncated?)")]
+    TruncatedField,
+    #[error("protobuf field number 0: this is not an ONNX model")]
+    FieldNumberZero,
+    #[error("field too long")]
+    FieldTooLong,
+    #[error("protobuf wire type {0} is not valid here: this is not an ONNX model")]
+    WireType(u64),
+}
+
 /// ONNX `TensorProto.DataType` values livetag cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElementType {
@@ -101,9 +135,9 @@ pub struct OnnxInfo {
 
 impl OnnxInfo {
     /// Parses a serialized `ModelProto`. The error says what is wrong in plain words.
-    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, OnnxError> {
         if bytes.is_empty() {
-            return Err("the file is empty".into());
+            return Err(OnnxError::Empty);
         }
         let mut info = OnnxInfo {
             ir_version: 0,
@@ -139,18 +173,18 @@ impl OnnxInfo {
             }
         }
         if info.ir_version <= 0 {
-            return Err("no ONNX ir_version: this is not an ONNX model".into());
+            return Err(OnnxError::NoIrVersion);
         }
-        let graph = graph.ok_or("the model has no graph")?;
+        let graph = graph.ok_or(OnnxError::NoGraph)?;
         parse_graph(graph, &mut info)?;
         if info.outputs.is_empty() {
-            return Err("the graph has no outputs".into());
+            return Err(OnnxError::NoOutputs);
         }
         Ok(info)
     }
 }
 
-fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
+fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), OnnxError> {
     let mut initializer_names = HashSet::new();
     let mut inputs = Vec::new();
     for field in Fields::new(graph) {
@@ -177,9 +211,9 @@ fn parse_graph(graph: &[u8], info: &mut OnnxInfo) -> Result<(), String> {
 const MAX_SUBGRAPH_DEPTH: usize = 64;
 
 /// Counts a weight tensor (an initializer, or a Constant node's value); returns its name.
-fn add_parameters(tensor: &[u8], info: &mut OnnxInfo) -> Result<String, String> {
+fn add_parameters(tensor: &[u8], info: &mut OnnxInfo) -> Result<String, OnnxError> {
     let (name, element_type, count) = parse_initializer(tensor)?;
-    let overflow = || format!("weight tensor `{name}`: parameter count overflows");
+    let overflow = || OnnxError::ParameterCountOverflow { name: name.clone() };
     info.parameter_count = info
         .parameter_count
         .checked_add(count)
@@ -195,11 +229,9 @@ fn add_parameters(tensor: &[u8], info: &mut OnnxInfo) -> Result<String, String> 
 /// A node counts once; weights inside it count as parameters: a Constant's tensor
 /// (torch exports keep weights there) and the initializers of subgraphs (If/Loop branches,
 /// as in silero VAD, whose 16 and 8 kHz branches both count).
-fn parse_node(node: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), String> {
+fn parse_node(node: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), OnnxError> {
     if depth > MAX_SUBGRAPH_DEPTH {
-        return Err(format!(
-            "subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH} levels"
-        ));
+        return Err(OnnxError::TooDeep);
     }
     info.node_count += 1;
     for field in Fields::new(node) {
@@ -219,7 +251,7 @@ fn parse_node(node: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), Stri
     Ok(())
 }
 
-fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), String> {
+fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(), OnnxError> {
     for field in Fields::new(graph) {
         match field? {
             (1, Value::Bytes(node)) => parse_node(node, info, depth)?,
@@ -232,7 +264,7 @@ fn parse_subgraph(graph: &[u8], info: &mut OnnxInfo, depth: usize) -> Result<(),
     Ok(())
 }
 
-fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String> {
+fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), OnnxError> {
     let mut name = String::new();
     let mut dims = Vec::new();
     let mut element_type = ElementType::Other(0);
@@ -252,11 +284,7 @@ fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String
             (8, Value::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
             // data_location = EXTERNAL: ONNX Runtime would open another file itself, past
             // every check a bundle's own files go through.
-            (14, Value::Varint(1)) => {
-                return Err(format!(
-                    "weight tensor `{name}` keeps its data in an external file; a livetag bundle holds the whole model in model.onnx"
-                ))
-            }
+            (14, Value::Varint(1)) => return Err(OnnxError::ExternalData { name }),
             _ => {}
         }
     }
@@ -264,13 +292,14 @@ fn parse_initializer(tensor: &[u8]) -> Result<(String, ElementType, u64), String
     let count = dims
         .iter()
         .try_fold(1u64, |count, &d| count.checked_mul(d))
-        .ok_or_else(|| {
-            format!("weight tensor `{name}` has dims {dims:?}, whose product overflows")
+        .ok_or_else(|| OnnxError::DimsOverflow {
+            name: name.clone(),
+            dims: dims.clone(),
         })?;
     Ok((name, element_type, count))
 }
 
-fn parse_value_info(bytes: &[u8]) -> Result<TensorInfo, String> {
+fn parse_value_info(bytes: &[u8]) -> Result<TensorInfo, OnnxError> {
     let mut name = String::new();
     let mut element_type = ElementType::Other(0);
     let mut dims = Vec::new();
@@ -302,7 +331,7 @@ fn parse_value_info(bytes: &[u8]) -> Result<TensorInfo, String> {
     })
 }
 
-fn parse_shape(shape: &[u8]) -> Result<Vec<Dim>, String> {
+fn parse_shape(shape: &[u8]) -> Result<Vec<Dim>, OnnxError> {
     let mut dims = Vec::new();
     for field in Fields::new(shape) {
         if let (1, Value::Bytes(dim)) = field? {
@@ -339,38 +368,35 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
-    fn varint(&mut self) -> Result<u64, String> {
+    fn varint(&mut self) -> Result<u64, OnnxError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self
-                .buf
-                .get(self.pos)
-                .ok_or("the file ends in the middle of a number (truncated?)")?;
+            let byte = *self.buf.get(self.pos).ok_or(OnnxError::TruncatedNumber)?;
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
         }
-        Err("malformed protobuf varint: this is not an ONNX model".into())
+        Err(OnnxError::MalformedVarint)
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], OnnxError> {
         let end = self
             .pos
             .checked_add(len)
             .filter(|&end| end <= self.buf.len())
-            .ok_or("the file ends in the middle of a field (truncated?)")?;
+            .ok_or(OnnxError::TruncatedField)?;
         let bytes = &self.buf[self.pos..end];
         self.pos = end;
         Ok(bytes)
     }
 
-    fn field(&mut self) -> Result<(u32, Value<'a>), String> {
+    fn field(&mut self) -> Result<(u32, Value<'a>), OnnxError> {
         let key = self.varint()?;
         let field_number = (key >> 3) as u32;
         if field_number == 0 {
-            return Err("protobuf field number 0: this is not an ONNX model".into());
+            return Err(OnnxError::FieldNumberZero);
         }
         let value = match key & 7 {
             0 => Value::Varint(self.varint()?),
@@ -379,18 +405,14 @@ impl<'a> Reader<'a> {
                 Value::Fixed
             }
             2 => {
-                let len = usize::try_from(self.varint()?).map_err(|_| "field too long")?;
+                let len = usize::try_from(self.varint()?).map_err(|_| OnnxError::FieldTooLong)?;
                 Value::Bytes(self.take(len)?)
             }
             5 => {
                 self.take(4)?;
                 Value::Fixed
             }
-            other => {
-                return Err(format!(
-                    "protobuf wire type {other} is not valid here: this is not an ONNX model"
-                ))
-            }
+            other => return Err(OnnxError::WireType(other)),
         };
         Ok((field_number, value))
     }
@@ -412,7 +434,7 @@ impl<'a> Fields<'a> {
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = Result<(u32, Value<'a>), String>;
+    type Item = Result<(u32, Value<'a>), OnnxError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.reader.done() {
@@ -426,7 +448,7 @@ impl<'a> Iterator for Fields<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::OnnxInfo;
+    use super::{OnnxError, OnnxInfo};
 
     /// A length-delimited protobuf field.
     fn bytes_field(number: u8, payload: &[u8]) -> Vec<u8> {
@@ -451,8 +473,11 @@ mod tests {
             model
         };
         let error = OnnxInfo::parse(&model(&tensor)).unwrap_err();
+        assert_eq!(error, OnnxError::ExternalData { name: "w".into() });
         assert!(
-            error.contains("weight tensor `w` keeps its data in an external file"),
+            error
+                .to_string()
+                .contains("weight tensor `w` keeps its data in an external file"),
             "{error}"
         );
         // The same tensor with its data inside parses.

@@ -68,15 +68,8 @@ fn default_licence_file() -> String {
     "LICENSE".into()
 }
 
-/// Axis names of the audio input tensor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Axis {
-    Batch,
-    Channel,
-    Time,
-    Feature,
-}
+/// `layout` names these; the type lives with [`AudioInput`](crate::dsp::input::AudioInput).
+pub use crate::dsp::input::Axis;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

@@ -13,8 +13,8 @@ use crate::eval::{
     event_metrics, read_list, tag_metrics, Collars, EventCounts, EventMetrics, EventReference,
     ReferenceList, TagMetrics, TagReference,
 };
-use crate::events::{accepted_events, Decision, Event, EventDetector};
 use crate::inference::ModelRunner;
+use crate::sed::{accepted_events, Decision, Event, EventDetector};
 use crate::tagger::{detect_events_file, tag_file, TagFileError, TagSettings};
 
 #[derive(Debug, clap::Args)]

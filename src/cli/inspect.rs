@@ -2,7 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ModelArgs;
-use crate::bundle::{Bundle, InputKind};
+use crate::bundle::Bundle;
+use crate::dsp::input::InputKind;
 use crate::inference::profile::ModelCard;
 
 #[derive(Debug, clap::Args)]
@@ -13,7 +14,7 @@ pub struct InspectArgs {
     #[arg(long)]
     pub self_test: bool,
     /// ONNX Runtime execution provider for the self-test.
-    #[arg(long, value_enum, default_value_t = crate::inference::DevicePreference::Auto)]
+    #[arg(long, value_parser = super::limits::provider(), default_value_t = crate::inference::DevicePreference::Auto)]
     pub provider: crate::inference::DevicePreference,
 }
 
@@ -30,7 +31,10 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     let (bundle, mut runner) = match super::open_model(&model_args, ort_lib) {
         Ok(opened) => opened,
         Err(error) if !args.self_test => {
-            println!("  compute:     not measured: {error:#}");
+            println!(
+                "  compute:     not measured: {}",
+                crate::error_chain(&*error)
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Err(error) => return Err(error),

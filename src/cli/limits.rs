@@ -1,14 +1,38 @@
-//! Bounds on the numeric command-line options, in one place.
+//! Bounds on the numeric command-line options, and the parsers of the library's named
+//! choices, in one place.
 //!
 //! Each option is checked once, by clap, as it is read (these functions are its
 //! `value_parser`), so a value out of range fails before any model or file is opened, and
-//! its error says the bound and why. Without them a typo could ask for an unbounded amount
+//! its error says the bound and why. The library's choices ([`DevicePreference`],
+//! [`EventFormat`]) know nothing of clap; [`provider`] and [`events_format`] list their
+//! names to clap, which shows them in help and refuses any other. Without them a typo could ask for an unbounded amount
 //! of memory or time: `--median-frames 100000001` allocated hundreds of MB and ran for
 //! minutes, `--threads 1000` never finished, `--duration 1e20` panicked.
 
 use std::time::Duration;
 
-use crate::events::ClassSettings;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+use crate::inference::DevicePreference;
+use crate::sed::{ClassSettings, EventFormat};
+
+/// `--provider`: `auto`, `cpu` or `cuda`.
+pub fn provider() -> impl TypedValueParser<Value = DevicePreference> {
+    let names = DevicePreference::ALL.map(|preference| {
+        let value = PossibleValue::new(preference.name());
+        match preference.help() {
+            Some(help) => value.help(help),
+            None => value,
+        }
+    });
+    PossibleValuesParser::new(names).try_map(|name| name.parse::<DevicePreference>())
+}
+
+/// `--events-format`: `csv`, `json`, `audacity` or `dcase`.
+pub fn events_format() -> impl TypedValueParser<Value = EventFormat> {
+    PossibleValuesParser::new(EventFormat::ALL.map(EventFormat::name))
+        .try_map(|name| name.parse::<EventFormat>())
+}
 
 /// `--top-k`: at most this many labels per record. Fewer labels than asked is fine (a
 /// bundle with 3 labels shows 3 with the default 5); a bigger number is a typo, and every
@@ -28,7 +52,7 @@ pub const THREADS_PER_CORE: usize = 4;
 pub const THREADS_CAP: usize = 256;
 
 /// `--median-frames`: the events module's bound (10 s of frames at 100 Hz).
-pub const MEDIAN_FRAMES_MAX: usize = crate::events::MAX_MEDIAN_FRAMES;
+pub const MEDIAN_FRAMES_MAX: usize = crate::sed::MAX_MEDIAN_FRAMES;
 
 /// `--min-duration` and `--min-gap`, seconds: an hour is longer than any event this
 /// post-processing is meant for; more is likely milliseconds typed as seconds.

@@ -15,9 +15,9 @@ use crate::engine::{
     Command, EngineHandle, EngineOptions, LiveUpdate, Role, SessionInfo, StartOptions,
     SystemBackend, Update,
 };
-use crate::events::Decision;
 use crate::ontology::TopK;
 use crate::pipeline::{LiveMessage, LiveScores, Percentiles, PipelineStats, ProbabilityTrail};
+use crate::sed::Decision;
 
 /// Speech-track history kept for `--speech`: longer than any main-model window.
 const SPEECH_KEEP_SECS: f64 = 30.0;
@@ -459,7 +459,7 @@ fn write_csv_header(
     writeln!(out, ",silent")
 }
 
-fn event_json(event: &crate::events::Event) -> serde_json::Value {
+fn event_json(event: &crate::sed::Event) -> serde_json::Value {
     serde_json::json!({
         "label": event.label,
         "onset_secs": super::round3(event.onset_secs),

@@ -41,7 +41,7 @@ pub struct ModelArgs {
     #[arg(long, short)]
     pub model: Option<String>,
     /// ONNX Runtime execution provider.
-    #[arg(long, value_enum, default_value_t = DevicePreference::Auto)]
+    #[arg(long, value_parser = limits::provider(), default_value_t = DevicePreference::Auto)]
     pub provider: DevicePreference,
     /// ONNX Runtime intra-op threads, 1 to 4 per core (at most 256) [default: ONNX
     /// Runtime's choice].

@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::Context;
 
 use crate::bundle::{catalog, Bundle};
-use crate::inference::runtime::user_cache_dir;
+use crate::cache::user_cache_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelsArgs {
@@ -148,7 +148,11 @@ fn list() -> anyhow::Result<ExitCode> {
                 );
                 installed.push(bundle.name().to_string());
             }
-            Err(error) => println!("  {} (broken)\n    {error}", path.display()),
+            Err(error) => println!(
+                "  {} (broken)\n    {}",
+                path.display(),
+                crate::error_chain(&error)
+            ),
         }
     }
     println!("\nFetchable (`livetag models fetch NAME` converts one on this machine):");

@@ -2,9 +2,9 @@
 //! model can detect events at all.
 
 use crate::bundle::{Bundle, OutputKind};
-use crate::events::{ClassOverride, ClassSettings, EventSettings};
+use crate::sed::{ClassOverride, ClassSettings, EventSettings};
 
-/// Sound event post-processing (see `src/events.rs`).
+/// Sound event post-processing (see `src/sed.rs`).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EventArgs {
     /// Onset threshold: an event starts when a class's median-filtered probability

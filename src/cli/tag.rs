@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::sed::{require_framewise, EventArgs};
 use super::{ModelArgs, TopKArgs};
 use crate::bundle::Bundle;
-use crate::events::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::inference::ModelRunner;
 use crate::ontology::TopK;
+use crate::sed::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
 use crate::tagger::{
     detect_events_file, tag_file, FileProgress, TagFileError, TagSettings, WindowScores,
 };
@@ -48,7 +48,7 @@ pub struct TagArgs {
     #[arg(long)]
     pub events: bool,
     /// Event list format (with --events).
-    #[arg(long, value_enum, default_value_t = EventFormat::Csv, requires = "events")]
+    #[arg(long, value_parser = super::limits::events_format(), default_value_t = EventFormat::Csv, requires = "events")]
     pub events_format: EventFormat,
     #[command(flatten)]
     pub event_args: EventArgs,
@@ -224,12 +224,14 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
     ))
 }
 
-/// A file's error on stderr: an audio error names the file itself, a model error gets
-/// the file's name in front.
+/// A file's error on stderr, with its causes: an audio error names the file itself, a
+/// model error gets the file's name in front.
 fn report_file_error(file: &std::path::Path, error: &TagFileError) {
     match error {
-        TagFileError::Audio(error) => eprintln!("error: {error}"),
-        TagFileError::Inference(error) => eprintln!("error: {}: {error}", file.display()),
+        TagFileError::Audio(error) => eprintln!("error: {}", crate::error_chain(error)),
+        TagFileError::Inference(error) => {
+            eprintln!("error: {}: {}", file.display(), crate::error_chain(error))
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod fastlog;
 pub mod filterbank;
 pub mod frontend;
+pub mod input;
 pub mod silence;
 mod simd;
 pub mod stft;
@@ -13,7 +14,7 @@ pub mod window;
 pub use frontend::{Frontend, FrontendSpec, StepSpec};
 
 /// A front-end description that cannot be built.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FrontendError {
     #[error("invalid front-end: {0}")]
     InvalidParameter(String),

@@ -2,9 +2,9 @@
 //! waveform models) followed by the [`Windower`]. Files and the live path use this same
 //! type, so a clip gives the same windows whether it is tagged from disk or heard live.
 
+use super::input::{AudioInput, InputKind};
 use super::window::{Window, WindowPlan, Windower};
 use super::Frontend;
-use crate::bundle::{AudioInput, InputKind};
 
 /// Zeros for the lead-in, pushed in pieces so no allocation is needed.
 const ZEROS: [f32; 256] = [0.0; 256];

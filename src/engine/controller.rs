@@ -13,9 +13,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::models::LoadedModel;
 use super::sound_events::LiveEventFinder;
 use super::state::SessionState;
-use super::{
-    describe, Backend, Command, EngineOptions, LiveUpdate, LiveWindow, SessionInfo, Update,
-};
+use super::{Backend, Command, EngineOptions, LiveUpdate, LiveWindow, SessionInfo, Update};
 use crate::bundle::Bundle;
 use crate::capture::{CaptureError, LiveSource, SourceKind, SourceRequest};
 use crate::inference::profile::ModelCard;
@@ -383,7 +381,7 @@ impl Engine {
                         self.send(Update::ModelFailed {
                             role,
                             model,
-                            error: describe(&error),
+                            error: crate::error_chain(&error),
                         });
                     }
                 }
@@ -432,7 +430,7 @@ impl Engine {
 
     fn open_failed(&mut self, error: &CaptureError) {
         let now = Instant::now();
-        let error = describe(error);
+        let error = crate::error_chain(error);
         match &mut self.phase {
             Phase::Running(_) => self.send(Update::SourceFailed { error }),
             Phase::Recovering {
@@ -589,7 +587,7 @@ impl Engine {
                 self.phase = Phase::Idle;
                 self.send(Update::Problem(format!(
                     "cannot start the live session: {}",
-                    describe(&failed.error)
+                    crate::error_chain(&failed.error)
                 )));
                 return;
             }
@@ -609,7 +607,7 @@ impl Engine {
                     self.send(Update::Problem(format!(
                         "no live events for {}: {}",
                         tagger.bundle.name(),
-                        describe(&error)
+                        crate::error_chain(&error)
                     )));
                     None
                 }

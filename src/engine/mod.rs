@@ -29,9 +29,9 @@ use crate::capture::{
     CaptureCounters, CaptureError, InputDeviceInfo, LiveSource, PlaybackStatus, SourceInfo,
     SourceRequest,
 };
-use crate::events::{Decision, Event};
 use crate::inference::profile::ModelCard;
 use crate::pipeline::{DisplayInfo, LiveMessage, PipelineStats};
+use crate::sed::{Decision, Event};
 
 pub use crate::pipeline::Role;
 pub use models::{InstalledModel, LoadedModel, ModelError, ModelOptions};
@@ -281,22 +281,6 @@ impl Drop for EngineHandle {
             let _ = thread.join();
         }
     }
-}
-
-/// An error and its causes on one line, each said once: livetag's messages often quote
-/// their cause already.
-pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        cause = inner.source();
-    }
-    text
 }
 
 /// Plain start-up options of a live front end, built by the command line.

@@ -1,9 +1,9 @@
 //! Sound events found live in the tagger's framewise output. The engine runs this, not a
 //! view, so the window and `listen --headless` see the same decisions.
 
-use crate::events::{Decision, Event, EventDetector, EventSettings};
 use crate::pipeline::LiveScores;
-use crate::tagger::FrameStitcher;
+use crate::scores::FrameStitcher;
+use crate::sed::{Decision, Event, EventDetector, EventSettings};
 
 /// Stitches live windows into one frame sequence and runs the event detector over it.
 pub struct LiveEventFinder {
@@ -16,10 +16,7 @@ pub struct LiveEventFinder {
 
 impl LiveEventFinder {
     /// `frame_rate_hz` frames a second, the default event settings.
-    pub fn new(
-        labels: Vec<String>,
-        frame_rate_hz: f64,
-    ) -> Result<Self, crate::events::EventsError> {
+    pub fn new(labels: Vec<String>, frame_rate_hz: f64) -> Result<Self, crate::sed::SedError> {
         let n_classes = labels.len();
         let detector = EventDetector::new(labels, frame_rate_hz, &EventSettings::default())?;
         Ok(Self {

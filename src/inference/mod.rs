@@ -7,9 +7,10 @@ pub mod session;
 
 use std::path::PathBuf;
 
-pub use runtime::{runtime, Runtime};
+pub use runtime::{runtime, LoadFailure, Runtime, Untrusted};
 pub use session::{
-    DevicePreference, FrameScores, ModelRunner, Provider, ProviderReport, SessionOptions,
+    CudaUnavailable, DevicePreference, FrameScores, ModelRunner, Provider, ProviderReport,
+    RunProblem, RunStep, SessionOptions, UnknownDevicePreference,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -29,20 +30,51 @@ pub enum InferenceError {
         #[source]
         source: std::io::Error,
     },
+    /// `path` (the library, or a folder or file beside it: `what` says which) could be
+    /// changed by someone else.
     #[error(
-        "refusing to load ONNX Runtime: {reason}. livetag loads code only from files and folders that only you or root can change; fix the permissions (chmod o-w) or the owner of {}, or pass --ort-lib PATH to a library you own",
-        path.display()
+        "refusing to load ONNX Runtime: {what} {} {reason}. livetag loads code only from files and folders that only you or root can change; fix the permissions (chmod o-w) or the owner of {}, or pass --ort-lib PATH to a library you own",
+        path.display(), path.display()
     )]
-    UntrustedLibrary { path: PathBuf, reason: String },
+    UntrustedLibrary {
+        path: PathBuf,
+        what: &'static str,
+        reason: Untrusted,
+    },
     #[error(
-        "could not load ONNX Runtime from {}: {reason}. livetag needs ONNX Runtime {}; run `{}` to fetch it",
+        "could not load ONNX Runtime from {} (livetag needs ONNX Runtime {}; run `{}` to fetch it)",
         path.display(), runtime::ORT_VERSION, runtime::SETUP_COMMAND
     )]
-    LibraryLoad { path: PathBuf, reason: String },
-    #[error("{}: ONNX Runtime could not load this model: {reason}", path.display())]
-    Session { path: PathBuf, reason: String },
-    #[error("model {model}: inference failed: {reason}")]
-    Run { model: String, reason: String },
+    LibraryLoad {
+        path: PathBuf,
+        #[source]
+        source: LoadFailure,
+    },
+    #[error("{}: ONNX Runtime could not load this model", path.display())]
+    Session {
+        path: PathBuf,
+        #[source]
+        source: ort::Error,
+    },
+    /// The window, or what the model gave back, breaks a rule livetag checks.
+    #[error("model {model}: inference failed: {problem}")]
+    Run { model: String, problem: RunProblem },
+    /// ONNX Runtime failed at `step`.
+    #[error("model {model}: inference failed ({step})")]
+    Ort {
+        model: String,
+        step: RunStep,
+        #[source]
+        source: ort::Error,
+    },
+    /// The profile ONNX Runtime wrote is not the JSON array of trace events it should be.
+    #[error("model {model}: cannot read the profile {}", path.display())]
+    ProfileFormat {
+        model: String,
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("model {model}: {what} {}", path.display())]
     Profile {
         model: String,

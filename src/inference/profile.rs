@@ -83,7 +83,7 @@ impl ModelCard {
                 };
                 measure(&runtime, bundle, &options)
             })
-            .map_err(|e| with_causes(&e));
+            .map_err(|e| crate::error_chain(&e));
         Self::new(bundle, provider, compute)
     }
 
@@ -187,10 +187,12 @@ pub fn measure(
         path: path.clone(),
         source,
     })?;
-    let (macs_by_op, nodes_by_provider) = count(&text).map_err(|reason| InferenceError::Run {
-        model: bundle.name().to_string(),
-        reason: format!("cannot read the profile {}: {reason}", path.display()),
-    })?;
+    let (macs_by_op, nodes_by_provider) =
+        count(&text).map_err(|source| InferenceError::ProfileFormat {
+            model: bundle.name().to_string(),
+            path: path.clone(),
+            source,
+        })?;
     Ok(ComputeProfile {
         window_rows: rows,
         window_secs: rows as f64 * input.seconds_per_row(),
@@ -214,25 +216,12 @@ fn private_temp_dir() -> std::io::Result<tempfile::TempDir> {
     builder.tempdir()
 }
 
-/// An error with its causes, one after the other (the card shows a single line).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
-}
-
 type Counts = (BTreeMap<String, u64>, BTreeMap<String, usize>);
 
 /// MACs by operator and nodes by provider from an ONNX Runtime profile (a JSON array of
 /// trace events; node events carry `op_name`, `provider` and the input and output shapes).
-pub fn count(profile_json: &str) -> Result<Counts, String> {
-    let events: Vec<serde_json::Value> =
-        serde_json::from_str(profile_json).map_err(|e| e.to_string())?;
+pub fn count(profile_json: &str) -> Result<Counts, serde_json::Error> {
+    let events: Vec<serde_json::Value> = serde_json::from_str(profile_json)?;
     let mut macs: BTreeMap<String, u64> = BTreeMap::new();
     let mut providers: BTreeMap<String, usize> = BTreeMap::new();
     for event in &events {
@@ -362,7 +351,7 @@ mod tests {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
         };
         assert_eq!(
-            with_causes(&error),
+            crate::error_chain(&error),
             "model m: cannot read the profile /p.json: gone"
         );
     }

@@ -7,6 +7,8 @@
 //! is never searched, and a library is loaded only when it, its folder and ONNX Runtime's
 //! plug-ins beside it are owned by the user (or root) and not writable by every user.
 //!
+//! [`user_cache_dir`]: crate::cache::user_cache_dir
+//!
 //! ONNX Runtime's telemetry is switched off before the library loads (see [`runtime`]).
 
 use std::io;
@@ -26,6 +28,25 @@ pub const SETUP_COMMAND: &str = "tools/setup.sh";
 /// library is loaded; `DisableTelemetryEvents` alone still lets that start write a device
 /// id, an event database under `~/.cache/Microsoft` and a `.ses` file in the temp folder.
 pub const TELEMETRY_OPT_OUT: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Why a library file, or a folder or file beside it, is not trusted with code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Untrusted {
+    #[error("is writable by every user (mode {mode:o})")]
+    WorldWritable { mode: u32 },
+    #[error("is owned by user {owner}, neither you (user {uid}) nor root")]
+    ForeignOwner { owner: u32, uid: u32 },
+}
+
+/// Why ONNX Runtime did not load: the library itself (not loadable, too old), or its
+/// first environment.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFailure {
+    #[error(transparent)]
+    Library(#[from] ort::LoadDynamicError),
+    #[error(transparent)]
+    Environment(#[from] ort::Error),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LibrarySource {
@@ -56,40 +77,10 @@ pub struct RuntimeLibrary {
     pub source: LibrarySource,
 }
 
-fn non_empty_var(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
-}
-
-/// The user's own livetag cache: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else
-/// `$HOME/.cache/livetag`; `None` when none of them is set (an `XDG_CACHE_HOME` or `HOME`
-/// that is not an absolute path counts as unset). The library is looked up only here.
-pub fn user_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = non_empty_var("LIVETAG_CACHE_DIR").filter(|dir| dir.is_absolute()) {
-        return Some(dir);
-    }
-    non_empty_var("XDG_CACHE_HOME")
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| {
-            non_empty_var("HOME")
-                .filter(|home| home.is_absolute())
-                .map(|home| home.join(".cache"))
-        })
-        .map(|base| base.join("livetag"))
-}
-
-/// livetag's cache for data (models, downloads): [`user_cache_dir`], else
-/// `$TMPDIR/livetag`. Never a place code is loaded from: the ONNX Runtime library is looked
-/// up in [`user_cache_dir`] only.
-pub fn cache_dir() -> PathBuf {
-    user_cache_dir().unwrap_or_else(|| std::env::temp_dir().join("livetag"))
-}
-
 /// Where the setup script puts the library and its provider plug-ins; `None` when the user
 /// has no cache folder (no `HOME`).
 pub fn cached_library_dir() -> Option<PathBuf> {
-    user_cache_dir().map(|dir| dir.join(format!("onnxruntime-{ORT_VERSION}")))
+    crate::cache::user_cache_dir().map(|dir| dir.join(format!("onnxruntime-{ORT_VERSION}")))
 }
 
 fn library_file_names() -> [String; 2] {
@@ -121,7 +112,9 @@ fn find_in(dir: &Path) -> Option<PathBuf> {
 pub fn find_library(explicit: Option<&Path>) -> Result<RuntimeLibrary, InferenceError> {
     let given = explicit
         .map(|path| (path.to_path_buf(), LibrarySource::Flag))
-        .or_else(|| non_empty_var("ORT_DYLIB_PATH").map(|path| (path, LibrarySource::EnvVar)));
+        .or_else(|| {
+            crate::cache::env_path("ORT_DYLIB_PATH").map(|path| (path, LibrarySource::EnvVar))
+        });
     if let Some((path, source)) = given {
         return trusted(&path, source);
     }
@@ -179,8 +172,8 @@ pub fn check_trusted(path: &Path, source: LibrarySource) -> Result<PathBuf, Infe
     #[cfg(unix)]
     unix::check_library(&real).map_err(|error| match error {
         unix::Refusal::Io(e) => unusable(e),
-        unix::Refusal::Untrusted { path, reason } => {
-            InferenceError::UntrustedLibrary { path, reason }
+        unix::Refusal::Untrusted { path, what, reason } => {
+            InferenceError::UntrustedLibrary { path, what, reason }
         }
     })?;
     Ok(real)
@@ -192,9 +185,15 @@ mod unix {
     use std::os::unix::fs::MetadataExt;
     use std::path::{Path, PathBuf};
 
+    use super::Untrusted;
+
     pub(super) enum Refusal {
         Io(io::Error),
-        Untrusted { path: PathBuf, reason: String },
+        Untrusted {
+            path: PathBuf,
+            what: &'static str,
+            reason: Untrusted,
+        },
     }
 
     impl From<io::Error> for Refusal {
@@ -213,26 +212,25 @@ mod unix {
     }
 
     /// Why `metadata` (of `path`) must not be trusted with code, if it must not.
-    pub(super) fn untrusted_because(metadata: &std::fs::Metadata, uid: u32) -> Option<String> {
+    pub(super) fn untrusted_because(metadata: &std::fs::Metadata, uid: u32) -> Option<Untrusted> {
         let mode = metadata.mode() & 0o7777;
         if mode & 0o002 != 0 {
-            return Some(format!("is writable by every user (mode {mode:o})"));
+            return Some(Untrusted::WorldWritable { mode });
         }
         let owner = metadata.uid();
         if owner != uid && owner != 0 {
-            return Some(format!(
-                "is owned by user {owner}, neither you (user {uid}) nor root"
-            ));
+            return Some(Untrusted::ForeignOwner { owner, uid });
         }
         None
     }
 
-    fn check(what: &str, path: &Path, uid: u32) -> Result<(), Refusal> {
+    fn check(what: &'static str, path: &Path, uid: u32) -> Result<(), Refusal> {
         let metadata = std::fs::metadata(path)?;
         match untrusted_because(&metadata, uid) {
             Some(reason) => Err(Refusal::Untrusted {
                 path: path.to_path_buf(),
-                reason: format!("{what} {} {reason}", path.display()),
+                what,
+                reason,
             }),
             None => Ok(()),
         }
@@ -297,9 +295,9 @@ pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> 
         return Ok(Arc::clone(runtime));
     }
     let library = find_library(explicit)?;
-    let load_error = |reason: String| InferenceError::LibraryLoad {
+    let load_error = |source: LoadFailure| InferenceError::LibraryLoad {
         path: library.path.clone(),
-        reason,
+        source,
     };
     // Set under the lock, once, before any ONNX Runtime code runs: ONNX Runtime reads the
     // variable when its telemetry starts, which is during the load or the first environment.
@@ -309,11 +307,11 @@ pub fn runtime(explicit: Option<&Path>) -> Result<Arc<Runtime>, InferenceError> 
         std::env::set_var(TELEMETRY_OPT_OUT, "1");
     }
     let environment = ort::init_from(&library.path)
-        .map_err(|e| load_error(e.to_string()))?
+        .map_err(|e| load_error(e.into()))?
         .with_name("livetag")
         .with_telemetry(false)
         .build()
-        .map_err(|e| load_error(e.to_string()))?;
+        .map_err(|e| load_error(e.into()))?;
     let runtime = Arc::new(Runtime {
         library,
         environment,
@@ -344,18 +342,17 @@ mod tests {
         );
         set_mode(&file, 0o666);
         let reason = unix::untrusted_because(&std::fs::metadata(&file).unwrap(), uid).unwrap();
-        assert!(
-            reason.contains("writable by every user (mode 666)"),
-            "{reason}"
-        );
+        assert_eq!(reason, Untrusted::WorldWritable { mode: 0o666 });
+        assert_eq!(reason.to_string(), "is writable by every user (mode 666)");
         set_mode(&file, 0o644);
         set_mode(dir.path(), 0o777);
         let refused = check_trusted(&file, LibrarySource::Flag).unwrap_err();
         set_mode(dir.path(), 0o700);
         match refused {
-            InferenceError::UntrustedLibrary { path, reason } => {
+            InferenceError::UntrustedLibrary { path, what, reason } => {
                 assert_eq!(path, std::fs::canonicalize(dir.path()).unwrap());
-                assert!(reason.contains("its folder"), "{reason}");
+                assert_eq!(what, "its folder");
+                assert_eq!(reason, Untrusted::WorldWritable { mode: 0o777 });
             }
             other => panic!("not refused: {other}"),
         }
@@ -375,13 +372,21 @@ mod tests {
             if std::os::unix::fs::chown(&file, Some(12345), None).is_ok() {
                 let reason =
                     unix::untrusted_because(&std::fs::metadata(&file).unwrap(), 0).unwrap();
-                assert!(reason.contains("owned by user 12345"), "{reason}");
+                assert_eq!(
+                    reason,
+                    Untrusted::ForeignOwner {
+                        owner: 12345,
+                        uid: 0
+                    }
+                );
             }
         } else {
             let reason =
                 unix::untrusted_because(&std::fs::metadata(&file).unwrap(), owner + 1).unwrap();
             assert!(
-                reason.contains(&format!("owned by user {owner}")),
+                reason
+                    .to_string()
+                    .contains(&format!("owned by user {owner}")),
                 "{reason}"
             );
             // Root's files (the system's) are trusted.

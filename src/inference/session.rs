@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ort::session::builder::SessionBuilder;
 use ort::session::{Session, SessionInputValue};
@@ -11,18 +12,64 @@ use ort::value::{DynValue, Tensor, TensorRef};
 
 use super::runtime::Runtime;
 use super::InferenceError;
-use crate::bundle::{
-    Activation, AudioInput, Axis, Bundle, ConstantType, OutputKind, OutputSpec, OutputValues,
-};
+use crate::bundle::{Activation, Bundle, ConstantType, OutputKind, OutputSpec, OutputValues};
+use crate::dsp::input::{AudioInput, Axis};
 
-/// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// What the user asked for. Its names (`auto`, `cpu`, `cuda`) are what [`FromStr`] reads
+/// and [`Display`](fmt::Display) writes, so a command line or a settings file can name one
+/// without the library knowing about either.
+///
+/// [`FromStr`]: std::str::FromStr
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DevicePreference {
     /// CUDA when it works, CPU otherwise.
     #[default]
     Auto,
     Cpu,
     Cuda,
+}
+
+impl DevicePreference {
+    /// Every preference, in the order choices are listed.
+    pub const ALL: [Self; 3] = [Self::Auto, Self::Cpu, Self::Cuda];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// What it means, where the name alone does not say.
+    pub fn help(self) -> Option<&'static str> {
+        match self {
+            Self::Auto => Some("CUDA when it works, CPU otherwise"),
+            Self::Cpu | Self::Cuda => None,
+        }
+    }
+}
+
+impl fmt::Display for DevicePreference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`DevicePreference`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider `{0}` (choose auto, cpu or cuda)")]
+pub struct UnknownDevicePreference(pub String);
+
+impl std::str::FromStr for DevicePreference {
+    type Err = UnknownDevicePreference;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|preference| preference.name() == name)
+            .ok_or_else(|| UnknownDevicePreference(name.to_string()))
+    }
 }
 
 /// The execution provider a session really uses.
@@ -37,7 +84,105 @@ pub enum Provider {
 pub struct ProviderReport {
     pub requested: DevicePreference,
     pub active: Provider,
-    pub fallback_reason: Option<String>,
+    pub fallback_reason: Option<CudaUnavailable>,
+}
+
+/// Why the CUDA session could not be built: ONNX Runtime's error, kept whole. It shows as
+/// its first line, which names the cause; the lines after it are provider details that
+/// would swamp a one-line summary.
+#[derive(Debug, Clone)]
+pub struct CudaUnavailable(Arc<ort::Error>);
+
+impl CudaUnavailable {
+    /// ONNX Runtime's whole error.
+    pub fn error(&self) -> &ort::Error {
+        &self.0
+    }
+}
+
+impl fmt::Display for CudaUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = self.0.message();
+        f.write_str(message.lines().next().unwrap_or(message).trim())
+    }
+}
+
+/// Two reports are equal when ONNX Runtime said the same (its errors have no equality).
+impl PartialEq for CudaUnavailable {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.code() == other.0.code() && self.0.message() == other.0.message()
+    }
+}
+
+impl Eq for CudaUnavailable {}
+
+/// Why inference could not use a window or the model's answer: livetag's own checks
+/// ([`InferenceError::Run`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunProblem {
+    #[error("the bundle has no framewise output ([[outputs]] with kind = \"framewise\")")]
+    NoFramewiseOutput,
+    #[error("expected {n} windows of {rows} x {width} values, got {got} values")]
+    WindowSize {
+        n: usize,
+        rows: usize,
+        width: usize,
+        got: usize,
+    },
+    #[error("a window of {rows} rows is shorter than the model's minimum of {min}")]
+    WindowTooShort { rows: usize, min: usize },
+    #[error("batch of {n} exceeds the model's maximum")]
+    BatchTooLarge { n: usize },
+    #[error("the model did not return `{name}`")]
+    MissingOutput { name: String },
+    #[error("the model did not return state `{name}`")]
+    MissingState { name: String },
+    #[error("the model returned {got} classes but the bundle has {expected} labels")]
+    ClassCount { got: i64, expected: usize },
+    #[error("output `{name}` has shape {dims:?}, which does not fit a {kind:?} output for a batch of {n}")]
+    OutputShape {
+        name: String,
+        dims: Vec<i64>,
+        kind: OutputKind,
+        n: usize,
+    },
+    #[error("output `{name}` holds a non-finite value ({value}) for class {class}")]
+    NonFinite {
+        name: String,
+        value: f32,
+        class: usize,
+    },
+    #[error("framewise output `{name}` has shape {dims:?}, expected [batch, time, classes]")]
+    FramewiseShape { name: String, dims: Vec<i64> },
+    #[error("framewise output `{name}` has a batch of {batch} for {n} windows")]
+    FramewiseBatch { name: String, batch: i64, n: usize },
+    #[error("framewise output `{name}` holds a non-finite value ({value}) for class {class}")]
+    FramewiseNonFinite {
+        name: String,
+        value: f32,
+        class: usize,
+    },
+    #[error("state `{name}` came back with {got} values, expected {expected}")]
+    StateSize {
+        name: String,
+        got: usize,
+        expected: usize,
+    },
+}
+
+/// What ONNX Runtime was doing when it failed ([`InferenceError::Ort`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunStep {
+    #[error("preparing input `{0}`")]
+    Input(String),
+    #[error("running the model")]
+    Run,
+    #[error("reading output `{0}`")]
+    Output(String),
+    #[error("reading state `{0}`")]
+    State(String),
+    #[error("ending the profile")]
+    EndProfiling,
 }
 
 impl fmt::Display for ProviderReport {
@@ -111,9 +256,9 @@ impl ModelRunner {
         options: &SessionOptions,
     ) -> Result<Self, InferenceError> {
         let (session, provider) = build_session(runtime, bundle, options)?;
-        let session_error = |reason: String| InferenceError::Session {
+        let session_error = |source: ort::Error| InferenceError::Session {
             path: bundle.model_path.clone(),
-            reason,
+            source,
         };
         let states = bundle
             .spec
@@ -134,13 +279,13 @@ impl ModelRunner {
                 ConstantType::Float32 => {
                     let data: Vec<f32> = constant.values.iter().map(|&v| v as f32).collect();
                     Tensor::from_array((shape, data))
-                        .map_err(|e| session_error(e.to_string()))?
+                        .map_err(session_error)?
                         .into_dyn()
                 }
                 ConstantType::Int64 => {
                     let data: Vec<i64> = constant.values.iter().map(|&v| v as i64).collect();
                     Tensor::from_array((shape, data))
-                        .map_err(|e| session_error(e.to_string()))?
+                        .map_err(session_error)?
                         .into_dyn()
                 }
             };
@@ -183,9 +328,10 @@ impl ModelRunner {
         self.session
             .end_profiling()
             .map(PathBuf::from)
-            .map_err(|e| InferenceError::Run {
+            .map_err(|source| InferenceError::Ort {
                 model: self.model_name.clone(),
-                reason: format!("cannot end profiling: {e}"),
+                step: RunStep::EndProfiling,
+                source,
             })
     }
 
@@ -225,9 +371,7 @@ impl ModelRunner {
         frames: &mut FrameScores,
     ) -> Result<(), InferenceError> {
         if self.framewise.is_none() {
-            return Err(self.run_error(
-                "the bundle has no framewise output ([[outputs]] with kind = \"framewise\")".into(),
-            ));
+            return Err(self.run_error(RunProblem::NoFramewiseOutput));
         }
         self.run_inner(windows, n, rows, scores, Some(frames))
     }
@@ -242,19 +386,21 @@ impl ModelRunner {
     ) -> Result<(), InferenceError> {
         let width = self.input.row_width();
         if n == 0 || windows.len() != n * rows * width {
-            return Err(self.run_error(format!(
-                "expected {n} windows of {rows} x {width} values, got {} values",
-                windows.len()
-            )));
+            return Err(self.run_error(RunProblem::WindowSize {
+                n,
+                rows,
+                width,
+                got: windows.len(),
+            }));
         }
         if rows < self.input.min_rows {
-            return Err(self.run_error(format!(
-                "a window of {rows} rows is shorter than the model's minimum of {}",
-                self.input.min_rows
-            )));
+            return Err(self.run_error(RunProblem::WindowTooShort {
+                rows,
+                min: self.input.min_rows,
+            }));
         }
         if self.input.max_batch.is_some_and(|max| n > max) {
-            return Err(self.run_error(format!("batch of {n} exceeds the model's maximum")));
+            return Err(self.run_error(RunProblem::BatchTooLarge { n }));
         }
         let shape = fill_input(
             &self.input.layout,
@@ -276,31 +422,40 @@ impl ModelRunner {
             model_name,
             ..
         } = self;
-        let fail = |reason: String| InferenceError::Run {
+        let fail = |problem: RunProblem| InferenceError::Run {
             model: model_name.clone(),
-            reason,
+            problem,
+        };
+        let ort_fail = |step: RunStep| {
+            |source: ort::Error| InferenceError::Ort {
+                model: model_name.clone(),
+                step,
+                source,
+            }
         };
         let mut inputs: Vec<(String, SessionInputValue<'_>)> =
             Vec::with_capacity(1 + states.len() + constants.len());
         let audio = TensorRef::from_array_view((shape, input_buf.as_slice()))
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(ort_fail(RunStep::Input(input.name.clone())))?;
         inputs.push((input.name.clone(), audio.into()));
         for state in states.iter() {
             let value = TensorRef::from_array_view((state.shape.clone(), state.values.as_slice()))
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(ort_fail(RunStep::Input(state.input.clone())))?;
             inputs.push((state.input.clone(), value.into()));
         }
         for (name, value) in constants.iter() {
             inputs.push((name.clone(), value.into()));
         }
-        let outputs = session.run(inputs).map_err(|e| fail(e.to_string()))?;
+        let outputs = session.run(inputs).map_err(ort_fail(RunStep::Run))?;
 
-        let value = outputs
-            .get(&output.name)
-            .ok_or_else(|| fail(format!("the model did not return `{}`", output.name)))?;
+        let value = outputs.get(&output.name).ok_or_else(|| {
+            fail(RunProblem::MissingOutput {
+                name: output.name.clone(),
+            })
+        })?;
         let (out_shape, data) = value
             .try_extract_tensor::<f32>()
-            .map_err(|e| fail(format!("output `{}`: {e}", output.name)))?;
+            .map_err(ort_fail(RunStep::Output(output.name.clone())))?;
         let dims: Vec<i64> = out_shape.iter().copied().collect();
         let start = scores.len();
         match (output.kind, dims.as_slice()) {
@@ -323,50 +478,53 @@ impl ModelRunner {
                 }
             }
             _ => {
-                return Err(fail(format!(
-                    "output `{}` has shape {dims:?}, which does not fit a {:?} output for a batch of {n}",
-                    output.name, output.kind
-                )))
+                return Err(fail(RunProblem::OutputShape {
+                    name: output.name.clone(),
+                    dims,
+                    kind: output.kind,
+                    n,
+                }))
             }
         }
         if let Some(bad) = scores[start..].iter().position(|v| !v.is_finite()) {
-            return Err(fail(format!(
-                "output `{}` holds a non-finite value ({}) for class {}",
-                output.name,
-                scores[start + bad],
-                bad % self.n_classes.max(1)
-            )));
+            return Err(fail(RunProblem::NonFinite {
+                name: output.name.clone(),
+                value: scores[start + bad],
+                class: bad % self.n_classes.max(1),
+            }));
         }
         apply_activation(output, self.n_classes, &mut scores[start..]);
 
         if let (Some(frames), Some(spec)) = (frames, framewise.as_ref()) {
-            let value = outputs
-                .get(&spec.name)
-                .ok_or_else(|| fail(format!("the model did not return `{}`", spec.name)))?;
+            let value = outputs.get(&spec.name).ok_or_else(|| {
+                fail(RunProblem::MissingOutput {
+                    name: spec.name.clone(),
+                })
+            })?;
             let (frame_shape, data) = value
                 .try_extract_tensor::<f32>()
-                .map_err(|e| fail(format!("output `{}`: {e}", spec.name)))?;
+                .map_err(ort_fail(RunStep::Output(spec.name.clone())))?;
             let dims: Vec<i64> = frame_shape.iter().copied().collect();
             let [batch, count, classes] = dims.as_slice() else {
-                return Err(fail(format!(
-                    "framewise output `{}` has shape {dims:?}, expected [batch, time, classes]",
-                    spec.name
-                )));
+                return Err(fail(RunProblem::FramewiseShape {
+                    name: spec.name.clone(),
+                    dims,
+                }));
             };
             if *batch as usize != n {
-                return Err(fail(format!(
-                    "framewise output `{}` has a batch of {batch} for {n} windows",
-                    spec.name
-                )));
+                return Err(fail(RunProblem::FramewiseBatch {
+                    name: spec.name.clone(),
+                    batch: *batch,
+                    n,
+                }));
             }
             check_classes(*classes, self.n_classes).map_err(&fail)?;
             if let Some(bad) = data.iter().position(|v| !v.is_finite()) {
-                return Err(fail(format!(
-                    "framewise output `{}` holds a non-finite value ({}) for class {}",
-                    spec.name,
-                    data[bad],
-                    bad % self.n_classes.max(1)
-                )));
+                return Err(fail(RunProblem::FramewiseNonFinite {
+                    name: spec.name.clone(),
+                    value: data[bad],
+                    class: bad % self.n_classes.max(1),
+                }));
             }
             frames.frames_per_window = *count as usize;
             frames.values.clear();
@@ -377,37 +535,41 @@ impl ModelRunner {
         for state in states.iter_mut() {
             let (_, data) = outputs
                 .get(&state.output)
-                .ok_or_else(|| fail(format!("the model did not return state `{}`", state.output)))?
+                .ok_or_else(|| {
+                    fail(RunProblem::MissingState {
+                        name: state.output.clone(),
+                    })
+                })?
                 .try_extract_tensor::<f32>()
-                .map_err(|e| fail(format!("state `{}`: {e}", state.output)))?;
+                .map_err(ort_fail(RunStep::State(state.output.clone())))?;
             if data.len() != state.values.len() {
-                return Err(fail(format!(
-                    "state `{}` came back with {} values, expected {}",
-                    state.output,
-                    data.len(),
-                    state.values.len()
-                )));
+                return Err(fail(RunProblem::StateSize {
+                    name: state.output.clone(),
+                    got: data.len(),
+                    expected: state.values.len(),
+                }));
             }
             state.values.copy_from_slice(data);
         }
         Ok(())
     }
 
-    fn run_error(&self, reason: String) -> InferenceError {
+    fn run_error(&self, problem: RunProblem) -> InferenceError {
         InferenceError::Run {
             model: self.model_name.clone(),
-            reason,
+            problem,
         }
     }
 }
 
-fn check_classes(classes: i64, expected: usize) -> Result<(), String> {
+fn check_classes(classes: i64, expected: usize) -> Result<(), RunProblem> {
     if classes as usize == expected {
         Ok(())
     } else {
-        Err(format!(
-            "the model returned {classes} classes but the bundle has {expected} labels"
-        ))
+        Err(RunProblem::ClassCount {
+            got: classes,
+            expected,
+        })
     }
 }
 
@@ -476,27 +638,24 @@ fn build_session(
     bundle: &Bundle,
     options: &SessionOptions,
 ) -> Result<(Session, ProviderReport), InferenceError> {
-    let session_error = |reason: String| InferenceError::Session {
+    let session_error = |source: ort::Error| InferenceError::Session {
         path: bundle.model_path.clone(),
-        reason,
+        source,
     };
+    // The builder's setters hand the builder back inside their error; only the error is kept.
+    let builder_error = |e: ort::Error<SessionBuilder>| session_error(e.into());
     let builder = || -> Result<SessionBuilder, InferenceError> {
-        let mut builder =
-            Session::builder(&runtime.environment).map_err(|e| session_error(e.to_string()))?;
+        let mut builder = Session::builder(&runtime.environment).map_err(session_error)?;
         if let Some(threads) = options.threads {
-            builder = builder
-                .with_intra_threads(threads)
-                .map_err(|e| session_error(e.to_string()))?;
+            builder = builder.with_intra_threads(threads).map_err(builder_error)?;
         }
         if let Some(prefix) = &options.profile_prefix {
-            builder = builder
-                .with_profiling(prefix)
-                .map_err(|e| session_error(e.to_string()))?;
+            builder = builder.with_profiling(prefix).map_err(builder_error)?;
         }
         if options.unoptimized {
             builder = builder
                 .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
-                .map_err(|e| session_error(e.to_string()))?;
+                .map_err(builder_error)?;
         }
         Ok(builder)
     };
@@ -505,11 +664,8 @@ fn build_session(
         let cuda = ort::ep::CUDA::default().build().error_on_failure();
         let attempt = builder()?
             .with_execution_providers([cuda])
-            .map_err(|e| e.to_string())
-            .and_then(|mut b| {
-                b.commit_from_file(&bundle.model_path)
-                    .map_err(|e| e.to_string())
-            });
+            .map_err(ort::Error::from)
+            .and_then(|mut b| b.commit_from_file(&bundle.model_path));
         match attempt {
             Ok(session) => {
                 return Ok((
@@ -521,12 +677,12 @@ fn build_session(
                     },
                 ))
             }
-            Err(reason) => fallback_reason = Some(first_line(&reason)),
+            Err(error) => fallback_reason = Some(CudaUnavailable(Arc::new(error))),
         }
     }
     let session = builder()?
         .commit_from_file(&bundle.model_path)
-        .map_err(|e| session_error(e.to_string()))?;
+        .map_err(session_error)?;
     Ok((
         session,
         ProviderReport {
@@ -535,8 +691,4 @@ fn build_session(
             fallback_reason,
         },
     ))
-}
-
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).trim().to_string()
 }

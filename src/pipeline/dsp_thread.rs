@@ -73,7 +73,7 @@ impl DisplayTap {
             ],
         };
         let frontend = Frontend::new(&spec, sample_rate_hz)
-            .map_err(|e| PipelineError::Display(e.to_string()))?;
+            .map_err(PipelineError::Display)?;
         Ok(Self {
             frontend,
             hop_samples,
@@ -305,7 +305,7 @@ impl DspThread {
                         .map_err(|e| PipelineError::Resample {
                             from_hz: source_rate_hz,
                             to_hz: input.sample_rate_hz,
-                            reason: e.to_string(),
+                            source: e,
                         })?;
                     groups.push(RateGroup {
                         rate_hz,

@@ -59,7 +59,7 @@ pub(super) fn run(
             Err(error) => {
                 counters.inference_errors.fetch_add(1, Ordering::Relaxed);
                 // The same failure on every window is reported once.
-                let message = error.to_string();
+                let message = crate::error_chain(&error);
                 if message != last_error {
                     send_event(&events, &stats, LiveMessage::Error(message.clone()));
                     last_error = message;

@@ -142,17 +142,18 @@ impl Scorer for ModelRunner {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("cannot convert {from_hz} Hz input to the model's {to_hz} Hz: {reason}")]
+    #[error("cannot convert {from_hz} Hz input to the model's {to_hz} Hz")]
     Resample {
         from_hz: u32,
         to_hz: u32,
-        reason: String,
+        #[source]
+        source: crate::audio::AudioError,
     },
     #[error("a live pipeline needs at least one model")]
     NoTrack,
-    #[error("cannot build the display spectrogram: {0}")]
-    Display(String),
-    #[error("cannot start the {name} thread: {source}")]
+    #[error("cannot build the display spectrogram")]
+    Display(#[source] crate::dsp::FrontendError),
+    #[error("cannot start the {name} thread")]
     Thread {
         name: &'static str,
         source: std::io::Error,

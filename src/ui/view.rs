@@ -11,9 +11,9 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Polygon, Text};
 use super::colormap::Colormap;
 use super::spectrogram::{ColourScale, ScrollingImage};
 use crate::engine::LiveUpdate;
-use crate::events::{Decision, Event};
 use crate::ontology::{ClassFilter, Hierarchy, Ranked, TopKMode};
 use crate::pipeline::{DisplayInfo, LiveMessage, Percentiles, ProbabilityTrail, Role};
+use crate::sed::{Decision, Event};
 
 /// Timing figures are percentiles over this many recent windows.
 const TIMING_WINDOWS: usize = 500;

@@ -86,7 +86,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// Every window livetag scores in `samples` (mono, at the model's rate), in order.
 pub fn tag_windows(
     runner: &mut livetag::inference::ModelRunner,
-    input: &livetag::bundle::AudioInput,
+    input: &livetag::dsp::input::AudioInput,
     samples: &[f32],
     settings: livetag::tagger::TagSettings,
 ) -> Vec<livetag::tagger::WindowScores> {

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{floats, livetag, read_json, repo};
-use livetag::events::{ClassSettings, Decision, EventDetector, EventSettings};
+use livetag::sed::{ClassSettings, Decision, EventDetector, EventSettings};
 use livetag::tagger::{detect_events, tag_samples_with_frames, TagSettings};
 
 fn tiny_sed() -> PathBuf {

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use super::Event;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// An event list format. Its names (`csv`, `json`, `audacity`, `dcase`) are what
+/// [`FromStr`](std::str::FromStr) reads and [`Display`](std::fmt::Display) writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EventFormat {
     #[default]
     Csv,
@@ -21,7 +23,41 @@ pub enum EventFormat {
     Dcase,
 }
 
+/// A name that is not an [`EventFormat`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event list format `{0}` (choose csv, json, audacity or dcase)")]
+pub struct UnknownEventFormat(pub String);
+
+impl std::str::FromStr for EventFormat {
+    type Err = UnknownEventFormat;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.name() == name)
+            .ok_or_else(|| UnknownEventFormat(name.to_string()))
+    }
+}
+
+impl std::fmt::Display for EventFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl EventFormat {
+    /// Every format, in the order choices are listed.
+    pub const ALL: [Self; 4] = [Self::Csv, Self::Json, Self::Audacity, Self::Dcase];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Audacity => "audacity",
+            Self::Dcase => "dcase",
+        }
+    }
+
     /// Whether one output can hold the events of several files.
     pub fn holds_several_files(self) -> bool {
         self != EventFormat::Audacity

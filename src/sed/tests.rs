@@ -375,7 +375,7 @@ fn bad_settings_are_refused_with_the_reason() {
     let err = EventDetector::new(labels.clone(), 10.0, &settings(0.5, 0.3, 4, 0.0)).unwrap_err();
     assert!(err.to_string().contains("odd number of frames"), "{err}");
     let err = EventDetector::new(labels.clone(), 0.0, &settings(0.5, 0.3, 1, 0.0)).unwrap_err();
-    assert_eq!(err, EventsError::FrameRate(0.0));
+    assert_eq!(err, SedError::FrameRate(0.0));
     let mut s = settings(0.5, 0.3, 1, 0.0);
     s.set_class(3, s.default);
     let err = EventDetector::new(labels, 10.0, &s).unwrap_err();

@@ -36,7 +36,7 @@ pub mod export;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-pub use export::{EventFormat, EventWriter};
+pub use export::{EventFormat, EventWriter, UnknownEventFormat};
 
 /// Slack for comparing times built from floating-point frame steps.
 const TIME_SLACK_SECS: f64 = 1e-6;
@@ -47,13 +47,56 @@ const TIME_SLACK_SECS: f64 = 1e-6;
 pub const MAX_MEDIAN_FRAMES: usize = 1001;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EventsError {
-    #[error("{what}: {reason}")]
-    Settings { what: String, reason: String },
+pub enum SedError {
+    /// `what` names the settings ("defaults", a label).
+    #[error("{what}: {problem}")]
+    Settings {
+        what: String,
+        problem: SettingsProblem,
+    },
     #[error("frame rate must be positive and finite, got {0}")]
     FrameRate(f64),
-    #[error("class override `{text}`: {reason}")]
-    Override { text: String, reason: String },
+    #[error("class override `{text}`: {problem}")]
+    Override {
+        text: String,
+        problem: OverrideProblem,
+    },
+}
+
+/// Why a class's settings are refused ([`SedError::Settings`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsProblem {
+    #[error("thresholds must be numbers, got on {on} and off {off}")]
+    Thresholds { on: f32, off: f32 },
+    #[error("the offset threshold ({off}) must not exceed the onset threshold ({on})")]
+    OffAboveOn { on: f32, off: f32 },
+    #[error("the median filter needs an odd number of frames (1 = off), got {0}")]
+    EvenMedian(usize),
+    #[error("the median filter is at most {MAX_MEDIAN_FRAMES} frames (10 s at 100 Hz), got {0}")]
+    MedianTooLong(usize),
+    #[error("minimum duration must be >= 0 s, got {0}")]
+    MinDuration(f64),
+    #[error("minimum gap must be >= 0 s, got {0}")]
+    MinGap(f64),
+    #[error("an override names class {index}, but there are {labels} labels")]
+    NoSuchClass { index: usize, labels: usize },
+}
+
+/// Why a `LABEL:key=value,...` override does not parse ([`SedError::Override`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideProblem {
+    #[error("expected LABEL:key=value,... (keys: on, off, median, min, gap)")]
+    NoLabel,
+    #[error("the label is empty")]
+    EmptyLabel,
+    #[error("`{0}` is not key=value")]
+    NotKeyValue(String),
+    #[error("`{key}` needs a number, got `{value}`")]
+    NotANumber { key: String, value: String },
+    #[error("`median` needs a whole number of frames, got `{0}`")]
+    MedianNotWhole(String),
+    #[error("unknown key `{0}` (keys: on, off, median, min, gap)")]
+    UnknownKey(String),
 }
 
 /// Post-processing settings of one class.
@@ -85,48 +128,31 @@ impl Default for ClassSettings {
 
 impl ClassSettings {
     /// Checks the settings; `what` names them in the error ("defaults", a label).
-    pub fn validate(&self, what: &str) -> Result<(), EventsError> {
-        let bad = |reason: String| {
-            Err(EventsError::Settings {
+    pub fn validate(&self, what: &str) -> Result<(), SedError> {
+        let bad = |problem: SettingsProblem| {
+            Err(SedError::Settings {
                 what: what.to_string(),
-                reason,
+                problem,
             })
         };
-        if !(self.on.is_finite() && self.off.is_finite()) {
-            return bad(format!(
-                "thresholds must be numbers, got on {} and off {}",
-                self.on, self.off
-            ));
+        let (on, off) = (self.on, self.off);
+        if !(on.is_finite() && off.is_finite()) {
+            return bad(SettingsProblem::Thresholds { on, off });
         }
-        if self.off > self.on {
-            return bad(format!(
-                "the offset threshold ({}) must not exceed the onset threshold ({})",
-                self.off, self.on
-            ));
+        if off > on {
+            return bad(SettingsProblem::OffAboveOn { on, off });
         }
         if self.median_frames == 0 || self.median_frames % 2 == 0 {
-            return bad(format!(
-                "the median filter needs an odd number of frames (1 = off), got {}",
-                self.median_frames
-            ));
+            return bad(SettingsProblem::EvenMedian(self.median_frames));
         }
         if self.median_frames > MAX_MEDIAN_FRAMES {
-            return bad(format!(
-                "the median filter is at most {MAX_MEDIAN_FRAMES} frames (10 s at 100 Hz), got {}",
-                self.median_frames
-            ));
+            return bad(SettingsProblem::MedianTooLong(self.median_frames));
         }
         if !(self.min_duration_secs >= 0.0 && self.min_duration_secs.is_finite()) {
-            return bad(format!(
-                "minimum duration must be >= 0 s, got {}",
-                self.min_duration_secs
-            ));
+            return bad(SettingsProblem::MinDuration(self.min_duration_secs));
         }
         if !(self.min_gap_secs >= 0.0 && self.min_gap_secs.is_finite()) {
-            return bad(format!(
-                "minimum gap must be >= 0 s, got {}",
-                self.min_gap_secs
-            ));
+            return bad(SettingsProblem::MinGap(self.min_gap_secs));
         }
         Ok(())
     }
@@ -188,19 +214,19 @@ impl ClassOverride {
 }
 
 impl std::str::FromStr for ClassOverride {
-    type Err = EventsError;
+    type Err = SedError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = |reason: &str| EventsError::Override {
+        let bad = |problem: OverrideProblem| SedError::Override {
             text: text.to_string(),
-            reason: reason.to_string(),
+            problem,
         };
         let (label, pairs) = text
             .rsplit_once(':')
-            .ok_or_else(|| bad("expected LABEL:key=value,... (keys: on, off, median, min, gap)"))?;
+            .ok_or_else(|| bad(OverrideProblem::NoLabel))?;
         let label = label.trim();
         if label.is_empty() {
-            return Err(bad("the label is empty"));
+            return Err(bad(OverrideProblem::EmptyLabel));
         }
         let mut result = ClassOverride {
             label: label.to_string(),
@@ -209,30 +235,29 @@ impl std::str::FromStr for ClassOverride {
         for pair in pairs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair
                 .split_once('=')
-                .ok_or_else(|| bad(&format!("`{pair}` is not key=value")))?;
+                .ok_or_else(|| bad(OverrideProblem::NotKeyValue(pair.to_string())))?;
             let (key, value) = (key.trim(), value.trim());
             let number = || {
-                value
-                    .parse::<f64>()
-                    .map_err(|_| bad(&format!("`{key}` needs a number, got `{value}`")))
+                value.parse::<f64>().map_err(|_| {
+                    bad(OverrideProblem::NotANumber {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                    })
+                })
             };
             match key {
                 "on" => result.on = Some(number()? as f32),
                 "off" => result.off = Some(number()? as f32),
                 "median" => {
-                    result.median_frames = Some(value.parse().map_err(|_| {
-                        bad(&format!(
-                            "`median` needs a whole number of frames, got `{value}`"
-                        ))
-                    })?)
+                    result.median_frames = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad(OverrideProblem::MedianNotWhole(value.to_string())))?,
+                    )
                 }
                 "min" => result.min_duration_secs = Some(number()?),
                 "gap" => result.min_gap_secs = Some(number()?),
-                _ => {
-                    return Err(bad(&format!(
-                        "unknown key `{key}` (keys: on, off, median, min, gap)"
-                    )))
-                }
+                _ => return Err(bad(OverrideProblem::UnknownKey(key.to_string()))),
             }
         }
         Ok(result)
@@ -382,7 +407,7 @@ struct ClassTrack {
 /// seconds). After a gap in a live stream (windows dropped), call
 /// [`EventDetector::finish`] to decide what was open and start afresh.
 ///
-/// Live use: give each frame of [`crate::tagger::FrameStitcher`] to
+/// Live use: give each frame of [`crate::scores::FrameStitcher`] to
 /// [`EventDetector::push`]; log every returned [`Decision`] (its `Display` is one line);
 /// draw [`EventDetector::open_events`] as events in progress and
 /// [`EventDetector::filtered`] as the smoothed track the thresholds see, both
@@ -418,9 +443,9 @@ impl EventDetector {
         labels: Vec<String>,
         frame_rate_hz: f64,
         settings: &EventSettings,
-    ) -> Result<Self, EventsError> {
+    ) -> Result<Self, SedError> {
         if !(frame_rate_hz > 0.0 && frame_rate_hz.is_finite()) {
-            return Err(EventsError::FrameRate(frame_rate_hz));
+            return Err(SedError::FrameRate(frame_rate_hz));
         }
         settings.default.validate("default event settings")?;
         let mut resolved = Vec::with_capacity(labels.len());
@@ -430,12 +455,12 @@ impl EventDetector {
             resolved.push(class);
         }
         if let Some(&index) = settings.per_class.keys().find(|&&i| i >= labels.len()) {
-            return Err(EventsError::Settings {
+            return Err(SedError::Settings {
                 what: "event settings".into(),
-                reason: format!(
-                    "an override names class {index}, but there are {} labels",
-                    labels.len()
-                ),
+                problem: SettingsProblem::NoSuchClass {
+                    index,
+                    labels: labels.len(),
+                },
             });
         }
         let halves: Vec<usize> = resolved.iter().map(ClassSettings::half_window).collect();
