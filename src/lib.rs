@@ -1,18 +1,18 @@
 //! livetag: real-time audio tagging with self-describing ONNX model bundles.
 //!
 //! Live data flows [`capture`] (audio thread) -> [`pipeline`] (DSP thread: [`dsp`]
-//! front-end and windows; inference thread: [`inference`], ONNX Runtime) -> [`ui`] (the
-//! window) or `livetag listen --headless`. Files take [`audio`] -> [`tagger`]; [`sed`]
-//! (sound event detection) turns framewise output into sound events, [`eval`] scores a
-//! model against a reference list; [`scores`] is what both paths do with scores. [`bundle`]
-//! describes a model; [`cli`] is the command-line front door. See `docs/ARCHITECTURE.md`
-//! for threads and ownership.
+//! front-end and windows; inference threads: [`inference`], ONNX Runtime) -> [`engine`]
+//! (the session: sources, models, reconnecting) -> a front end: [`ui`] (the window) or the
+//! binary's `listen --headless`. Files take [`audio`] -> [`tagger`]; [`sed`] (sound event
+//! detection) turns framewise output into sound events, [`eval`] scores a model against a
+//! reference list; [`scores`] is what both paths do with scores. [`bundle`] describes a
+//! model. The command line is the binary's own (`src/cli`), so the library has no clap
+//! types. See `docs/ARCHITECTURE.md` for threads and ownership.
 
 pub mod audio;
 pub mod bundle;
 pub mod cache;
 pub mod capture;
-pub mod cli;
 pub mod dsp;
 pub mod engine;
 pub mod eval;

@@ -2,6 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The command line lives in the binary: the library has no clap types, and the window
+/// (`livetag::ui`) and the command line never import each other.
+mod cli;
+
 /// In debug builds every allocator call is checked: inside an audio callback (run under
 /// `assert_no_alloc`) one is counted in `CaptureCounters::callback_allocations`. Without
 /// this allocator the check would see nothing.
@@ -21,11 +25,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = livetag::cli::Cli::parse();
-    let outcome = livetag::cli::run(cli).and_then(|outcome| match outcome {
-        livetag::cli::Outcome::Exit(code) => Ok(code),
+    let cli = cli::Cli::parse();
+    let outcome = cli::run(cli).and_then(|outcome| match outcome {
+        cli::Outcome::Exit(code) => Ok(code),
         // The command line and the window never import each other: they meet here.
-        livetag::cli::Outcome::OpenWindow(options) => livetag::ui::run(*options)
+        cli::Outcome::OpenWindow(options) => livetag::ui::run(*options)
             .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
     });

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 /// Prints every input device, default first, as `id<TAB>name`.
 pub fn run() -> anyhow::Result<ExitCode> {
-    let devices = crate::capture::list_inputs();
+    let devices = livetag::capture::list_inputs();
     if devices.is_empty() {
         eprintln!("no input devices found (is a sound server running?)");
         return Ok(ExitCode::FAILURE);

@@ -8,14 +8,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sed::{require_framewise, EventArgs};
 use super::ModelArgs;
-use crate::bundle::Bundle;
-use crate::eval::{
+use livetag::bundle::Bundle;
+use livetag::eval::{
     event_metrics, read_list, tag_metrics, Collars, EventCounts, EventMetrics, EventReference,
     ReferenceList, TagMetrics, TagReference,
 };
-use crate::inference::ModelRunner;
-use crate::sed::{accepted_events, Decision, Event, EventDetector};
-use crate::tagger::{detect_events_file, tag_file, TagFileError, TagSettings};
+use livetag::inference::ModelRunner;
+use livetag::sed::{accepted_events, Decision, Event, EventDetector};
+use livetag::tagger::{detect_events_file, tag_file, TagFileError, TagSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -47,7 +47,7 @@ const PROGRESS_MIN_FILES: usize = 10;
 pub fn run(args: &EvalArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let bundle = super::open_bundle(&args.model)?;
     let list = read_list(&args.list, bundle.name(), &bundle.labels)?;
-    let settings = |runner: &crate::inference::ModelRunner| {
+    let settings = |runner: &livetag::inference::ModelRunner| {
         TagSettings::new(
             &bundle.input,
             args.hop_secs,

@@ -2,9 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::ModelArgs;
-use crate::bundle::Bundle;
-use crate::dsp::input::InputKind;
-use crate::inference::profile::ModelCard;
+use livetag::bundle::Bundle;
+use livetag::dsp::input::InputKind;
+use livetag::inference::profile::ModelCard;
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -14,12 +14,12 @@ pub struct InspectArgs {
     #[arg(long)]
     pub self_test: bool,
     /// ONNX Runtime execution provider for the self-test.
-    #[arg(long, value_parser = super::limits::provider(), default_value_t = crate::inference::DevicePreference::Auto)]
-    pub provider: crate::inference::DevicePreference,
+    #[arg(long, value_parser = super::limits::provider(), default_value_t = livetag::inference::DevicePreference::Auto)]
+    pub provider: livetag::inference::DevicePreference,
 }
 
 pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let path: PathBuf = crate::bundle::catalog::resolve(Some(&args.bundle))?;
+    let path: PathBuf = livetag::bundle::catalog::resolve(Some(&args.bundle))?;
     let bundle = Bundle::load(&path)?;
     print_card(&bundle);
     let model_args = ModelArgs {
@@ -33,7 +33,7 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
         Err(error) if !args.self_test => {
             println!(
                 "  compute:     not measured: {}",
-                crate::error_chain(&*error)
+                livetag::error_chain(&*error)
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -58,7 +58,7 @@ pub fn run(args: &InspectArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     if !args.self_test {
         return Ok(ExitCode::SUCCESS);
     }
-    let report = crate::tagger::self_test(&bundle, &mut runner)?;
+    let report = livetag::tagger::self_test(&bundle, &mut runner)?;
     let verdict = if report.passed() { "PASS" } else { "FAIL" };
     println!(
         "self-test: {verdict}: {} reference windows, max |score difference| {:.2e} (tolerance {:.0e}), provider {}",

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
-use crate::inference::DevicePreference;
-use crate::sed::{ClassSettings, EventFormat};
+use livetag::inference::DevicePreference;
+use livetag::sed::{ClassSettings, EventFormat};
 
 /// `--provider`: `auto`, `cpu` or `cuda`.
 pub fn provider() -> impl TypedValueParser<Value = DevicePreference> {
@@ -52,7 +52,7 @@ pub const THREADS_PER_CORE: usize = 4;
 pub const THREADS_CAP: usize = 256;
 
 /// `--median-frames`: the events module's bound (10 s of frames at 100 Hz).
-pub const MEDIAN_FRAMES_MAX: usize = crate::sed::MAX_MEDIAN_FRAMES;
+pub const MEDIAN_FRAMES_MAX: usize = livetag::sed::MAX_MEDIAN_FRAMES;
 
 /// `--min-duration` and `--min-gap`, seconds: an hour is longer than any event this
 /// post-processing is meant for; more is likely milliseconds typed as seconds.

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use super::{ModelArgs, TopKArgs};
-use crate::bundle::Bundle;
-use crate::capture::SourceRequest;
-use crate::engine::{
+use livetag::bundle::Bundle;
+use livetag::capture::SourceRequest;
+use livetag::engine::{
     Command, EngineHandle, EngineOptions, LiveUpdate, Role, SessionInfo, StartOptions,
     SystemBackend, Update,
 };
-use crate::ontology::TopK;
-use crate::pipeline::{LiveMessage, LiveScores, Percentiles, PipelineStats, ProbabilityTrail};
-use crate::sed::Decision;
+use livetag::ontology::TopK;
+use livetag::pipeline::{LiveMessage, LiveScores, Percentiles, PipelineStats, ProbabilityTrail};
+use livetag::sed::Decision;
 
 /// Speech-track history kept for `--speech`: longer than any main-model window.
 const SPEECH_KEEP_SECS: f64 = 30.0;
@@ -60,7 +60,7 @@ pub struct ListenArgs {
     pub top: TopKArgs,
     /// Run a speech track beside the tagger: silero VAD unless another one-class bundle is
     /// named. Each record then gains `speech`, the highest speech probability in its window.
-    #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = crate::bundle::catalog::SPEECH_MODEL)]
+    #[arg(long, value_name = "MODEL", num_args = 0..=1, default_missing_value = livetag::bundle::catalog::SPEECH_MODEL)]
     pub speech: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     pub format: Format,
@@ -165,7 +165,7 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
         .model
         .model
         .clone()
-        .unwrap_or_else(|| crate::bundle::catalog::DEFAULT_MODEL.to_string());
+        .unwrap_or_else(|| livetag::bundle::catalog::DEFAULT_MODEL.to_string());
     engine.send(Command::LoadModel {
         role: Role::Tagger,
         model,
@@ -459,7 +459,7 @@ fn write_csv_header(
     writeln!(out, ",silent")
 }
 
-fn event_json(event: &crate::sed::Event) -> serde_json::Value {
+fn event_json(event: &livetag::sed::Event) -> serde_json::Value {
     serde_json::json!({
         "label": event.label,
         "onset_secs": super::round3(event.onset_secs),

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::inference::DevicePreference;
-use crate::ontology::{ClassFilter, Ranked, TopK, TopKMode};
+use livetag::inference::DevicePreference;
+use livetag::ontology::{ClassFilter, Ranked, TopK, TopKMode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,7 +85,7 @@ impl TopKArgs {
     }
 
     /// Checks the lists against the bundle's labels and ontology.
-    pub fn resolve(&self, bundle: &crate::bundle::Bundle) -> anyhow::Result<TopK> {
+    pub fn resolve(&self, bundle: &livetag::bundle::Bundle) -> anyhow::Result<TopK> {
         TopK::new(
             self.top_k,
             self.top_k_mode.unwrap_or_default(),
@@ -141,7 +141,7 @@ pub enum Command {
 #[derive(Debug)]
 pub enum Outcome {
     Exit(std::process::ExitCode),
-    OpenWindow(Box<crate::engine::StartOptions>),
+    OpenWindow(Box<livetag::engine::StartOptions>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -162,8 +162,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 impl ModelArgs {
-    pub fn options(&self, ort_lib: Option<&std::path::Path>) -> crate::engine::ModelOptions {
-        crate::engine::ModelOptions {
+    pub fn options(&self, ort_lib: Option<&std::path::Path>) -> livetag::engine::ModelOptions {
+        livetag::engine::ModelOptions {
             provider: self.provider,
             threads: self.threads,
             ort_lib: ort_lib.map(std::path::Path::to_path_buf),
@@ -175,24 +175,24 @@ impl ModelArgs {
 pub(crate) fn open_model(
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
-) -> anyhow::Result<(crate::bundle::Bundle, crate::inference::ModelRunner)> {
+) -> anyhow::Result<(livetag::bundle::Bundle, livetag::inference::ModelRunner)> {
     let bundle = open_bundle(args)?;
     let runner = open_runner(&bundle, args, ort_lib)?;
     Ok((bundle, runner))
 }
 
 /// Loads the bundle `--model` names (no ONNX Runtime needed).
-pub(crate) fn open_bundle(args: &ModelArgs) -> anyhow::Result<crate::bundle::Bundle> {
-    Ok(crate::engine::models::open_bundle(args.model.as_deref())?)
+pub(crate) fn open_bundle(args: &ModelArgs) -> anyhow::Result<livetag::bundle::Bundle> {
+    Ok(livetag::engine::models::open_bundle(args.model.as_deref())?)
 }
 
 /// Opens a session for a loaded bundle.
 pub(crate) fn open_runner(
-    bundle: &crate::bundle::Bundle,
+    bundle: &livetag::bundle::Bundle,
     args: &ModelArgs,
     ort_lib: Option<&std::path::Path>,
-) -> anyhow::Result<crate::inference::ModelRunner> {
-    let runner = crate::engine::models::open_runner(bundle, &args.options(ort_lib))?;
+) -> anyhow::Result<livetag::inference::ModelRunner> {
+    let runner = livetag::engine::models::open_runner(bundle, &args.options(ort_lib))?;
     if args.provider == DevicePreference::Cuda {
         if let Some(reason) = &runner.provider().fallback_reason {
             eprintln!("warning: --provider cuda was asked for, but CUDA could not be used ({reason}); running on CPU");
@@ -216,6 +216,6 @@ fn round3(value: f64) -> f64 {
 }
 
 /// `--batch`, or the provider's default.
-fn batch_size(asked: Option<usize>, runner: &crate::inference::ModelRunner) -> usize {
-    asked.unwrap_or_else(|| crate::tagger::default_batch_size(runner.provider().active))
+fn batch_size(asked: Option<usize>, runner: &livetag::inference::ModelRunner) -> usize {
+    asked.unwrap_or_else(|| livetag::tagger::default_batch_size(runner.provider().active))
 }

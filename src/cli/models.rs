@@ -6,8 +6,8 @@ use std::process::{Command, ExitCode};
 
 use anyhow::Context;
 
-use crate::bundle::{catalog, Bundle};
-use crate::cache::user_cache_dir;
+use livetag::bundle::{catalog, Bundle};
+use livetag::cache::user_cache_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelsArgs {
@@ -151,7 +151,7 @@ fn list() -> anyhow::Result<ExitCode> {
             Err(error) => println!(
                 "  {} (broken)\n    {}",
                 path.display(),
-                crate::error_chain(&error)
+                livetag::error_chain(&error)
             ),
         }
     }

@@ -1,8 +1,8 @@
 //! What `tag --events` and `eval` share: the post-processing options and the check that a
 //! model can detect events at all.
 
-use crate::bundle::{Bundle, OutputKind};
-use crate::sed::{ClassOverride, ClassSettings, EventSettings};
+use livetag::bundle::{Bundle, OutputKind};
+use livetag::sed::{ClassOverride, ClassSettings, EventSettings};
 
 /// Sound event post-processing (see `src/sed.rs`).
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -8,11 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::sed::{require_framewise, EventArgs};
 use super::{ModelArgs, TopKArgs};
-use crate::bundle::Bundle;
-use crate::inference::ModelRunner;
-use crate::ontology::TopK;
-use crate::sed::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
-use crate::tagger::{
+use livetag::bundle::Bundle;
+use livetag::inference::ModelRunner;
+use livetag::ontology::TopK;
+use livetag::sed::{accepted_events, Decision, EventDetector, EventFormat, EventWriter};
+use livetag::tagger::{
     detect_events_file, tag_file, FileProgress, TagFileError, TagSettings, WindowScores,
 };
 
@@ -228,9 +228,9 @@ fn run_events(args: &TagArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Resu
 /// model error gets the file's name in front.
 fn report_file_error(file: &std::path::Path, error: &TagFileError) {
     match error {
-        TagFileError::Audio(error) => eprintln!("error: {}", crate::error_chain(error)),
+        TagFileError::Audio(error) => eprintln!("error: {}", livetag::error_chain(error)),
         TagFileError::Inference(error) => {
-            eprintln!("error: {}: {}", file.display(), crate::error_chain(error))
+            eprintln!("error: {}: {}", file.display(), livetag::error_chain(error))
         }
     }
 }

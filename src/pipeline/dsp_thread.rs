@@ -72,8 +72,7 @@ impl DisplayTap {
                 },
             ],
         };
-        let frontend = Frontend::new(&spec, sample_rate_hz)
-            .map_err(PipelineError::Display)?;
+        let frontend = Frontend::new(&spec, sample_rate_hz).map_err(PipelineError::Display)?;
         Ok(Self {
             frontend,
             hop_samples,
