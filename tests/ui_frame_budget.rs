@@ -26,20 +26,7 @@ const DEMO_RATE_HZ: u32 = 16_000;
 /// Installs `count` copies of a real bundle under `dir`, as `livetag models` would find them.
 fn install_bundles(source: &Path, dir: &Path, count: usize) {
     for copy in 0..count {
-        copy_dir(source, &dir.join(format!("bundle-{copy:02}")));
-    }
-}
-
-fn copy_dir(source: &Path, target: &Path) {
-    std::fs::create_dir_all(target).unwrap();
-    for entry in std::fs::read_dir(source).unwrap() {
-        let entry = entry.unwrap();
-        let to = target.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to);
-        } else {
-            std::fs::copy(entry.path(), to).unwrap();
-        }
+        common::copy_dir(source, &dir.join(format!("bundle-{copy:02}")));
     }
 }
 

@@ -340,16 +340,9 @@ impl LivetagApp {
                     self.engine.send(Command::SetSpeechTrack(on));
                 }
                 Action::Show(dialog) => {
-                    let mut cx = PanelContext {
-                        settings: &mut self.settings,
-                        session: self.session.as_deref(),
-                        state: self.state,
-                        paused: self.paused,
-                        loading: &self.loading,
-                        installed: self.installed.as_deref(),
-                        actions: &mut self.actions,
-                    };
-                    self.dialogs.show(dialog, &mut cx);
+                    if let Some(command) = self.dialogs.show(dialog) {
+                        self.engine.send(command);
+                    }
                 }
                 Action::RefreshDevices => {
                     self.menus.source.asked = true;

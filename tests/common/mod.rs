@@ -23,7 +23,7 @@ pub fn copy_bundle(name: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dst)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
+pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();

@@ -26,11 +26,13 @@ pub struct Dialogs {
 }
 
 impl Dialogs {
-    pub fn show(&mut self, dialog: Dialog, cx: &mut PanelContext<'_>) {
+    /// Opens (or for the card and the shortcuts, toggles) a dialog; returns what to ask the
+    /// engine for it.
+    pub fn show(&mut self, dialog: Dialog) -> Option<Command> {
         match dialog {
             Dialog::OpenModel => {
                 self.model.get_or_insert_with(String::new);
-                cx.command(Command::ListInstalledModels);
+                return Some(Command::ListInstalledModels);
             }
             Dialog::OpenAudio => {
                 self.audio.get_or_insert_with(String::new);
@@ -39,6 +41,7 @@ impl Dialogs {
             Dialog::Shortcuts => self.shortcuts = !self.shortcuts,
             Dialog::About => self.about = true,
         }
+        None
     }
 
     /// Takes the file picker's answer when it has one.
