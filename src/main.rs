@@ -36,23 +36,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", report(&error));
+            eprintln!("error: {}", livetag::error_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, each said once: livetag's own messages often
-/// quote their cause already ("x.csv: No such file or directory (os error 2)"), and
-/// anyhow's chain would repeat it.
-fn report(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }

@@ -35,10 +35,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A model that says the same thing fast, and panics when told to.
+/// A model that says the same thing fast, and panics when its role is told to.
 struct StandInScorer {
+    role: Role,
     classes: usize,
-    panic_next: Arc<AtomicBool>,
+    panic_role: Arc<Mutex<Option<Role>>>,
 }
 
 impl Scorer for StandInScorer {
@@ -48,8 +49,11 @@ impl Scorer for StandInScorer {
         _rows: usize,
         scores: &mut Vec<f32>,
     ) -> Result<(), InferenceError> {
-        if self.panic_next.swap(false, Ordering::SeqCst) {
-            panic!("stand-in scorer told to panic");
+        let mut panic_role = self.panic_role.lock().unwrap();
+        if *panic_role == Some(self.role) {
+            *panic_role = None;
+            drop(panic_role);
+            panic!("stand-in {} scorer told to panic", self.role);
         }
         scores.extend(std::iter::repeat_n(0.5, self.classes));
         Ok(())
@@ -80,13 +84,14 @@ struct StandIns {
     source_rate_hz: Mutex<Option<u32>>,
     opens: AtomicUsize,
     loads: AtomicUsize,
-    panic_next: Arc<AtomicBool>,
+    panic_role: Arc<Mutex<Option<Role>>>,
 }
 
 impl Backend for StandIns {
     fn open_source(&self, request: &SourceRequest) -> Result<LiveSource, CaptureError> {
         self.opens.fetch_add(1, Ordering::SeqCst);
-        if self.server_down.load(Ordering::SeqCst) {
+        let broken = matches!(request, SourceRequest::Microphone(Some(name)) if name == "broken");
+        if self.server_down.load(Ordering::SeqCst) || broken {
             return Err(CaptureError::NoInputDevice);
         }
         let rate_hz = self
@@ -135,13 +140,14 @@ impl Backend for StandIns {
         })
     }
 
-    fn load_model(&self, _role: Role, model: &str) -> Result<LoadedModel, ModelError> {
+    fn load_model(&self, role: Role, model: &str) -> Result<LoadedModel, ModelError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
         let bundle = Bundle::load(&repo().join(model))?;
         Ok(LoadedModel {
             scorer: Box::new(StandInScorer {
+                role,
                 classes: bundle.labels.len(),
-                panic_next: Arc::clone(&self.panic_next),
+                panic_role: Arc::clone(&self.panic_role),
             }),
             bundle: Arc::new(bundle),
             provider: "stand-in".to_string(),
@@ -287,7 +293,11 @@ fn a_lost_source_is_retried_with_growing_delays_and_recovers() {
     let Some(Update::Recovered { outage, .. }) = updates.last() else {
         unreachable!()
     };
-    assert!(*outage >= back_at - died_at, "{outage:?}");
+    // `since` is the last tick that saw audio: up to one 50 ms tick after it stopped.
+    assert!(
+        *outage + Duration::from_millis(60) >= back_at - died_at,
+        "{outage:?}"
+    );
     started_session(&engine);
     wait_for_scores(&engine, Role::Tagger);
     assert!(
@@ -303,32 +313,35 @@ fn a_lost_source_is_retried_with_growing_delays_and_recovers() {
 }
 
 #[test]
-fn a_panicked_track_is_reported_by_role_and_comes_back_in_its_role() {
+fn a_panicked_tagger_is_reported_and_comes_back_in_its_role() {
+    a_panicked_track_comes_back_in_its_role(Role::Tagger);
+}
+
+#[test]
+fn a_panicked_speech_track_is_reported_and_comes_back_in_its_role() {
+    a_panicked_track_comes_back_in_its_role(Role::Speech);
+}
+
+fn a_panicked_track_comes_back_in_its_role(panicking: Role) {
     let stand_ins = Arc::new(StandIns::default());
     let engine = start(&stand_ins);
     load(&engine, Role::Tagger, TAGGER);
     engine.send(Command::SetSpeechTrack(true));
     engine.send(Command::SetSource(SourceRequest::Microphone(None)));
     // The session restarts once the speech model is ready; wait for one with both.
-    loop {
-        let info = started_session(&engine);
-        if info.speech.is_some() {
-            break;
-        }
-    }
+    while started_session(&engine).speech.is_none() {}
     wait_for_scores(&engine, Role::Speech);
     wait_for_scores(&engine, Role::Tagger);
+    let opens = stand_ins.opens.load(Ordering::SeqCst);
 
-    // The next window scored panics, in whichever track scores first; the test follows
-    // the role that is reported.
-    stand_ins.panic_next.store(true, Ordering::SeqCst);
+    *stand_ins.panic_role.lock().unwrap() = Some(panicking);
     let updates = wait_for(&engine, "lost track", |u| {
         matches!(u, Update::TrackLost { .. })
     });
     let Some(Update::TrackLost { role, message }) = updates.last() else {
         unreachable!()
     };
-    let lost = *role;
+    assert_eq!(*role, panicking);
     assert!(message.contains("told to panic"), "{message}");
 
     // Its model is reloaded for the same role, and the session comes back with both
@@ -336,11 +349,11 @@ fn a_panicked_track_is_reported_by_role_and_comes_back_in_its_role() {
     let updates = wait_for(
         &engine,
         "reload",
-        |u| matches!(u, Update::ModelReady { role, .. } if *role == lost),
+        |u| matches!(u, Update::ModelReady { role, .. } if *role == panicking),
     );
     assert!(updates
         .iter()
-        .any(|u| matches!(u, Update::ModelLoading { role, .. } if *role == lost)));
+        .any(|u| matches!(u, Update::ModelLoading { role, .. } if *role == panicking)));
     let info = loop {
         let info = started_session(&engine);
         if info.speech.is_some() {
@@ -349,12 +362,14 @@ fn a_panicked_track_is_reported_by_role_and_comes_back_in_its_role() {
     };
     assert_eq!(info.tagger.name(), "tiny-tone");
     assert_eq!(info.speech.as_ref().unwrap().name(), "silero-vad");
-    assert_eq!(
-        info.stats.tracks.iter().map(|t| t.role).collect::<Vec<_>>(),
-        [Role::Tagger, Role::Speech]
-    );
+    let roles: Vec<Role> = info.stats.tracks.iter().map(|t| t.role).collect();
+    assert!(roles.contains(&Role::Tagger) && roles.contains(&Role::Speech));
     wait_for_scores(&engine, Role::Tagger);
     wait_for_scores(&engine, Role::Speech);
+    if panicking == Role::Speech {
+        // The tagger and its source ran on: the source was never opened again.
+        assert_eq!(stand_ins.opens.load(Ordering::SeqCst), opens);
+    }
 }
 
 #[test]
@@ -391,8 +406,10 @@ fn a_pipeline_that_will_not_start_hands_its_models_back() {
     let engine = start(&stand_ins);
     load(&engine, Role::Tagger, TAGGER);
     engine.send(Command::SetSource(SourceRequest::Microphone(None)));
-    let updates = wait_for(&engine, "problem", |u| matches!(u, Update::Problem(_)));
-    let Some(Update::Problem(problem)) = updates.last() else {
+    let updates = wait_for(&engine, "failed session", |u| {
+        matches!(u, Update::SessionFailed { .. })
+    });
+    let Some(Update::SessionFailed { error: problem }) = updates.last() else {
         unreachable!()
     };
     assert!(
@@ -443,4 +460,27 @@ fn a_model_switch_during_recovery_runs_when_the_source_returns() {
     let info = started_session(&engine);
     assert_eq!(info.tagger.name(), "tiny-sed", "the newer model runs");
     wait_for_scores(&engine, Role::Tagger);
+}
+
+#[test]
+fn a_source_that_fails_to_open_does_not_become_the_one_recovered() {
+    let stand_ins = Arc::new(StandIns::default());
+    let engine = start(&stand_ins);
+    load(&engine, Role::Tagger, TAGGER);
+    engine.send(Command::SetSource(SourceRequest::Microphone(Some(
+        "a".into(),
+    ))));
+    started_session(&engine);
+    engine.send(Command::SetSource(SourceRequest::Microphone(Some(
+        "broken".into(),
+    ))));
+    wait_for(&engine, "failed switch", |u| {
+        matches!(u, Update::SourceFailed { .. })
+    });
+    // "a" keeps running; when it is lost, it is "a" that comes back.
+    stand_ins.server_down.store(true, Ordering::SeqCst);
+    wait_for(&engine, "loss", |u| matches!(u, Update::SourceLost { .. }));
+    stand_ins.server_down.store(false, Ordering::SeqCst);
+    let info = started_session(&engine);
+    assert_eq!(info.source.label, "a");
 }

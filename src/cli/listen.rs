@@ -84,6 +84,23 @@ impl ListenArgs {
             None => SourceRequest::Microphone(self.device.clone()),
         }
     }
+
+    /// The plain start-up options the window and the headless loop share.
+    pub fn start_options(&self, ort_lib: Option<&std::path::Path>) -> StartOptions {
+        StartOptions {
+            model: self.model.model.clone(),
+            speech: self.speech.clone(),
+            source: (self.file.is_some() || self.device.is_some()).then(|| self.source()),
+            hop_secs: self.hop_secs,
+            window_secs: self.window_secs,
+            top_k_mode: self.top.top_k_mode,
+            only: (!self.top.only.is_empty()).then(|| self.top.only.join(";")),
+            except: (!self.top.except.is_empty()).then(|| self.top.except.join(";")),
+            models: self.model.options(ort_lib),
+            run_for: self.duration,
+            screenshot: self.screenshot.clone(),
+        }
+    }
 }
 
 /// "10s", "250ms", "2m", or plain seconds.
@@ -105,25 +122,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Err(_) => Err(format!(
             "\"{text}\" is not a duration (examples: 10s, 500ms, 2m)"
         )),
-    }
-}
-
-impl ListenArgs {
-    /// The plain start-up options the window and the headless loop share.
-    pub fn start_options(&self, ort_lib: Option<&std::path::Path>) -> StartOptions {
-        StartOptions {
-            model: self.model.model.clone(),
-            speech: self.speech.clone(),
-            source: (self.file.is_some() || self.device.is_some()).then(|| self.source()),
-            hop_secs: self.hop_secs,
-            window_secs: self.window_secs,
-            top_k_mode: self.top.top_k_mode,
-            only: (!self.top.only.is_empty()).then(|| self.top.only.join(";")),
-            except: (!self.top.except.is_empty()).then(|| self.top.except.join(";")),
-            models: self.model.options(ort_lib),
-            run_for: self.duration,
-            screenshot: self.screenshot.clone(),
-        }
     }
 }
 
@@ -286,8 +284,17 @@ impl<'a, W: Write> Printer<'a, W> {
                 }
                 self.session = Some(info);
             }
-            // Never opened: a wrong name or a missing file, not an outage.
-            Update::SourceFailed { error } if self.session.is_none() => anyhow::bail!("{error}"),
+            // Never opened or never started: a wrong name, a missing file, an unusable
+            // rate; not an outage.
+            Update::SourceFailed { error } | Update::SessionFailed { error }
+                if self.session.is_none() =>
+            {
+                anyhow::bail!("{error}")
+            }
+            Update::SessionFailed { error } => {
+                self.errors += 1;
+                eprintln!("error: {error}");
+            }
             Update::SourceFailed { error } => eprintln!("warning: {error}"),
             Update::SourceLost { source, problem } => {
                 eprintln!("livetag listen: lost {source}: {problem}; reconnecting");

@@ -15,7 +15,7 @@ use super::sound_events::LiveEventFinder;
 use super::state::SessionState;
 use super::{Backend, Command, EngineOptions, LiveUpdate, LiveWindow, SessionInfo, Update};
 use crate::bundle::Bundle;
-use crate::capture::{CaptureError, LiveSource, SourceKind, SourceRequest};
+use crate::capture::{LiveSource, SourceKind, SourceRequest};
 use crate::inference::profile::ModelCard;
 use crate::pipeline::{LiveMessage, LiveSession, PipelineConfig, Role, Track};
 
@@ -34,18 +34,19 @@ pub(super) struct Outlets {
     pub live_dropped: Arc<AtomicU64>,
 }
 
-/// A worker thread's result.
+/// A worker thread's result. Errors arrive described (their whole cause chain): a worker
+/// that panicked, or never started, reports its failure the same way.
 enum Done {
     Model {
         role: Role,
         ticket: u64,
         model: String,
-        result: Result<LoadedModel, super::ModelError>,
+        result: Result<LoadedModel, String>,
     },
     Source {
         ticket: u64,
         request: SourceRequest,
-        result: Result<LiveSource, CaptureError>,
+        result: Result<LiveSource, String>,
     },
     Devices(Vec<crate::capture::InputDeviceInfo>),
     Installed(Vec<super::InstalledModel>),
@@ -72,6 +73,18 @@ struct RoleModel {
     bundle: Arc<Bundle>,
     provider: String,
     card: Option<ModelCard>,
+}
+
+impl RoleModel {
+    /// The model again, with the scorer its track hands back.
+    fn with_scorer(self, scorer: Box<dyn crate::pipeline::Scorer>) -> LoadedModel {
+        LoadedModel {
+            bundle: self.bundle,
+            scorer,
+            provider: self.provider,
+            card: self.card,
+        }
+    }
 }
 
 struct Running {
@@ -103,8 +116,6 @@ enum Phase {
 /// An open in flight: only the newest one's result is used.
 struct Opening {
     ticket: u64,
-    /// A demo file reopened for the same file continues where it was.
-    seek_to_secs: Option<f64>,
 }
 
 pub(super) struct Engine {
@@ -122,6 +133,11 @@ pub(super) struct Engine {
     source: Option<SourceRequest>,
     opening: Option<Opening>,
     speech_on: bool,
+    /// Demo files are paused: kept across sessions.
+    paused: bool,
+    /// An installed-model listing is under way (a menu asks every few seconds; each
+    /// listing reads every bundle).
+    listing_installed: bool,
     next_ticket: u64,
     last_state: Option<SessionState>,
     last_tick: Instant,
@@ -142,6 +158,8 @@ impl Engine {
             source: None,
             opening: None,
             speech_on: false,
+            paused: false,
+            listing_installed: false,
             next_ticket: 0,
             last_state: None,
             last_tick: Instant::now(),
@@ -226,6 +244,7 @@ impl Engine {
                 }
             }
             Command::SetPaused(paused) => {
+                self.paused = paused;
                 if let Some(playback) = self.running().and_then(|r| r.session.playback()) {
                     playback.set_paused(paused);
                 }
@@ -236,29 +255,56 @@ impl Engine {
                 }
             }
             Command::ListDevices => {
-                let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
-                self.spawn_worker("devices", move || {
-                    let _ = done.send(Done::Devices(backend.list_devices()));
-                });
+                let backend = Arc::clone(&self.backend);
+                self.spawn_worker(
+                    "devices",
+                    move || Done::Devices(backend.list_devices()),
+                    |_| Done::Devices(Vec::new()),
+                );
             }
-            Command::ListInstalledModels => {
-                let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
-                self.spawn_worker("bundles", move || {
-                    let _ = done.send(Done::Installed(backend.list_installed()));
-                });
+            Command::ListInstalledModels if !self.listing_installed => {
+                self.listing_installed = true;
+                let backend = Arc::clone(&self.backend);
+                self.spawn_worker(
+                    "bundles",
+                    move || Done::Installed(backend.list_installed()),
+                    |_| Done::Installed(Vec::new()),
+                );
             }
+            Command::ListInstalledModels => {}
             Command::Shutdown => {}
         }
     }
 
-    fn spawn_worker(&self, what: &str, work: impl FnOnce() + Send + 'static) {
+    /// Runs `work` on its own thread and hands its result to the engine thread. A worker
+    /// that panics (a decoder or ONNX Runtime bug) or cannot start still answers, with
+    /// `failed(why)`, so no request waits for ever.
+    fn spawn_worker(
+        &self,
+        what: &'static str,
+        work: impl FnOnce() -> Done + Send + 'static,
+        failed: impl FnOnce(String) -> Done + Send + 'static,
+    ) {
+        let done = self.done_tx.clone();
+        let failed = Arc::new(std::sync::Mutex::new(Some(failed)));
+        let on_spawn_error = Arc::clone(&failed);
         let spawned = std::thread::Builder::new()
             .name(format!("livetag-engine-{what}"))
-            .spawn(work);
+            .spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+                let answer = result.unwrap_or_else(|panic| {
+                    let why = format!("the {what} thread panicked: {}", panic_text(panic.as_ref()));
+                    let failed = failed.lock().ok().and_then(|mut f| f.take());
+                    failed.map_or(Done::Devices(Vec::new()), |failed| failed(why))
+                });
+                let _ = done.send(answer);
+            });
         if let Err(error) = spawned {
-            self.send(Update::Problem(format!(
-                "cannot start a thread for {what}: {error}"
-            )));
+            let failed = on_spawn_error.lock().ok().and_then(|mut f| f.take());
+            if let Some(failed) = failed {
+                let why = format!("cannot start a thread for {what}: {error}");
+                let _ = self.done_tx.send(failed(why));
+            }
         }
     }
 
@@ -285,16 +331,28 @@ impl Engine {
         if role == Role::Tagger && matches!(self.phase, Phase::Idle) {
             self.phase = Phase::Loading;
         }
-        let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
-        self.spawn_worker("loader", move || {
-            let result = backend.load_model(role, &model);
-            let _ = done.send(Done::Model {
+        let backend = Arc::clone(&self.backend);
+        let failed_model = model.clone();
+        self.spawn_worker(
+            "loader",
+            move || {
+                let result = backend
+                    .load_model(role, &model)
+                    .map_err(|e| crate::error_chain(&e));
+                Done::Model {
+                    role,
+                    ticket,
+                    model,
+                    result,
+                }
+            },
+            move |why| Done::Model {
                 role,
                 ticket,
-                model,
-                result,
-            });
-        });
+                model: failed_model,
+                result: Err(why),
+            },
+        );
     }
 
     fn speech_model(&self) -> String {
@@ -326,34 +384,45 @@ impl Engine {
         if !self.has_model(Role::Tagger) {
             return;
         }
-        let seek_to_secs = self
-            .running()
-            .filter(|r| r.info.request == request)
-            .and_then(|r| r.session.playback())
-            .map(|p| p.position_secs());
         let ticket = self.ticket();
-        self.opening = Some(Opening {
-            ticket,
-            seek_to_secs,
-        });
+        self.opening = Some(Opening { ticket });
         if matches!(self.phase, Phase::Idle | Phase::Loading) {
             self.phase = Phase::Opening;
         }
-        let (backend, done) = (Arc::clone(&self.backend), self.done_tx.clone());
-        self.spawn_worker("source", move || {
-            let result = backend.open_source(&request);
-            let _ = done.send(Done::Source {
+        let backend = Arc::clone(&self.backend);
+        let failed_request = request.clone();
+        self.spawn_worker(
+            "source",
+            move || {
+                let result = backend
+                    .open_source(&request)
+                    .map_err(|e| crate::error_chain(&e));
+                Done::Source {
+                    ticket,
+                    request,
+                    result,
+                }
+            },
+            move |why| Done::Source {
                 ticket,
-                request,
-                result,
-            });
-        });
+                request: failed_request,
+                result: Err(why),
+            },
+        );
     }
 
     /// Starts the session again on the same source, for a changed model, track or window.
+    /// The running source is kept (a device is not opened twice, a demo file not decoded
+    /// again and keeps its place); an open already under way will pick up the change.
     fn restart(&mut self) {
-        if let Some(request) = self.running().map(|r| r.info.request.clone()) {
-            self.open(request);
+        if self.opening.is_some() || self.running().is_none() {
+            return;
+        }
+        let (info, source) = self.stop_running();
+        let Some(info) = info else { return };
+        match source {
+            Some(source) => self.start_session(source, info.request.clone()),
+            None => self.open(info.request.clone()),
         }
     }
 
@@ -378,11 +447,7 @@ impl Engine {
                         if matches!(self.phase, Phase::Loading) && !self.has_model(Role::Tagger) {
                             self.phase = Phase::Idle;
                         }
-                        self.send(Update::ModelFailed {
-                            role,
-                            model,
-                            error: crate::error_chain(&error),
-                        });
+                        self.send(Update::ModelFailed { role, model, error });
                     }
                 }
             }
@@ -391,16 +456,19 @@ impl Engine {
                 request,
                 result,
             } => {
-                let Some(opening) = self.opening.take_if(|o| o.ticket == ticket) else {
+                if self.opening.take_if(|o| o.ticket == ticket).is_none() {
                     return; // a newer source was asked for; this one closes as it drops
-                };
+                }
                 match result {
-                    Ok(source) => self.start_session(source, request, opening.seek_to_secs),
-                    Err(error) => self.open_failed(&error),
+                    Ok(source) => self.start_session(source, request),
+                    Err(error) => self.open_failed(error),
                 }
             }
             Done::Devices(devices) => self.send(Update::Devices(devices)),
-            Done::Installed(models) => self.send(Update::InstalledModels(models)),
+            Done::Installed(models) => {
+                self.listing_installed = false;
+                self.send(Update::InstalledModels(models));
+            }
         }
     }
 
@@ -408,7 +476,6 @@ impl Engine {
         self.send(Update::ModelReady {
             role,
             bundle: Arc::clone(&loaded.bundle),
-            provider: loaded.provider.clone(),
         });
         // A newer model for the role replaces an idle older one now, and a running one at
         // the switch.
@@ -416,8 +483,9 @@ impl Engine {
         match role {
             Role::Tagger => match &self.phase {
                 Phase::Running(_) => self.restart(),
-                // The next retry uses the new model.
+                // The next retry, or the open under way, uses the new model.
                 Phase::Recovering { .. } => {}
+                _ if self.opening.is_some() => {}
                 _ => match self.source.clone() {
                     Some(request) => self.open(request),
                     None => self.phase = Phase::Idle,
@@ -428,11 +496,14 @@ impl Engine {
         }
     }
 
-    fn open_failed(&mut self, error: &CaptureError) {
+    fn open_failed(&mut self, error: String) {
         let now = Instant::now();
-        let error = crate::error_chain(error);
         match &mut self.phase {
-            Phase::Running(_) => self.send(Update::SourceFailed { error }),
+            Phase::Running(running) => {
+                // What runs stays, and stays what a lost source would be retried as.
+                self.source = Some(running.info.request.clone());
+                self.send(Update::SourceFailed { error });
+            }
             Phase::Recovering {
                 attempt, next_try, ..
             } => {
@@ -449,22 +520,27 @@ impl Engine {
             _ => {
                 // The first open: keep the models and retry, since the device may come (or
                 // come back), or the user may pick another source.
-                let retry_in = self.options.backoff.delay(0);
-                self.phase = Phase::Recovering {
-                    attempt: 1,
-                    next_try: now + retry_in,
-                    since: now,
-                };
+                self.recover(now, now, 1);
                 self.send(Update::SourceFailed { error });
             }
         }
     }
 
-    /// Stops the running session, if any, and takes its models back. A track whose thread
+    /// Waits to retry the source, `failed` attempts so far; the outage began `since`.
+    fn recover(&mut self, now: Instant, since: Instant, failed: u32) {
+        self.phase = Phase::Recovering {
+            attempt: failed,
+            next_try: now + self.options.backoff.delay(failed),
+            since,
+        };
+    }
+
+    /// Stops the running session, if any, takes its models back, and returns what it ran
+    /// and its source, still open when the DSP thread handed it back. A track whose thread
     /// panicked is reported, and its model reloaded for the same role.
-    fn stop_running(&mut self) -> Option<Arc<SessionInfo>> {
+    fn stop_running(&mut self) -> (Option<Arc<SessionInfo>>, Option<LiveSource>) {
         let Phase::Running(running) = std::mem::replace(&mut self.phase, Phase::Idle) else {
-            return None;
+            return (None, None);
         };
         let Running {
             session,
@@ -472,31 +548,38 @@ impl Engine {
             info,
             ..
         } = *running;
-        let (tracks, lost) = session.stop();
-        for track in tracks {
+        let stopped = session.stop();
+        for track in stopped.tracks {
             if let Some(meta) = models.remove(&track.role) {
                 // A model loaded meanwhile for the role wins over the one that ran.
-                self.ready.entry(track.role).or_insert(LoadedModel {
-                    bundle: meta.bundle,
-                    scorer: track.scorer,
-                    provider: meta.provider,
-                    card: meta.card,
-                });
+                self.ready
+                    .entry(track.role)
+                    .or_insert_with(|| meta.with_scorer(track.scorer));
             }
         }
-        for loss in lost {
+        if let Some(message) = stopped.dsp_panic {
+            self.send(Update::Problem(format!(
+                "the live DSP thread stopped ({message}); reopening the source"
+            )));
+        }
+        for loss in stopped.lost {
             self.send(Update::TrackLost {
                 role: loss.role,
                 message: loss.message,
             });
-            let reload = models.remove(&loss.role).map(|m| m.bundle.dir.clone());
-            if let Some(dir) = reload {
-                if !self.ready.contains_key(&loss.role) && !self.loading.contains_key(&loss.role) {
-                    self.load(loss.role, dir.display().to_string());
-                }
+            self.reload(loss.role, &mut models);
+        }
+        (Some(info), stopped.source)
+    }
+
+    /// Loads the model that played `role` again (its thread is gone with its scorer).
+    fn reload(&mut self, role: Role, models: &mut BTreeMap<Role, RoleModel>) {
+        let dir = models.remove(&role).map(|m| m.bundle.dir.clone());
+        if let Some(dir) = dir {
+            if !self.ready.contains_key(&role) && !self.loading.contains_key(&role) {
+                self.load(role, dir.display().to_string());
             }
         }
-        Some(info)
     }
 
     /// The live window and hop for `bundle`: the command line's, else the saved ones, else
@@ -515,11 +598,17 @@ impl Engine {
         )
     }
 
-    fn start_session(&mut self, source: LiveSource, request: SourceRequest, seek: Option<f64>) {
+    fn start_session(&mut self, source: LiveSource, request: SourceRequest) {
         let recovering_since = match &self.phase {
             Phase::Recovering { since, .. } => Some(*since),
             _ => None,
         };
+        // The same demo file opened again continues where it was.
+        let seek = self
+            .running()
+            .filter(|r| r.info.request == request)
+            .and_then(|r| r.session.playback())
+            .map(|p| p.position_secs());
         self.stop_running();
         let Some(tagger) = self.ready.remove(&Role::Tagger) else {
             // The tagger's thread died and its model is reloading: the open waits for it.
@@ -573,28 +662,38 @@ impl Engine {
             Err(failed) => {
                 for track in failed.tracks {
                     if let Some(meta) = models.remove(&track.role) {
-                        self.ready.insert(
-                            track.role,
-                            LoadedModel {
-                                bundle: meta.bundle,
-                                scorer: track.scorer,
-                                provider: meta.provider,
-                                card: meta.card,
-                            },
-                        );
+                        self.ready
+                            .insert(track.role, meta.with_scorer(track.scorer));
                     }
                 }
-                self.phase = Phase::Idle;
-                self.send(Update::Problem(format!(
-                    "cannot start the live session: {}",
-                    crate::error_chain(&failed.error)
-                )));
+                // A scorer whose thread could not start went with its closure.
+                for role in models.keys().copied().collect::<Vec<_>>() {
+                    self.send(Update::TrackLost {
+                        role,
+                        message: "its thread could not start".to_string(),
+                    });
+                    self.reload(role, &mut models);
+                }
+                self.send(Update::SessionFailed {
+                    error: format!(
+                        "cannot start the live session: {}",
+                        crate::error_chain(&failed.error)
+                    ),
+                });
+                // Retried like a lost source: another try may find other conditions, and
+                // the user can pick another source or model meanwhile.
+                let now = Instant::now();
+                self.recover(now, recovering_since.unwrap_or(now), 1);
                 return;
             }
         };
-        if let (Some(secs), Some(playback)) = (seek, session.playback()) {
-            playback.seek(secs);
+        if let Some(playback) = session.playback() {
+            if let Some(secs) = seek {
+                playback.seek(secs);
+            }
+            playback.set_paused(self.paused);
         }
+        self.source = Some(request.clone());
         let tagger = &models[&Role::Tagger];
         let frame_rate_hz = tagger
             .bundle
@@ -698,15 +797,24 @@ impl Engine {
                     None
                 };
                 let dead = running.session.pipeline.stopped_tracks();
+                let problem = problem.or_else(|| {
+                    running
+                        .session
+                        .pipeline
+                        .dsp_stopped()
+                        .then(|| "the live DSP thread stopped".to_string())
+                });
                 for notice in news {
                     self.send(Update::StreamNotice(notice));
                 }
                 if let Some(problem) = problem {
                     self.source_lost(now, last_audio, problem);
                 } else if !dead.is_empty() {
-                    let request = self.stop_running().map(|info| info.request.clone());
-                    match request {
-                        Some(request) if self.has_model(Role::Tagger) => self.open(request),
+                    match self.stop_running() {
+                        (Some(info), Some(source)) if self.has_model(Role::Tagger) => {
+                            self.start_session(source, info.request.clone());
+                        }
+                        // The source closes; the reloaded tagger opens it again.
                         _ => self.phase = Phase::Loading,
                     }
                 }
@@ -722,15 +830,12 @@ impl Engine {
 
     /// `last_audio`: when the source last delivered, where the outage began.
     fn source_lost(&mut self, now: Instant, last_audio: Instant, problem: String) {
-        let Some(info) = self.stop_running() else {
+        // The source is closed (dropped here): a lost device is opened afresh.
+        let (Some(info), _) = self.stop_running() else {
             return;
         };
-        self.source.get_or_insert_with(|| info.request.clone());
-        self.phase = Phase::Recovering {
-            attempt: 0,
-            next_try: now + self.options.backoff.delay(0),
-            since: last_audio,
-        };
+        self.source = Some(info.request.clone());
+        self.recover(now, last_audio, 0);
         self.send(Update::SourceLost {
             source: info.source.label.clone(),
             problem,
@@ -765,4 +870,13 @@ impl Engine {
             self.send(Update::State(state));
         }
     }
+}
+
+/// The text a panic was raised with, if it was a string.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }

@@ -90,12 +90,16 @@ pub enum Update {
     ModelReady {
         role: Role,
         bundle: Arc<Bundle>,
-        provider: String,
     },
     /// `error` is the whole cause chain, each cause once.
     ModelFailed {
         role: Role,
         model: String,
+        error: String,
+    },
+    /// The models and the source were ready but the session did not start (for example a
+    /// source rate no resampler takes); it is retried like a lost source.
+    SessionFailed {
         error: String,
     },
     /// A session started (first, after a switch, or on recovery).

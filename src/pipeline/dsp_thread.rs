@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::{
-    DisplayInfo, LiveMessage, ModelInputRows, PipelineConfig, PipelineError, PipelineStats,
+    DisplayInfo, LiveMessage, ModelInputRows, PipelineConfig, PipelineError, PipelineStats, Role,
     SpectrumColumn, TrackStats, WindowJob,
 };
 use crate::audio::StreamResampler;
@@ -110,10 +110,13 @@ struct Timing {
     hop_samples: u64,
     /// Rows of silence put in front of the audio (waveform models with a context lead-in).
     lead_in_rows: u64,
+    /// Frames the reader had delivered before this pipeline started: a source kept across
+    /// a restart counts its frames from its own start, the pipeline from its own.
+    first_frame: u64,
 }
 
 impl Timing {
-    fn new(input: &AudioInput, source_rate_hz: u32) -> Self {
+    fn new(input: &AudioInput, source_rate_hz: u32, first_frame: u64) -> Self {
         let (frame_reach_samples, hop_samples, lead_in_rows) = match &input.kind {
             InputKind::Features { frontend, .. } => {
                 let reach = if frontend.center {
@@ -131,6 +134,7 @@ impl Timing {
             frame_reach_samples,
             hop_samples,
             lead_in_rows,
+            first_frame,
         }
     }
 
@@ -172,7 +176,7 @@ impl WindowSink {
         self.counters().windows_made.fetch_add(1, Ordering::Relaxed);
         let last_frame = self.timing.last_source_frame(window.end_row);
         let end_secs = (last_frame + 1) as f64 / self.timing.source_rate_hz;
-        let Some(captured_at) = reader.captured_at(last_frame) else {
+        let Some(captured_at) = reader.captured_at(self.timing.first_frame + last_frame) else {
             // No timing mark has arrived yet (only possible in the stream's first
             // callback): the window cannot be dated, so it is dropped, and counted.
             self.drop_window();
@@ -231,6 +235,7 @@ impl WindowSink {
 
 /// What the DSP thread needs to feed one track.
 pub(super) struct TrackFeed {
+    pub role: Role,
     pub input: AudioInput,
     pub stateful: bool,
     pub jobs: Sender<WindowJob>,
@@ -276,8 +281,14 @@ impl DspThread {
         stats: Arc<PipelineStats>,
     ) -> Result<Self, PipelineError> {
         let source_rate_hz = reader.sample_rate_hz();
+        let first_frame = reader.frames_read();
         let display = DisplayTap::new(source_rate_hz, config.display_bands)?;
-        let Some(main_input) = feeds.first().map(|feed| &feed.input) else {
+        // The tagger's input is what the model-input view shows.
+        let main = feeds
+            .iter()
+            .find(|f| f.role == Role::Tagger)
+            .or(feeds.first());
+        let Some(main_input) = main.map(|feed| &feed.input) else {
             return Err(PipelineError::NoTrack);
         };
         let main_shows_rows = matches!(main_input.kind, InputKind::Features { .. });
@@ -333,10 +344,10 @@ impl DspThread {
                     gap: false,
                     events: events.clone(),
                     stats: Arc::clone(&stats),
-                    timing: Timing::new(input, source_rate_hz),
+                    timing: Timing::new(input, source_rate_hz, first_frame),
                     seconds_per_row: input.seconds_per_row(),
                     width: input.row_width(),
-                    shows_rows: track == 0 && main_shows_rows,
+                    shows_rows: feed.role == Role::Tagger && main_shows_rows,
                     rows_shown: 0,
                 },
             });
@@ -355,7 +366,9 @@ impl DspThread {
         self.info.clone()
     }
 
-    pub(super) fn run(mut self, stop: &AtomicBool) {
+    /// Runs until `stop`, then hands the reader back, so the source can serve the next
+    /// pipeline.
+    pub(super) fn run(mut self, stop: &AtomicBool) -> CaptureReader {
         let mut block = vec![0.0f32; READ_FRAMES];
         while !stop.load(Ordering::Relaxed) {
             let n = self.reader.read(&mut block);
@@ -387,5 +400,6 @@ impl DspThread {
                 .dsp_busy_ns
                 .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
+        self.reader
     }
 }

@@ -430,7 +430,7 @@ struct InferenceWorker {
 /// The running DSP and inference threads. Dropping it stops and joins them all.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
-    dsp: Option<JoinHandle<()>>,
+    dsp: Option<JoinHandle<CaptureReader>>,
     inference: Vec<InferenceWorker>,
     messages: Receiver<LiveMessage>,
     stats: Arc<PipelineStats>,
@@ -472,6 +472,7 @@ impl Pipeline {
             let (jobs_tx, jobs_rx) =
                 crossbeam_channel::bounded(if stateful { STATEFUL_QUEUE } else { 1 });
             feeds.push(dsp_thread::TrackFeed {
+                role: track.role,
                 input: track.input.clone(),
                 stateful,
                 jobs: jobs_tx,
@@ -536,7 +537,7 @@ impl Pipeline {
                     thread,
                 }),
                 Err(source) => {
-                    let (tracks, _) = pipeline.shutdown();
+                    let tracks = pipeline.shutdown().tracks;
                     let error = PipelineError::Thread {
                         name: "inference",
                         source,
@@ -570,19 +571,24 @@ impl Pipeline {
             .collect()
     }
 
-    /// Stops all threads and hands back the tracks, to serve another source, with the
-    /// tracks whose inference thread panicked, by role.
-    pub fn into_tracks(mut self) -> (Vec<Track>, Vec<TrackLoss>) {
+    /// The DSP thread ended while the pipeline runs: it panicked.
+    pub fn dsp_stopped(&self) -> bool {
+        self.dsp.as_ref().is_some_and(JoinHandle::is_finished)
+    }
+
+    /// Stops all threads and hands back what they held.
+    pub fn stop(mut self) -> Stopped {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> (Vec<Track>, Vec<TrackLoss>) {
+    fn shutdown(&mut self) -> Stopped {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(dsp) = self.dsp.take() {
-            let _ = dsp.join();
+        let mut stopped = Stopped::default();
+        match self.dsp.take().map(JoinHandle::join) {
+            Some(Ok(reader)) => stopped.reader = Some(reader),
+            Some(Err(panic)) => stopped.dsp_panic = Some(panic_message(panic.as_ref())),
+            None => {}
         }
-        let mut tracks = Vec::new();
-        let mut lost = Vec::new();
         for InferenceWorker {
             role,
             input,
@@ -590,19 +596,31 @@ impl Pipeline {
         } in self.inference.drain(..)
         {
             match thread.join() {
-                Ok(scorer) => tracks.push(Track {
+                Ok(scorer) => stopped.tracks.push(Track {
                     role,
                     input,
                     scorer,
                 }),
-                Err(panic) => lost.push(TrackLoss {
+                Err(panic) => stopped.lost.push(TrackLoss {
                     role,
                     message: panic_message(panic.as_ref()),
                 }),
             }
         }
-        (tracks, lost)
+        stopped
     }
+}
+
+/// What a stopped pipeline hands back.
+#[derive(Default)]
+pub struct Stopped {
+    /// The tracks whose threads ended cleanly, to serve another source.
+    pub tracks: Vec<Track>,
+    /// Tracks whose inference thread panicked, by role.
+    pub lost: Vec<TrackLoss>,
+    /// The capture reader, unless the DSP thread panicked with it.
+    pub reader: Option<CaptureReader>,
+    pub dsp_panic: Option<String>,
 }
 
 /// The text a panic was raised with, if it was a string.
@@ -633,6 +651,15 @@ struct WindowJob {
     end_secs: f64,
     window_secs: f64,
     captured_at: Instant,
+}
+
+/// What a stopped session hands back.
+pub struct StoppedSession {
+    pub tracks: Vec<Track>,
+    pub lost: Vec<TrackLoss>,
+    /// The source, still running, to serve the next session without opening it again.
+    pub source: Option<crate::capture::LiveSource>,
+    pub dsp_panic: Option<String>,
 }
 
 /// A source wired to models: what the engine runs.
@@ -673,13 +700,32 @@ impl LiveSession {
         self.control.playback()
     }
 
-    /// Stops the threads, then the audio, and hands back the tracks and those lost.
-    pub fn stop(self) -> (Vec<Track>, Vec<TrackLoss>) {
+    /// Stops the threads and hands back the tracks, those lost, and the source still
+    /// running (unless the DSP thread panicked with its reader: then the audio stops too).
+    pub fn stop(self) -> StoppedSession {
         let Self {
-            pipeline, control, ..
+            pipeline,
+            source,
+            counters,
+            control,
         } = self;
-        let tracks = pipeline.into_tracks();
-        drop(control);
-        tracks
+        let Stopped {
+            tracks,
+            lost,
+            reader,
+            dsp_panic,
+        } = pipeline.stop();
+        let source = reader.map(|reader| crate::capture::LiveSource {
+            reader,
+            counters,
+            info: source,
+            control,
+        });
+        StoppedSession {
+            tracks,
+            lost,
+            source,
+            dsp_panic,
+        }
     }
 }

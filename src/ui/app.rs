@@ -270,7 +270,9 @@ impl LivetagApp {
                 "the {role} model stopped ({message}); reloading it"
             )),
             Update::StreamNotice(notice) => self.banners.notice(notice),
-            Update::Problem(problem) => self.banners.error(problem),
+            Update::Problem(problem) | Update::SessionFailed { error: problem } => {
+                self.banners.error(problem)
+            }
             Update::Devices(devices) => {
                 self.menus.source.devices = Some(devices);
                 self.menus.source.asked = false;

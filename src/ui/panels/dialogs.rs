@@ -101,92 +101,55 @@ impl Dialogs {
         let Some(mut text) = self.model.take() else {
             return;
         };
-        let mut open = true;
-        let mut chosen = None;
-        let mut browse = false;
-        egui::Window::new("Open model")
-            .open(&mut open)
-            .collapsible(false)
-            .show(ctx, |ui| {
-                ui.label("A bundle folder (bundle.toml, model.onnx, labels, licence), or an installed name:");
-                let response = ui.add(
-                    egui::TextEdit::singleline(&mut text)
-                        .hint_text("models/musicnn-mtt")
-                        .desired_width(360.0),
-                );
-                ui.horizontal(|ui| {
-                    let entered =
-                        response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-                    if ui.button("Open").clicked() || entered {
-                        chosen = Some(text.clone());
-                    }
-                    browse = ui.button("Browse…").clicked();
-                });
-                ui.separator();
-                match cx.installed {
-                    None => {
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            ui.label("reading installed models…");
-                        });
-                    }
-                    Some(installed) => {
-                        for model in installed {
-                            let label = format!("{} ({} classes)", model.name, model.classes);
-                            if ui.button(label).clicked() {
-                                chosen = Some(model.path.display().to_string());
-                            }
-                        }
-                    }
-                }
-            });
-        if browse {
-            self.browse(PathKind::Model);
-        }
-        match chosen {
-            Some(path) if !path.trim().is_empty() => cx.act(Action::OpenPath {
-                path: PathBuf::from(path.trim()),
-                hint: Some(PathKind::Model),
-            }),
-            _ if open => self.model = Some(text),
-            _ => {}
-        }
+        let installed = cx.installed;
+        let dialog = PathDialog {
+            title: "Open model",
+            prompt:
+                "A bundle folder (bundle.toml, model.onnx, labels, licence), or an installed name:",
+            hint: "models/musicnn-mtt",
+            button: "Open",
+        };
+        let answer = dialog.ui(ctx, &mut text, |ui| {
+            ui.separator();
+            super::model::installed_list_ui(ui, installed)
+        });
+        self.answer(answer, text, PathKind::Model, cx);
     }
 
     fn open_audio_ui(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         let Some(mut text) = self.audio.take() else {
             return;
         };
-        let mut open = true;
-        let mut chosen = None;
-        let mut browse = false;
-        egui::Window::new("Open audio file")
-            .open(&mut open)
-            .collapsible(false)
-            .show(ctx, |ui| {
-                ui.label("Played in real time and tagged live (wav, flac, ogg, mp3):");
-                let response = ui.add(
-                    egui::TextEdit::singleline(&mut text)
-                        .hint_text("assets/whistle.wav")
-                        .desired_width(360.0),
-                );
-                ui.horizontal(|ui| {
-                    let entered = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
-                    if ui.button("Play").clicked() || entered {
-                        chosen = Some(text.clone());
-                    }
-                    browse = ui.button("Browse…").clicked();
-                });
-            });
-        if browse {
-            self.browse(PathKind::Audio);
+        let dialog = PathDialog {
+            title: "Open audio file",
+            prompt: "Played in real time and tagged live (wav, flac, ogg, mp3):",
+            hint: "assets/whistle.wav",
+            button: "Play",
+        };
+        let answer = dialog.ui(ctx, &mut text, |_| None);
+        self.answer(answer, text, PathKind::Audio, cx);
+    }
+
+    /// Acts on a path dialog's answer; a dialog still open keeps its text.
+    fn answer(
+        &mut self,
+        answer: DialogAnswer,
+        text: String,
+        kind: PathKind,
+        cx: &mut PanelContext<'_>,
+    ) {
+        if answer.browse {
+            self.browse(kind);
         }
-        match chosen {
+        match answer.chosen {
             Some(path) if !path.trim().is_empty() => cx.act(Action::OpenPath {
                 path: PathBuf::from(path.trim()),
-                hint: Some(PathKind::Audio),
+                hint: Some(kind),
             }),
-            _ if open => self.audio = Some(text),
+            _ if answer.open => match kind {
+                PathKind::Model => self.model = Some(text),
+                PathKind::Audio => self.audio = Some(text),
+            },
             _ => {}
         }
     }
@@ -209,6 +172,59 @@ impl Dialogs {
         if spawned.is_ok() {
             self.browse = Some((kind, rx));
         }
+    }
+}
+
+/// A dialog that asks for a path: typed, browsed for, or (`extra`) picked from a list.
+struct PathDialog {
+    title: &'static str,
+    prompt: &'static str,
+    hint: &'static str,
+    button: &'static str,
+}
+
+struct DialogAnswer {
+    /// Still open (not closed with its ✕).
+    open: bool,
+    chosen: Option<String>,
+    browse: bool,
+}
+
+impl PathDialog {
+    /// `extra` draws below the buttons and may return a chosen path.
+    fn ui(
+        &self,
+        ctx: &egui::Context,
+        text: &mut String,
+        extra: impl FnOnce(&mut egui::Ui) -> Option<String>,
+    ) -> DialogAnswer {
+        let mut answer = DialogAnswer {
+            open: true,
+            chosen: None,
+            browse: false,
+        };
+        egui::Window::new(self.title)
+            .open(&mut answer.open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label(self.prompt);
+                let response = ui.add(
+                    egui::TextEdit::singleline(text)
+                        .hint_text(self.hint)
+                        .desired_width(360.0),
+                );
+                ui.horizontal(|ui| {
+                    let entered = response.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                    if ui.button(self.button).clicked() || entered {
+                        answer.chosen = Some(text.clone());
+                    }
+                    answer.browse = ui.button("Browse…").clicked();
+                });
+                if let Some(picked) = extra(ui) {
+                    answer.chosen = Some(picked);
+                }
+            });
+        answer
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::{Action, Dialog, PanelContext};
-use crate::engine::{Command, LiveWindow, Role, SessionInfo};
+use crate::engine::{Command, InstalledModel, LiveWindow, Role, SessionInfo};
 
 /// How often the installed-model list is asked for while the menu is open: reading it
 /// loads every bundle, on an engine thread.
@@ -59,25 +59,7 @@ impl ModelMenu {
             self.installed_asked_at = Some(Instant::now());
             cx.command(Command::ListInstalledModels);
         }
-        let Some(installed) = cx.installed else {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("reading installed models…");
-            });
-            return;
-        };
-        let mut picked = None;
-        for model in installed {
-            let text = format!("{} ({} classes)", model.name, model.classes);
-            if ui
-                .button(text)
-                .on_hover_text(model.path.display().to_string())
-                .clicked()
-            {
-                picked = Some(model.path.display().to_string());
-            }
-        }
-        if let Some(model) = picked {
+        if let Some(model) = installed_list_ui(ui, cx.installed) {
             cx.command(Command::LoadModel {
                 role: Role::Tagger,
                 model,
@@ -147,4 +129,28 @@ impl ModelMenu {
             ui.close();
         }
     }
+}
+
+/// The installed bundles as buttons (a spinner until the engine has listed them); returns
+/// the path of the one clicked.
+pub fn installed_list_ui(
+    ui: &mut egui::Ui,
+    installed: Option<&[InstalledModel]>,
+) -> Option<String> {
+    let Some(installed) = installed else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("reading installed models…");
+        });
+        return None;
+    };
+    let mut picked = None;
+    for model in installed {
+        let text = format!("{} ({} classes)", model.name, model.classes);
+        let path = model.path.display().to_string();
+        if ui.button(text).on_hover_text(&path).clicked() {
+            picked = Some(path);
+        }
+    }
+    picked
 }
