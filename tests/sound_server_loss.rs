@@ -29,11 +29,9 @@ const CLIP: &str = "tests/fixtures/real_clips/dog_bark.wav";
 /// The default model, named by its folder so that no installed copy stands in for it.
 const MODEL: &str = "models/ced-tiny";
 /// From the kill to the restart. Reconnect attempts come 1 s after the loss, then after
-/// doubling waits; a server that returns just as one is due races it, and losing the race
-/// costs the whole next wait (and a flaky resume bound). About 3 s after the kill is when
-/// a 1, 2, 4 s schedule makes its second attempt; the engine now repeats the first wait
-/// (attempts 1, 2, 4, 8 s after the loss). At 2.5 s the server is up between attempts in
-/// both.
+/// waits of 2, 4, 8 s (attempts about 1, 3, 7 s after it); a server that returns just as one
+/// is due races it, and losing the race costs the whole next wait (and a flaky resume
+/// bound). At 2.5 s the server is up well between the first two attempts.
 const SERVER_GONE_FOR: Duration = Duration::from_millis(2500);
 /// The cpal error callback fires as the socket dies, and the 1 s no-callback watchdog
 /// would catch a stream that just stops; either is well within this.
