@@ -34,6 +34,19 @@ pub enum SessionState {
     },
 }
 
+impl SessionState {
+    /// The state `elapsed` after it was reported: a retry's countdown moves on.
+    pub fn after(self, elapsed: Duration) -> Self {
+        match self {
+            SessionState::Recovering { attempt, retry_in } => SessionState::Recovering {
+                attempt,
+                retry_in: retry_in.saturating_sub(elapsed),
+            },
+            state => state,
+        }
+    }
+}
+
 impl std::fmt::Display for SessionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

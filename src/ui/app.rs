@@ -65,6 +65,8 @@ pub struct LivetagApp {
     settings: Settings,
     options: StartOptions,
     state: SessionState,
+    /// When the state arrived: a retry's countdown is shown from it.
+    state_at: Instant,
     session: Option<Arc<SessionInfo>>,
     view: Option<LiveView>,
     /// Models loading, by role.
@@ -140,6 +142,7 @@ impl LivetagApp {
             settings,
             options,
             state: SessionState::Idle,
+            state_at: Instant::now(),
             session: None,
             view: None,
             loading: BTreeMap::new(),
@@ -216,7 +219,10 @@ impl LivetagApp {
 
     fn apply_update(&mut self, update: Update) {
         match update {
-            Update::State(state) => self.state = state,
+            Update::State(state) => {
+                self.state = state;
+                self.state_at = Instant::now();
+            }
             Update::ModelLoading { role, model } => {
                 self.loading.insert(role, model);
             }
@@ -252,8 +258,12 @@ impl LivetagApp {
                     .set_source_problem(Some(format!("input {source}: {problem}")));
             }
             Update::RetryFailed { error, .. } => {
-                self.banners
-                    .set_source_problem(Some(format!("cannot reconnect: {error}")));
+                // A source that never ran is not reconnected, just not there yet.
+                let problem = match self.session {
+                    Some(_) => format!("cannot reconnect: {error}"),
+                    None => error,
+                };
+                self.banners.set_source_problem(Some(problem));
             }
             Update::Recovered { source, outage } => {
                 tracing::info!(
@@ -416,7 +426,7 @@ impl LivetagApp {
         let mut cx = PanelContext {
             settings: &mut self.settings,
             session: self.session.as_deref(),
-            state: self.state,
+            state: self.state.after(self.state_at.elapsed()),
             paused: self.paused,
             loading: &self.loading,
             installed: self.installed.as_deref(),

@@ -97,9 +97,10 @@ fn banner_frame_ui(ui: &mut egui::Ui, text: &str, error: bool, closable: bool) -
         .inner_margin(6)
         .corner_radius(4)
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.colored_label(colour, text);
+            ui.horizontal_top(|ui| {
                 closed = closable && ui.small_button("×").clicked();
+                // Long device lists and cause chains wrap instead of running off screen.
+                ui.add(egui::Label::new(egui::RichText::new(text).color(colour)).wrap());
             });
         });
     closed
