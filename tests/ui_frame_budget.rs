@@ -73,6 +73,7 @@ fn no_frame_waits_for_bundles_devices_or_a_long_demo_file() {
     let backend = Arc::new(SystemBackend {
         models: ModelOptions::default(),
         cards: true,
+        ..SystemBackend::default()
     });
     let app = LivetagApp::with_backend(options, Settings::default(), backend).unwrap();
     let mut harness = Harness::builder()

@@ -65,6 +65,18 @@ fn exe_models_dir() -> Option<PathBuf> {
 
 /// Every folder with a `bundle.toml` in the search dirs, loaded or with its error.
 pub fn list() -> Vec<(PathBuf, Result<Bundle, BundleError>)> {
+    bundle_dirs()
+        .into_iter()
+        .map(|path| {
+            let loaded = Bundle::load(&path);
+            (path, loaded)
+        })
+        .collect()
+}
+
+/// Every folder with a `bundle.toml` in the search dirs, in search order, each dir's
+/// folders sorted; nothing is read but the folder listings.
+pub fn bundle_dirs() -> Vec<PathBuf> {
     let mut found = Vec::new();
     for dir in search_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -75,10 +87,7 @@ pub fn list() -> Vec<(PathBuf, Result<Bundle, BundleError>)> {
             .filter(|p| p.join(SPEC_FILE).is_file())
             .collect();
         paths.sort();
-        found.extend(paths.into_iter().map(|p| {
-            let loaded = Bundle::load(&p);
-            (p, loaded)
-        }));
+        found.extend(paths);
     }
     found
 }

@@ -149,6 +149,7 @@ fn headless(args: &ListenArgs, ort_lib: Option<&std::path::Path>) -> anyhow::Res
     let backend = Arc::new(SystemBackend {
         models: options.models.clone(),
         cards: false,
+        ..SystemBackend::default()
     });
     let engine = EngineHandle::spawn(
         backend,

@@ -187,6 +187,7 @@ pub struct SystemBackend {
     pub models: ModelOptions,
     /// Measure the tagger's model card when it loads (the window shows it).
     pub cards: bool,
+    pub installed: Arc<models::InstalledCache>,
 }
 
 impl Backend for SystemBackend {
@@ -203,7 +204,7 @@ impl Backend for SystemBackend {
     }
 
     fn list_installed(&self) -> Vec<InstalledModel> {
-        models::installed_models()
+        self.installed.list()
     }
 }
 

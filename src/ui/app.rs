@@ -93,6 +93,7 @@ impl LivetagApp {
         let backend = Arc::new(SystemBackend {
             models: options.models.clone(),
             cards: true,
+            ..SystemBackend::default()
         });
         Self::with_backend(options, settings, backend)
     }
