@@ -90,7 +90,15 @@ struct StandIns {
 impl Backend for StandIns {
     fn open_source(&self, request: &SourceRequest) -> Result<LiveSource, CaptureError> {
         self.opens.fetch_add(1, Ordering::SeqCst);
-        let broken = matches!(request, SourceRequest::Microphone(Some(name)) if name == "broken");
+        let name = match request {
+            SourceRequest::Microphone(Some(name)) => name.as_str(),
+            _ => "",
+        };
+        if name == "slow-broken" {
+            // Long enough for a test to change something while the open is under way.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let broken = name.ends_with("broken");
         if self.server_down.load(Ordering::SeqCst) || broken {
             return Err(CaptureError::NoInputDevice);
         }
@@ -483,4 +491,27 @@ fn a_source_that_fails_to_open_does_not_become_the_one_recovered() {
     stand_ins.server_down.store(false, Ordering::SeqCst);
     let info = started_session(&engine);
     assert_eq!(info.source.label, "a");
+}
+
+#[test]
+fn a_change_made_while_a_failing_open_is_under_way_still_applies() {
+    let stand_ins = Arc::new(StandIns::default());
+    let engine = start(&stand_ins);
+    load(&engine, Role::Tagger, TAGGER);
+    engine.send(Command::SetSpeechTrack(true));
+    engine.send(Command::SetSource(SourceRequest::Microphone(Some(
+        "a".into(),
+    ))));
+    while started_session(&engine).speech.is_none() {}
+
+    engine.send(Command::SetSource(SourceRequest::Microphone(Some(
+        "slow-broken".into(),
+    ))));
+    engine.send(Command::SetSpeechTrack(false));
+    wait_for(&engine, "failed switch", |u| {
+        matches!(u, Update::SourceFailed { .. })
+    });
+    let info = started_session(&engine);
+    assert_eq!(info.source.label, "a");
+    assert!(info.speech.is_none(), "the speech track was turned off");
 }

@@ -135,6 +135,9 @@ pub(super) struct Engine {
     speech_on: bool,
     /// Demo files are paused: kept across sessions.
     paused: bool,
+    /// A restart was asked for while an open was under way: if that open fails, the
+    /// running session restarts then, so the change is not lost.
+    restart_pending: bool,
     /// An installed-model listing is under way (a menu asks every few seconds; each
     /// listing reads every bundle).
     listing_installed: bool,
@@ -159,6 +162,7 @@ impl Engine {
             opening: None,
             speech_on: false,
             paused: false,
+            restart_pending: false,
             listing_installed: false,
             next_ticket: 0,
             last_state: None,
@@ -415,7 +419,11 @@ impl Engine {
     /// The running source is kept (a device is not opened twice, a demo file not decoded
     /// again and keeps its place); an open already under way will pick up the change.
     fn restart(&mut self) {
-        if self.opening.is_some() || self.running().is_none() {
+        if self.opening.is_some() {
+            self.restart_pending = true;
+            return;
+        }
+        if self.running().is_none() {
             return;
         }
         let (info, source) = self.stop_running();
@@ -461,7 +469,12 @@ impl Engine {
                 }
                 match result {
                     Ok(source) => self.start_session(source, request),
-                    Err(error) => self.open_failed(error),
+                    Err(error) => {
+                        self.open_failed(error);
+                        if std::mem::take(&mut self.restart_pending) {
+                            self.restart();
+                        }
+                    }
                 }
             }
             Done::Devices(devices) => self.send(Update::Devices(devices)),
@@ -599,6 +612,7 @@ impl Engine {
     }
 
     fn start_session(&mut self, source: LiveSource, request: SourceRequest) {
+        self.restart_pending = false;
         let recovering_since = match &self.phase {
             Phase::Recovering { since, .. } => Some(*since),
             _ => None,
