@@ -297,7 +297,10 @@ impl Engine {
             .spawn(move || {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
                 let answer = result.unwrap_or_else(|panic| {
-                    let why = format!("the {what} thread panicked: {}", panic_text(panic.as_ref()));
+                    let why = format!(
+                        "the {what} thread panicked: {}",
+                        crate::pipeline::panic_message(panic.as_ref())
+                    );
                     let failed = failed.lock().ok().and_then(|mut f| f.take());
                     failed.map_or(Done::Devices(Vec::new()), |failed| failed(why))
                 });
@@ -884,13 +887,4 @@ impl Engine {
             self.send(Update::State(state));
         }
     }
-}
-
-/// The text a panic was raised with, if it was a string.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message")
 }
