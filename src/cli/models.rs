@@ -71,7 +71,7 @@ const TOOLS: &[(&str, &str)] = &[
     ),
     (
         "converter_common.py",
-        include_str!("../../tools/converter_common.py"),
+        include_str!("../../tools/livetag_tools/common/fetch.py"),
     ),
     (
         "tflite_to_onnx.py",
@@ -79,7 +79,7 @@ const TOOLS: &[(&str, &str)] = &[
     ),
     (
         "reference_clips.py",
-        include_str!("../../tools/reference_clips.py"),
+        include_str!("../../tools/livetag_tools/common/clips.py"),
     ),
 ];
 

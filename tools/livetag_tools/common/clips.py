@@ -3,7 +3,7 @@ tone, white noise, a drum pattern, a chirp and espeak-ng speech. Each generator 
 deterministic (fixed seeds) and takes the sample rate, so every model's parity fixtures can be
 made at its own rate from the same recipes.
 
-    from reference_clips import CLIPS, synth
+    from livetag_tools.common.clips import CLIPS, synth
     audio = synth("whistle", seconds=6.0, sr=16000)   # float32, mono, None if unavailable
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Whistle: see tools/musicnn_reference.py --whistle-search for how it was chosen.
+# Whistle: see `python -m livetag_tools.reference.musicnn --whistle-search` for how it was chosen.
 WHISTLE = dict(f0=1500.0, vibrato_hz=5.5, vibrato_cents=40.0, breath_db=-30.0,
                second_harmonic_db=-30.0, attack_s=0.08)
 

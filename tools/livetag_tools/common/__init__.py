@@ -1,0 +1,1 @@
+"""What every converter, exporter and reference generator shares."""
