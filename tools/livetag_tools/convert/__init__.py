@@ -1,0 +1,1 @@
+"""Released models (musicnn, silero VAD, YAMNet, BirdNET, CED) converted into livetag bundles."""
