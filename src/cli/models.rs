@@ -59,7 +59,7 @@ const FETCHABLE: &str = include_str!("../../tools/fetchable.toml");
 const TOOLS: &[(&str, &str)] = &[
     (
         "convert_birdnet.py",
-        include_str!("../../tools/convert_birdnet.py"),
+        include_str!("../../tools/livetag_tools/convert/birdnet.py"),
     ),
     (
         "requirements-birdnet.txt",
@@ -75,7 +75,7 @@ const TOOLS: &[(&str, &str)] = &[
     ),
     (
         "tflite_to_onnx.py",
-        include_str!("../../tools/tflite_to_onnx.py"),
+        include_str!("../../tools/livetag_tools/convert/tflite.py"),
     ),
     (
         "reference_clips.py",
