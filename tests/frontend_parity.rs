@@ -1,5 +1,5 @@
 //! Front-end parity: livetag's Rust front-ends against librosa / madmom reference features
-//! written by `tools/frontend_reference.py` (committed fixtures, so no Python is needed).
+//! written by `livetag_tools.reference.frontend` (committed fixtures, so no Python is needed).
 //!
 //! Error measure: `|rust - reference| / max(|reference|, 1)`, i.e. relative error on log
 //! values of magnitude above 1 and absolute error below (log values cross zero, where a

@@ -1,4 +1,4 @@
-//! Reading the front-end reference fixtures of `tools/frontend_reference.py`
+//! Reading the front-end reference fixtures of `livetag_tools.reference.frontend`
 //! (`tests/fixtures/frontend/<case>/`). Shared by the parity tests and the benchmark.
 #![allow(dead_code)]
 

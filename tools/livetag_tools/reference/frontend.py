@@ -1,9 +1,20 @@
-#!/usr/bin/env python3
 """Reference generator for livetag's front-end parity tests.
 
-Run from the repository root:
+Run from ``tools/`` in a venv with librosa, NumPy and SciPy (``tools/venv.sh bench`` has
+them, at the versions the committed fixtures were made with) and, for ``dorfer_v2``, madmom:
 
-    /work/venv-tools/bin/python tools/frontend_reference.py
+    cd tools && python -m livetag_tools.reference.frontend --require-madmom
+    cd tools && python -m livetag_tools.reference.frontend --no-madmom --out /tmp/frontend
+
+madmom 0.16.1 is an sdist with Cython extensions that builds on Python 3.11 only without
+build isolation, so no lock installs it; into a copy of that venv:
+
+    pip install Cython==3.3.1 wheel==0.48.0
+    pip install --no-build-isolation madmom==0.16.1
+
+Without madmom every file but ``dorfer_v2/meta.json`` comes out the same (its features too:
+the NumPy re-implementation below matches madmom bit for bit on this signal); that file then
+names the re-implementation as the reference instead of madmom.
 
 It (re)writes, deterministically, ``tests/fixtures/frontend/<case>/``:
 
@@ -52,15 +63,17 @@ import tomllib
 import warnings
 from pathlib import Path
 
+import librosa
 import numpy as np
 import scipy
 import scipy.signal
 
-import librosa
+from livetag_tools.common.bundle import toml_value
+from livetag_tools.common.cache import repo_root
 
 DURATION_S = 2.0
 SEED = 20240611
-FIXTURE_ROOT = Path("tests/fixtures/frontend")
+FIXTURE_ROOT = repo_root() / "tests" / "fixtures" / "frontend"
 
 
 # --------------------------------------------------------------------------- signal
@@ -110,17 +123,22 @@ def make_signal(sr: int, seconds: float = DURATION_S, seed: int = SEED) -> np.nd
 
 def import_madmom():
     """Import madmom 0.16.1 behind numerics-neutral compatibility shims; None if absent."""
-    for name in ("MutableSequence", "Sequence", "Iterable", "Mapping", "MutableMapping", "Callable"):
+    for name in ("MutableSequence", "Sequence", "Iterable", "Mapping", "MutableMapping",
+                 "Callable"):
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
-    for name, value in (("float", float), ("int", int), ("bool", bool), ("complex", complex), ("object", object)):
+    for name, value in (("float", float), ("int", int), ("bool", bool), ("complex", complex),
+                        ("object", object)):
         if name not in np.__dict__:
             setattr(np, name, value)
     try:
         import madmom  # noqa: F401
         from madmom.audio.filters import LogFilterbank
         from madmom.audio.signal import FramedSignalProcessor, Signal
-        from madmom.audio.spectrogram import LogarithmicFilteredSpectrogramProcessor, SpectrogramProcessor
+        from madmom.audio.spectrogram import (
+            LogarithmicFilteredSpectrogramProcessor,
+            SpectrogramProcessor,
+        )
     except Exception as exc:  # pragma: no cover - environment dependent
         print(f"madmom not usable ({exc!r}); using the NumPy re-implementation", file=sys.stderr)
         return None
@@ -171,7 +189,8 @@ def mm_frequencies2bins(freqs, bin_freqs, unique_bins=False):
 def mm_log_filterbank(n_bins, sr, bands_per_octave, fmin, fmax, fref=440.0, norm=True, unique=True):
     """[n_bins, n_bands] float32, as madmom.audio.filters.LogarithmicFilterbank."""
     bin_freqs = np.fft.fftfreq(n_bins * 2, 1.0 / sr)[:n_bins]
-    bins = mm_frequencies2bins(mm_log_frequencies(bands_per_octave, fmin, fmax, fref), bin_freqs, unique)
+    bins = mm_frequencies2bins(mm_log_frequencies(bands_per_octave, fmin, fmax, fref), bin_freqs,
+                               unique)
     if len(bins) < 3:
         raise ValueError("need at least 3 bins for a triangular filterbank")
     bands = []
@@ -248,7 +267,8 @@ def causal_floor_report(pre_db: np.ndarray, top_db: float) -> dict:
 def case_mel_db(y, sr, top_db):
     S = librosa.feature.melspectrogram(
         y=y, sr=sr, n_fft=2048, hop_length=512, win_length=None, window="hann", center=True,
-        pad_mode="constant", power=2.0, n_mels=128, fmin=0.0, fmax=11025.0, htk=False, norm="slaney")
+        pad_mode="constant", power=2.0, n_mels=128, fmin=0.0, fmax=11025.0, htk=False,
+        norm="slaney")
     pre = librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)
     D = librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=top_db)
     peak_frame = int(np.unravel_index(np.argmax(pre), pre.shape)[1])
@@ -273,7 +293,8 @@ def case_panns(y, sr):
     S = librosa.feature.melspectrogram(
         y=y, sr=sr, n_fft=1024, hop_length=320, win_length=1024, window="hann", center=True,
         pad_mode="reflect", power=2.0, n_mels=64, fmin=50.0, fmax=14000.0, htk=False, norm="slaney")
-    return librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None).T, {"intermediate_dtype": str(S.dtype)}
+    return (librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None).T,
+            {"intermediate_dtype": str(S.dtype)})
 
 
 def case_musicnn(y, sr):
@@ -293,7 +314,8 @@ def case_dorfer_v1(y, sr):
     S = np.abs(X)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=1024)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # log10(0) at the 0 Hz bin -> floored to -80
+        # log10(0) at the 0 Hz bin -> floored to -80
+        warnings.simplefilter("ignore", RuntimeWarning)
         W = librosa.perceptual_weighting(S ** 2, freqs, ref=1.0, amin=1e-10, top_db=99.0)
         a_w = librosa.A_weighting(freqs)
     M = librosa.feature.melspectrogram(S=W, sr=sr, n_mels=128, fmax=16000)
@@ -322,7 +344,8 @@ def case_dorfer_v2(y, sr, mm):
         out = full[:n_inside]
         rel = np.max(np.abs(out.astype(np.float64) - ours) / np.maximum(np.abs(out), 1e-6))
         info["numpy_reimplementation_max_rel_diff"] = float(rel)
-        info["numpy_reimplementation_max_abs_diff"] = float(np.max(np.abs(out.astype(np.float64) - ours)))
+        info["numpy_reimplementation_max_abs_diff"] = float(
+            np.max(np.abs(out.astype(np.float64) - ours)))
     else:
         out = ours
     return out, info
@@ -332,30 +355,39 @@ def build_cases(mm):
     mm_ref = (f"madmom {mm['version']} (FramedSignalProcessor/SpectrogramProcessor/"
               "LogarithmicFilteredSpectrogramProcessor+LogFilterbank, compat shims)" if mm else
               "NumPy re-implementation of madmom 0.16 formulas (madmom unavailable)")
-    topdb_note = ("top_db is applied by librosa against the GLOBAL maximum of the whole signal; the "
+    topdb_note = ("top_db is applied by librosa against the GLOBAL maximum of the whole signal; "
+                  "the "
                   "loudest frame is peak_frame (in the first 0.1 s), so a causal running-max floor "
-                  "matches librosa exactly from peak_frame on; frames before it may differ (lower floor).")
+                  "matches librosa exactly from peak_frame on; frames before it may differ (lower "
+                  "floor).")
     return [
         {
             "name": "librosa_mel_slaney_db", "sr": 22050,
             "frontend": {**stft_table(2048, 512), "steps": [mel_step(128, 0, 11025), db_step()]},
             "compute": lambda y, sr: case_mel_db(y, sr, None),
             "reference": "librosa.feature.melspectrogram(y, sr=22050, n_fft=2048, hop_length=512, "
-                         "window='hann', center=True, pad_mode='constant', power=2.0, n_mels=128, fmin=0, "
+                         "window='hann', center=True, pad_mode='constant', power=2.0, n_mels=128, "
+                         "fmin=0, "
                          "fmax=11025, htk=False, norm='slaney') -> librosa.power_to_db(S, ref=1.0, "
                          "amin=1e-10, top_db=None)",
-            "notes": "float32 throughout (float32 input -> complex64 STFT -> float32 mel). No top_db: key omitted.",
+            "notes": "float32 throughout (float32 input -> complex64 STFT -> float32 mel). No "
+                     "top_db: key omitted.",
         },
         {
             "name": "librosa_mel_htk_log", "sr": 16000,
             "frontend": {**stft_table(400, 160, win_length=400),
-                         "steps": [mel_step(64, 125, 7500, "htk", "none"), {"op": "log", "eps": 0.001}]},
+                         "steps": [mel_step(64, 125, 7500, "htk", "none"),
+                                   {"op": "log", "eps": 0.001}]},
             "compute": case_mel_htk_log,
             "reference": "librosa.feature.melspectrogram(y, sr=16000, n_fft=400, win_length=400, "
-                         "hop_length=160, window='hann', center=True, pad_mode='constant', power=2.0, "
-                         "n_mels=64, fmin=125, fmax=7500, htk=True, norm=None) -> np.log(S + 0.001)",
-            "notes": "YAMNet-LIKE parameters only: real YAMNet uses a magnitude spectrogram, fft_length 512 for "
-                     "the 400-sample window, no centring, and TF's own HTK mel matrix. float32 throughout.",
+                         "hop_length=160, window='hann', center=True, pad_mode='constant', "
+                         "power=2.0, "
+                         "n_mels=64, fmin=125, fmax=7500, htk=True, norm=None) -> np.log(S + "
+                         "0.001)",
+            "notes": "YAMNet-LIKE parameters only: real YAMNet uses a magnitude spectrogram, "
+                     "fft_length 512 for "
+                     "the 400-sample window, no centring, and TF's own HTK mel matrix. float32 "
+                     "throughout.",
         },
         {
             "name": "panns_logmel", "sr": 32000,
@@ -364,10 +396,12 @@ def build_cases(mm):
             "compute": case_panns,
             "reference": "librosa equivalent of torchlibrosa Spectrogram+LogmelFilterBank: "
                          "librosa.feature.melspectrogram(y, sr=32000, n_fft=1024, hop_length=320, "
-                         "win_length=1024, window='hann', center=True, pad_mode='reflect', power=2.0, "
+                         "win_length=1024, window='hann', center=True, pad_mode='reflect', "
+                         "power=2.0, "
                          "n_mels=64, fmin=50, fmax=14000, htk=False, norm='slaney') -> "
                          "librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None)",
-            "notes": "torchlibrosa computes the STFT as float32 conv1d, so real PANNs differ from this by "
+            "notes": "torchlibrosa computes the STFT as float32 conv1d, so real PANNs differ from "
+                     "this by "
                      "float32 rounding only. No top_db: key omitted.",
         },
         {
@@ -376,28 +410,42 @@ def build_cases(mm):
                          "steps": [mel_step(96, 0, 8000), {"op": "float16"},
                                    {"op": "log10", "mul": 10000.0, "add": 1.0}]},
             "compute": case_musicnn,
-            "reference": "librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96) "
-                         "(defaults: hann, center=True, pad_mode='constant', power 2, fmin 0, fmax 8000, "
-                         "slaney/slaney) -> .astype(np.float16).astype(np.float32) -> np.log10(10000 * x + 1)",
-            "notes": "NumPy-2 fix: the float16-rounded mel is cast back to float32 BEFORE the multiply "
-                     "(musicnn 0.1.0 under NumPy 2 multiplies in float16 and overflows). The librosa used "
+            "reference": "librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, "
+                         "n_mels=96) "
+                         "(defaults: hann, center=True, pad_mode='constant', power 2, fmin 0, fmax "
+                         "8000, "
+                         "slaney/slaney) -> .astype(np.float16).astype(np.float32) -> "
+                         "np.log10(10000 * x + 1)",
+            "notes": "NumPy-2 fix: the float16-rounded mel is cast back to float32 BEFORE the "
+                     "multiply "
+                     "(musicnn 0.1.0 under NumPy 2 multiplies in float16 and overflows). The "
+                     "librosa used "
                      "for training padded 'reflect'; librosa >= 0.10 pads zeros, as here.",
         },
         {
             "name": "dorfer_v1", "sr": 32000,
             "frontend": {**stft_table(1024, 192, pad_mode="reflect"),
-                         "steps": [db_step(top_db=99.0, op="a_weighting_db"), mel_step(128, 0, 16000)]},
+                         "steps": [db_step(top_db=99.0, op="a_weighting_db"),
+                                   mel_step(128, 0, 16000)]},
             "compute": case_dorfer_v1,
-            "reference": "S = np.abs(librosa.stft(y, n_fft=1024, hop_length=192, window='hann', center=True, "
+            "reference": "S = np.abs(librosa.stft(y, n_fft=1024, hop_length=192, window='hann', "
+                         "center=True, "
                          "pad_mode='reflect')); W = librosa.perceptual_weighting(S**2, "
-                         "librosa.fft_frequencies(sr=32000, n_fft=1024), ref=1.0, amin=1e-10, top_db=99.0); "
+                         "librosa.fft_frequencies(sr=32000, n_fft=1024), ref=1.0, amin=1e-10, "
+                         "top_db=99.0); "
                          "librosa.feature.melspectrogram(S=W, sr=32000, n_mels=128, fmax=16000)",
-            "notes": "top_db=99 is applied inside power_to_db to the UNWEIGHTED dB values, against their "
-                     "GLOBAL max over the whole signal (peak_frame), before the A-weighting offset is added. "
-                     + topdb_note + " A-weighting is librosa.A_weighting(min_db=-80): the 0 Hz bin is "
-                     "log10(0) = -inf, floored to -80 dB. The mel matrix is applied to dB values (Dorfer's "
-                     "pipeline). librosa computes the A-weighting offset in float64, so the weighted "
-                     "spectrogram and the mel product are float64 (mel matrix float32); cast to float32 "
+            "notes": "top_db=99 is applied inside power_to_db to the UNWEIGHTED dB values, against "
+                     "their "
+                     "GLOBAL max over the whole signal (peak_frame), before the A-weighting offset "
+                     "is added. "
+                     + topdb_note + " A-weighting is librosa.A_weighting(min_db=-80): the 0 Hz bin "
+                                    "is "
+                     "log10(0) = -inf, floored to -80 dB. The mel matrix is applied to dB values "
+                     "(Dorfer's "
+                     "pipeline). librosa computes the A-weighting offset in float64, so the "
+                     "weighted "
+                     "spectrogram and the mel product are float64 (mel matrix float32); cast to "
+                     "float32 "
                      "at the end.",
         },
         {
@@ -410,21 +458,30 @@ def build_cases(mm):
                                    {"op": "log10", "mul": 1.0, "add": 1.0}]},
             "compute": lambda y, sr: case_dorfer_v2(y, sr, mm),
             "reference": mm_ref,
-            "notes": "origin='future': frame t starts at sample t*128 (center=false; pad_mode is irrelevant). "
+            "notes": "origin='future': frame t starts at sample t*128 (center=false; pad_mode is "
+                     "irrelevant). "
                      "np.hanning(1024) (symmetric), |FFT| of the first 512 bins (no Nyquist), "
-                     "LogarithmicFilterbank(26/oct, 20-14000 Hz, fref 440, norm, unique), log10(x + 1). "
-                     "SignalProcessor(norm=True) (whole-file peak normalisation, not causal) is NOT applied; "
-                     "livetag omits it. Only frames lying fully inside the signal (start + 1024 <= len) "
-                     "are emitted; madmom itself would add ceil(len/hop) - that many zero-padded tail frames. "
-                     "Float input: madmom's int16 window scaling (1/32767 for int16 files) does not apply. "
-                     "Cross-check: unpatched madmom 0.16.1 on Python 3.9 / NumPy 1.23.5 / SciPy 1.10.1 gave "
+                     "LogarithmicFilterbank(26/oct, 20-14000 Hz, fref 440, norm, unique), log10(x "
+                     "+ 1). "
+                     "SignalProcessor(norm=True) (whole-file peak normalisation, not causal) is "
+                     "NOT applied; "
+                     "livetag omits it. Only frames lying fully inside the signal (start + 1024 <= "
+                     "len) "
+                     "are emitted; madmom itself would add ceil(len/hop) - that many zero-padded "
+                     "tail frames. "
+                     "Float input: madmom's int16 window scaling (1/32767 for int16 files) does "
+                     "not apply. "
+                     "Cross-check: unpatched madmom 0.16.1 on Python 3.9 / NumPy 1.23.5 / SciPy "
+                     "1.10.1 gave "
                      "max abs diff 1.2e-7 from these values (FFT rounding).",
         },
         {
             "name": "streaming_db_top_db", "sr": 22050,
-            "frontend": {**stft_table(2048, 512), "steps": [mel_step(128, 0, 11025), db_step(top_db=80.0)]},
+            "frontend": {**stft_table(2048, 512),
+                         "steps": [mel_step(128, 0, 11025), db_step(top_db=80.0)]},
             "compute": lambda y, sr: case_mel_db(y, sr, 80.0),
-            "reference": "as librosa_mel_slaney_db but librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0)",
+            "reference": "as librosa_mel_slaney_db but librosa.power_to_db(S, ref=1.0, "
+                         "amin=1e-10, top_db=80.0)",
             "notes": topdb_note,
         },
     ]
@@ -433,24 +490,10 @@ def build_cases(mm):
 # --------------------------------------------------------------------------- writing
 
 
-def toml_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        r = repr(v)
-        return r if any(c in r for c in ".en") else r + ".0"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    raise TypeError(type(v))
-
-
 def frontend_toml(sr, fe):
     lines = [f"sample_rate_hz = {sr}", "", "[frontend]"]
-    for k in ("n_fft", "win_length", "hop_samples", "window", "center", "pad_mode", "power", "drop_nyquist"):
+    for k in ("n_fft", "win_length", "hop_samples", "window", "center", "pad_mode", "power",
+              "drop_nyquist"):
         lines.append(f"{k} = {toml_value(fe[k])}")
     for step in fe["steps"]:
         lines += ["", "[[frontend.steps]]"]
@@ -474,7 +517,8 @@ def write_case(case, out_root: Path, vers):
     d.mkdir(parents=True, exist_ok=True)
     toml_text = frontend_toml(sr, case["frontend"])
     parsed = tomllib.loads(toml_text)  # round-trip check
-    assert parsed["sample_rate_hz"] == sr and parsed["frontend"]["n_fft"] == case["frontend"]["n_fft"]
+    assert parsed["sample_rate_hz"] == sr
+    assert parsed["frontend"]["n_fft"] == case["frontend"]["n_fft"]
     (d / "frontend.toml").write_text(toml_text)
     y.astype("<f4").tofile(d / "input.f32")
     feats.astype("<f4").tofile(d / "expected.f32")
@@ -526,7 +570,8 @@ def self_check(out_root: Path):
     def load(name):
         meta = json.loads((out_root / name / "meta.json").read_text())
         y = np.fromfile(out_root / name / "input.f32", dtype="<f4")
-        e = np.fromfile(out_root / name / "expected.f32", dtype="<f4").reshape(meta["frames"], meta["bands"])
+        e = np.fromfile(out_root / name / "expected.f32", dtype="<f4")
+        e = e.reshape(meta["frames"], meta["bands"])
         return y, e, meta
 
     def rel(a, b, floor):
@@ -539,11 +584,14 @@ def self_check(out_root: Path):
     mel = own_stft_power(y, 2048, 512, "constant") @ fb.T
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     assert db.shape == e.shape
-    results["librosa_mel_slaney_db"] = {"max_rel_diff": rel(e, db, 1.0), "max_abs_diff_db": float(np.max(np.abs(e - db)))}
+    results["librosa_mel_slaney_db"] = {"max_rel_diff": rel(e, db, 1.0),
+                                        "max_abs_diff_db": float(np.max(np.abs(e - db)))}
     y7, e7, m7 = load("streaming_db_top_db")
     db7 = np.maximum(db, db.max() - 80.0)
-    results["streaming_db_top_db"] = {"max_rel_diff": rel(e7, db7, 1.0), "max_abs_diff_db": float(np.max(np.abs(e7 - db7))),
-                                      "own_peak_frame": int(np.unravel_index(np.argmax(db), db.shape)[0]),
+    results["streaming_db_top_db"] = {"max_rel_diff": rel(e7, db7, 1.0),
+                                      "max_abs_diff_db": float(np.max(np.abs(e7 - db7))),
+                                      "own_peak_frame":
+                                          int(np.unravel_index(np.argmax(db), db.shape)[0]),
                                       "meta_peak_frame": m7["peak_frame"]}
 
     # case 3
@@ -551,7 +599,8 @@ def self_check(out_root: Path):
     fb = librosa.filters.mel(sr=32000, n_fft=1024, n_mels=64, fmin=50.0, fmax=14000.0, htk=False,
                              norm="slaney", dtype=np.float64)
     db = 10.0 * np.log10(np.maximum(own_stft_power(y, 1024, 320, "reflect") @ fb.T, 1e-10))
-    results["panns_logmel"] = {"max_rel_diff": rel(e, db, 1.0), "max_abs_diff_db": float(np.max(np.abs(e - db)))}
+    results["panns_logmel"] = {"max_rel_diff": rel(e, db, 1.0),
+                               "max_abs_diff_db": float(np.max(np.abs(e - db)))}
 
     # case 4 (float16 rounding may flip at a half-ulp boundary; count those)
     y, e, m = load("musicnn")
@@ -574,7 +623,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=FIXTURE_ROOT)
     ap.add_argument("--require-madmom", action="store_true")
-    ap.add_argument("--no-madmom", action="store_true", help="use the NumPy re-implementation for dorfer_v2")
+    ap.add_argument("--no-madmom", action="store_true",
+                    help="use the NumPy re-implementation for dorfer_v2")
     args = ap.parse_args(argv)
 
     mm = None if args.no_madmom else import_madmom()
