@@ -48,40 +48,40 @@ struct FetchableModel {
     licence: String,
     notice: String,
     source: String,
-    script: String,
-    requirements: String,
+    /// The converter, run as `python -m MODULE --out DIR` from the tools folder.
+    module: String,
+    /// The pinned requirements installed into the converter's venv (one of `files`).
+    lock: String,
+    /// What the converter needs, below `tools/`; build.rs embeds exactly these.
+    files: Vec<String>,
 }
 
 const FETCHABLE: &str = include_str!("../../tools/fetchable.toml");
 
-/// The converters and what they import, embedded so that an installed binary can fetch
-/// without a checkout.
-const TOOLS: &[(&str, &str)] = &[
-    (
-        "convert_birdnet.py",
-        include_str!("../../tools/livetag_tools/convert/birdnet.py"),
-    ),
-    (
-        "requirements-birdnet.txt",
-        include_str!("../../tools/requirements-birdnet.txt"),
-    ),
-    (
-        "requirements-models.txt",
-        include_str!("../../tools/requirements-models.txt"),
-    ),
-    (
-        "converter_common.py",
-        include_str!("../../tools/livetag_tools/common/fetch.py"),
-    ),
-    (
-        "tflite_to_onnx.py",
-        include_str!("../../tools/livetag_tools/convert/tflite.py"),
-    ),
-    (
-        "reference_clips.py",
-        include_str!("../../tools/livetag_tools/common/clips.py"),
-    ),
-];
+/// `FETCH_FILES`: per fetchable model, its `files` and their bytes, embedded by build.rs so
+/// that an installed binary can fetch without a checkout.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/fetch_files.rs"));
+}
+
+/// The embedded files of `model`: build.rs read the same tools/fetchable.toml, so they are
+/// its `files`, in its order.
+fn embedded_files(
+    model: &FetchableModel,
+) -> anyhow::Result<&'static [(&'static str, &'static [u8])]> {
+    let files = embedded::FETCH_FILES
+        .iter()
+        .find(|(name, _)| *name == model.name)
+        .map(|(_, files)| *files)
+        .filter(|files| files.iter().map(|(path, _)| *path).eq(model.files.iter()))
+        .with_context(|| {
+            format!(
+                "the files embedded for {} are not those tools/fetchable.toml lists",
+                model.name
+            )
+        })?;
+    Ok(files)
+}
 
 fn fetchable() -> anyhow::Result<Vec<FetchableModel>> {
     let parsed: Fetchable =
@@ -197,25 +197,20 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
     println!("{}\n", model.notice);
     let work = cache.join("fetch");
     let tools = work.join("tools");
-    std::fs::create_dir_all(&tools)
-        .with_context(|| format!("cannot create {}", tools.display()))?;
-    for (file, text) in TOOLS {
-        std::fs::write(tools.join(file), text)
-            .with_context(|| format!("cannot write {}", tools.join(file).display()))?;
-    }
+    write_tools(&tools, embedded_files(model)?)?;
 
     println!(
         "[1/3] Python environment for the converter ({})",
         work.join("venv").display()
     );
-    let venv_python = prepare_venv(python, &work.join("venv"), &tools.join(&model.requirements))?;
+    let venv_python = prepare_venv(python, &work.join("venv"), &tools.join(&model.lock))?;
 
     println!("[2/3] converting {} into {}", model.source, out.display());
     run_step(
         Command::new(&venv_python)
-            .arg(tools.join(&model.script))
-            .arg("--out")
+            .args(["-m", &model.module, "--out"])
             .arg(&out)
+            .current_dir(&tools)
             .env("LIVETAG_CACHE_DIR", &cache),
         "the converter",
     )?;
@@ -237,21 +232,51 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A private venv with the converter's pinned requirements; reused when it exists.
-fn prepare_venv(python: &str, venv: &Path, requirements: &Path) -> anyhow::Result<PathBuf> {
+/// The embedded files under `tools`, by their paths below tools/ in the checkout. The folder
+/// is emptied first, so that the converter imports only this binary's files, never those an
+/// older livetag left there.
+fn write_tools(tools: &Path, files: &[(&str, &[u8])]) -> anyhow::Result<()> {
+    if tools.exists() {
+        std::fs::remove_dir_all(tools)
+            .with_context(|| format!("cannot empty {}", tools.display()))?;
+    }
+    for (file, bytes) in files {
+        let path = tools.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A private venv with the converter's lock installed. pip runs only when the venv is new or
+/// the lock differs from the one last installed (kept beside it), so a second fetch starts
+/// converting at once.
+fn prepare_venv(python: &str, venv: &Path, lock: &Path) -> anyhow::Result<PathBuf> {
     let venv_python = venv.join("bin").join("python");
+    let installed = venv.join("livetag-lock.txt");
+    let wanted = std::fs::read(lock).with_context(|| format!("cannot read {}", lock.display()))?;
     if !venv_python.is_file() {
         run_step(
             Command::new(python).args(["-m", "venv"]).arg(venv),
             &format!("{python} -m venv (is python3 with its venv module installed?)"),
         )?;
+    } else if std::fs::read(&installed).is_ok_and(|last| last == wanted) {
+        println!("      (reused: its packages match {})", lock.display());
+        return Ok(venv_python);
     }
+    // Removed first: a pip run that fails half way must not leave a venv that looks current.
+    let _ = std::fs::remove_file(&installed);
     run_step(
         Command::new(&venv_python)
             .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
-            .arg(requirements),
-        "pip install of the converter's requirements",
+            .arg(lock),
+        "pip install of the converter's lock",
     )?;
+    std::fs::write(&installed, &wanted)
+        .with_context(|| format!("cannot write {}", installed.display()))?;
     Ok(venv_python)
 }
 
