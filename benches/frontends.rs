@@ -1,7 +1,7 @@
 //! Front-end throughput in frames per second, one benchmark per reference front-end
 //! (the cases of `tests/fixtures/frontend`), on 60 s of audio: the 2 s fixture signal tiled,
-//! as `tools/bench_librosa.py` does. `tools/benchmarks.sh` runs this and librosa in one go
-//! and prints the ratios.
+//! as `livetag_tools.bench.librosa_frontends` does. `tools/benchmarks.sh` runs this and
+//! librosa in one go and prints the ratios.
 //!
 //! - `frontend/<case>`: the whole front-end, streamed in 10 ms chunks as the live path runs it;
 //! - `stft/<case>`: the STFT alone (framing, window, FFT, power), the floor under the

@@ -10,7 +10,8 @@
 # nvidia-* packages of the machine's python3 (PyTorch's), else from the system.
 # Binaries: target/release/livetag and target/release/examples/infer_timing, built on any
 # x86-64 Linux (`cargo build --release --example infer_timing`); no cargo is needed here.
-# The Cnn14 export is made with that python3 (torch, onnx) when target/exports lacks it.
+# The Cnn14 export is made with that python3 (torch, onnx, torchlibrosa: the `export` extra
+# of tools/pyproject.toml) when target/exports lacks it.
 #
 # Prints, in one run: the device; `livetag inspect --provider cuda` of each model, whose
 # "nodes run by" row comes from ONNX Runtime's profile and shows which provider ran each
@@ -32,7 +33,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 echo "command: tools/bench_gpu.sh $*  ($(date -u '+%Y-%m-%d %H:%M UTC'))"
 
 if [ ! -f target/exports/Cnn14/model.onnx ]; then
-    python3 tools/export.py --arch Cnn14 --random-weights --out target/exports >&2
+    (cd tools && python3 -m livetag_tools.export --arch Cnn14 --random-weights \
+        --out ../target/exports/Cnn14) >&2
 fi
 models=(target/exports/Cnn14 "$birdnet")
 

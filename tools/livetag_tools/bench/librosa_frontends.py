@@ -1,50 +1,60 @@
-#!/usr/bin/env python3
 """Time the Python reference front-ends that livetag replaces.
 
-    /work/venv-tools/bin/python tools/bench_librosa.py --seconds 60 --repeat 5 [--wav FILE] [--threads N]
+    cd tools && python -m livetag_tools.bench.librosa_frontends --seconds 60 --repeat 5 \
+        [--wav FILE] [--threads N] [--cases musicnn,dorfer_v2]
 
-For each case of tools/frontend_reference.py it builds a signal at the case's sample rate
-(the 2 s test signal tiled to --seconds, or --wav mixed to mono and resampled with
+(the `bench` venv: `tools/venv.sh bench`; tools/benchmarks.sh runs this for its front-end
+table). For each case of `livetag_tools.reference.frontend` it builds a signal at the case's
+sample rate (the 2 s test signal tiled to --seconds, or --wav mixed to mono and resampled with
 librosa.resample; preparation is not timed), runs the pipeline once to warm up (numba JIT,
 filter caches, FFT plans), then --repeat times, and prints one JSON object per line:
 
-    {"case": ..., "impl": ..., "frames": N, "seconds_audio": S, "best_secs": T, "frames_per_sec": N/T,
-     "realtime_factor": S/T}
+    {"case": ..., "impl": ..., "frames": N, "seconds_audio": S, "best_secs": T,
+     "frames_per_sec": N/T, "realtime_factor": S/T}
 
 best_secs is the minimum over the repeats (time.perf_counter). OMP/OpenBLAS/MKL/numba
 thread counts are set to --threads (default 1) BEFORE NumPy is imported, so comparisons
 with livetag's single-threaded front-end are fair.
 
-dorfer_v2 is timed with madmom 0.16.1 (behind frontend_reference's compat shims) when it
+dorfer_v2 is timed with madmom 0.16.1 (behind the reference's compat shims) when it
 imports, and always also with the NumPy re-implementation ("impl": "numpy").
 """
 
 import argparse
 import os
-import sys
 
-ap = argparse.ArgumentParser(description="Time librosa/madmom reference front-ends.")
-ap.add_argument("--seconds", type=float, default=60.0)
-ap.add_argument("--repeat", type=int, default=5)
-ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP/numba threads (default 1)")
-ap.add_argument("--wav", type=str, default=None, help="read this file instead of the synthetic signal")
-ap.add_argument("--cases", type=str, default=None, help="comma-separated subset of case names")
-ARGS = ap.parse_args()
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-            "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Time librosa/madmom reference front-ends.")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP/numba threads (default 1)")
+    ap.add_argument("--wav", type=str, default=None,
+                    help="read this file instead of the synthetic signal")
+    ap.add_argument("--cases", type=str, default=None,
+                    help="comma-separated subset of case names")
+    return ap
+
+
+if __name__ == "__main__":
+    # The thread counts only hold if they are in the environment before NumPy is imported
+    # (below); imported as a module (tests), the caller's environment stands.
+    ARGS = parser().parse_args()
+    for var in THREAD_VARS:
+        os.environ[var] = str(ARGS.threads)
 
 import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import frontend_reference as fr  # noqa: E402
-
-import librosa  # noqa: E402
+from livetag_tools.reference import frontend as fr  # noqa: E402
 
 
 def mel_db(y, sr, top_db):
@@ -64,7 +74,8 @@ def mel_htk_log(y, sr):
 def panns(y, sr):
     S = librosa.feature.melspectrogram(
         y=y, sr=sr, n_fft=1024, hop_length=320, win_length=1024, window="hann", center=True,
-        pad_mode="reflect", power=2.0, n_mels=64, fmin=50.0, fmax=14000.0, htk=False, norm="slaney")
+        pad_mode="reflect", power=2.0, n_mels=64, fmin=50.0, fmax=14000.0, htk=False,
+        norm="slaney")
     return librosa.power_to_db(S, ref=1.0, amin=1e-10, top_db=None).T
 
 
@@ -74,7 +85,8 @@ def musicnn(y, sr):
 
 
 def dorfer_v1(y, sr):
-    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=192, window="hann", center=True, pad_mode="reflect"))
+    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=192, window="hann", center=True,
+                            pad_mode="reflect"))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=1024)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -86,7 +98,7 @@ def dorfer_v2_numpy(y, sr):
     return fr.madmom_log_filtered_spec_numpy(y, sr, 1024, 128, 26, 20.0, 14000.0)
 
 
-def main():
+def main(args: argparse.Namespace) -> None:
     mm = fr.import_madmom()
     cases = [
         ("librosa_mel_slaney_db", "librosa", 22050, lambda y, sr: mel_db(y, sr, None)),
@@ -100,14 +112,14 @@ def main():
                       lambda y, sr: fr.madmom_dorfer_v2(mm, y, sr, 1024, 128)))
     cases.append(("dorfer_v2", "numpy", 32000, dorfer_v2_numpy))
     cases.append(("streaming_db_top_db", "librosa", 22050, lambda y, sr: mel_db(y, sr, 80.0)))
-    if ARGS.cases:
-        wanted = set(ARGS.cases.split(","))
+    if args.cases:
+        wanted = set(args.cases.split(","))
         cases = [c for c in cases if c[0] in wanted]
 
     wav = None
-    if ARGS.wav:
+    if args.wav:
         import soundfile as sf
-        data, wav_sr = sf.read(ARGS.wav, dtype="float32", always_2d=True)
+        data, wav_sr = sf.read(args.wav, dtype="float32", always_2d=True)
         wav = (data.mean(axis=1).astype(np.float32), wav_sr)
 
     signals = {}
@@ -115,18 +127,18 @@ def main():
         if sr not in signals:
             if wav is not None:
                 y = librosa.resample(wav[0], orig_sr=wav[1], target_sr=sr).astype(np.float32)
-                if ARGS.seconds and ARGS.seconds > 0:
-                    y = y[: int(ARGS.seconds * sr)]
+                if args.seconds and args.seconds > 0:
+                    y = y[: int(args.seconds * sr)]
             else:
                 base = fr.make_signal(sr)
-                n = int(round(ARGS.seconds * sr))
+                n = int(round(args.seconds * sr))
                 y = np.tile(base, -(-n // len(base)))[:n].copy()
             signals[sr] = y
         y = signals[sr]
         out = fn(y, sr)  # warm-up
         frames = int(np.asarray(out).shape[0])
         best = float("inf")
-        for _ in range(max(1, ARGS.repeat)):
+        for _ in range(max(1, args.repeat)):
             t0 = time.perf_counter()
             fn(y, sr)
             best = min(best, time.perf_counter() - t0)
@@ -134,9 +146,9 @@ def main():
         print(json.dumps({
             "case": name, "impl": impl, "frames": frames, "seconds_audio": round(secs, 3),
             "best_secs": round(best, 6), "frames_per_sec": round(frames / best, 1),
-            "realtime_factor": round(secs / best, 1), "threads": ARGS.threads,
+            "realtime_factor": round(secs / best, 1), "threads": args.threads,
         }), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """Where ONNX Runtime spends one model window's time, by operator (CPU provider, profiling on).
 
-    ~/.cache/livetag/venv-bench/bin/python tools/ort_op_profile.py BUNDLE [--threads 1] [--runs 10]
+    py=$(tools/venv.sh bench)
+    cd tools && "$py" -m livetag_tools.bench.ort_op_profile BUNDLE [--threads 1] [--runs 10]
 
 Runs a window of the bundle's trained length (noise) --runs times after one warm-up and
 prints the share of kernel time per operator type and the ten costliest nodes. This is the
@@ -18,12 +18,17 @@ import numpy as np
 import onnxruntime as ort
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="ONNX Runtime kernel time of one bundle's "
+                                             "window, by operator")
     ap.add_argument("bundle")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=10)
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     with open(os.path.join(args.bundle, "bundle.toml"), "rb") as f:
         spec = tomllib.load(f)
     inp = spec["input"]
@@ -36,15 +41,17 @@ def main():
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.enable_profiling = True
-    options.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
-    session = ort.InferenceSession(os.path.join(args.bundle, "model.onnx"), options,
-                                   providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    feed = {session.get_inputs()[0].name: x}
-    session.run(None, feed)
-    for _ in range(args.runs):
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = os.path.join(tmp, "ort")
+        session = ort.InferenceSession(os.path.join(args.bundle, "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        feed = {session.get_inputs()[0].name: x}
         session.run(None, feed)
-    events = json.load(open(session.end_profiling()))
+        for _ in range(args.runs):
+            session.run(None, feed)
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
     by_op, by_node = collections.Counter(), collections.Counter()
     runs = 0
     for e in events:

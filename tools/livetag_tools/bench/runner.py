@@ -1,14 +1,15 @@
-#!/usr/bin/env python3
 """livetag's benchmarks and the Python pipelines beside them, in one run, printing ratios.
 
 Run through tools/benchmarks.sh, which installs what this needs and builds the release
-binary. Sections (all by default, or --only NAME,NAME):
+binary, then runs `python -m livetag_tools.bench.runner` from tools/ in the `bench` venv.
+Sections (all by default, or --only NAME,NAME):
 
-  frontends  criterion `frontend/*` and `stft/*` vs librosa (tools/bench_librosa.py), frames/s
+  frontends  criterion `frontend/*` and `stft/*` vs librosa
+             (`livetag_tools.bench.librosa_frontends`), frames/s
   models     criterion `inference/*` (ms per window), `tag/*` (x real time), `callback/*` (ns)
-  tagging    `livetag tag` vs librosa + onnxruntime (tools/bench_tag_python.py) on a 5-minute
-             44.1 kHz stereo file: musicnn-mtt and a PANNs Cnn14 export; wall time, CPU time
-             and peak RSS of each process, best of --repeat runs
+  tagging    `livetag tag` vs librosa + onnxruntime (`livetag_tools.bench.tag_pipeline`) on a
+             5-minute 44.1 kHz stereo file: musicnn-mtt and a PANNs Cnn14 export; wall time,
+             CPU time and peak RSS of each process, best of --repeat runs
   live       the virtual microphone: capture-to-result latency and the hop budget from
              `livetag listen --headless`, then the real window under Xvfb for
              --live-minutes, its RSS sampled every 5 s
@@ -17,6 +18,8 @@ Every side uses one thread for its numerics unless --threads says otherwise (the
 table is taken at each count given). --write replaces each section it ran in
 docs/BENCHMARKS.md (between its markers), with the machine, date and command.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -31,7 +34,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from livetag_tools.common.cache import repo_root
+
+ROOT = repo_root()
+# The Python sides run as modules of this package, so from the folder that holds it.
+TOOLS = ROOT / "tools"
 BIN = ROOT / "target" / "release" / "livetag"
 CRITERION = ROOT / "target" / "criterion"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -47,7 +54,8 @@ TAG_MODELS = [
 
 
 def run(cmd, **kw):
-    return subprocess.run(cmd, cwd=ROOT, check=True, text=True, **kw)
+    kw.setdefault("cwd", ROOT)
+    return subprocess.run(cmd, check=True, text=True, **kw)
 
 
 def peak_rss_mib(pid):
@@ -60,11 +68,11 @@ def peak_rss_mib(pid):
         return None
 
 
-def measured(cmd, env=None):
+def measured(cmd, env=None, cwd=ROOT):
     """Runs cmd; returns wall seconds, CPU seconds, peak RSS in MiB, stdout, stderr."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, env=env, text=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env, text=True)
         peak = 0.0
         while True:
             # VmHWM only grows, so the last reading before exit is the peak unless the
@@ -123,8 +131,9 @@ def section_frontends(args):
     run(["cargo", "bench", "--quiet", "--bench", "frontends", "--", "--noplot"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     librosa = {}
-    out = run([sys.executable, "tools/bench_librosa.py", "--seconds", "60", "--repeat", "5",
-               "--threads", "1", "--cases", ",".join(FRONTEND_CASES)], capture_output=True).stdout
+    out = run([sys.executable, "-m", "livetag_tools.bench.librosa_frontends", "--seconds", "60",
+               "--repeat", "5", "--threads", "1", "--cases", ",".join(FRONTEND_CASES)],
+              cwd=TOOLS, capture_output=True).stdout
     for line in out.splitlines():
         row = json.loads(line)
         # dorfer_v2: madmom itself when it is installed, else the NumPy re-implementation.
@@ -144,8 +153,8 @@ def section_frontends(args):
     summary = (f"Smallest ratio {min(ratios):.1f}x, largest {max(ratios):.1f}x (goal: 20x). "
                "The ceiling column is what livetag would reach if everything after its STFT "
                "(filterbank, logarithm, float16) cost nothing.")
-    command = ("cargo bench --bench frontends; python tools/bench_librosa.py --seconds 60 "
-               "--repeat 5 --threads 1")
+    command = ("cargo bench --bench frontends; python -m livetag_tools.bench.librosa_frontends "
+               "--seconds 60 --repeat 5 --threads 1")
     return "Front-ends: livetag vs librosa, 60 s of audio, one thread", command, body, summary
 
 
@@ -198,12 +207,13 @@ def section_tagging(args):
             hop_args = ["--hop-secs", str(hop)] if hop else []
             ours_cmd = [str(BIN), "tag", str(audio), "--model", str(bundle), "--provider", "cpu",
                         "--threads", str(threads), "--batch", "1", *hop_args]
-            py_cmd = [sys.executable, "tools/bench_tag_python.py", str(audio), "--model",
-                      str(bundle), "--threads", str(threads), "--batch", "1", *hop_args]
+            py_cmd = [sys.executable, "-m", "livetag_tools.bench.tag_pipeline", str(audio),
+                      "--model", str(bundle), "--threads", str(threads), "--batch", "1",
+                      *hop_args]
             best_ours = best_py = None
             for _ in range(args.repeat):
                 ours = measured(ours_cmd, env)
-                py = measured(py_cmd, env)
+                py = measured(py_cmd, env, cwd=TOOLS)
                 if best_ours is None or ours[0] < best_ours[0]:
                     best_ours = ours
                 if best_py is None or py[0] < best_py[0]:
@@ -225,9 +235,10 @@ def section_tagging(args):
                 f"{rss:,.0f} MiB", f"{py_rss:,.0f} MiB", f"{py_rss / rss:.2f}x",
                 f"{cpu:.2f} s / {py_cpu:.2f} s",
             ])
-            notes.append(f"{label}, {threads} thread(s): Python spent {phases['session_secs']:.2f} s "
-                         f"creating the session, {phases['load_secs']:.2f} s "
-                         f"decoding and resampling (librosa.load), {phases['frontend_secs']:.2f} s "
+            notes.append(f"{label}, {threads} thread(s): Python spent "
+                         f"{phases['session_secs']:.2f} s creating the session, "
+                         f"{phases['load_secs']:.2f} s decoding and resampling (librosa.load), "
+                         f"{phases['frontend_secs']:.2f} s "
                          f"in the front-end, {phases['inference_secs']:.2f} s in onnxruntime "
                          f"({phases['windows']} windows); its whole process took {py_wall:.2f} s.")
     body = table(["model", "threads", "livetag (whole process)", "Python pipeline",
@@ -242,7 +253,7 @@ def section_tagging(args):
                "both sides call the same library for that.\n\n"
                + "\n".join(f"- {n}" for n in notes))
     command = ("livetag tag FILE --model M --provider cpu --threads T --batch 1 [--hop-secs 10]; "
-               "python tools/bench_tag_python.py FILE --model M --threads T --batch 1 "
+               "python -m livetag_tools.bench.tag_pipeline FILE --model M --threads T --batch 1 "
                f"[--hop-secs 10]; best of {args.repeat}")
     return "File tagging: livetag vs librosa + onnxruntime", command, body, summary
 
@@ -279,8 +290,8 @@ def section_live(args):
     with VirtualMic() as mic:
         _, _, _, _, err = measured([str(BIN), "listen", "--headless", "--device", "virtmic",
                                     "--duration", "60s"], mic.env)
-        summary_line = [l for l in err.splitlines() if "latency p50" in l][-1]
-        budget_line = [l for l in err.splitlines() if "of the hop" in l][-1]
+        summary_line = [line for line in err.splitlines() if "latency p50" in line][-1]
+        budget_line = [line for line in err.splitlines() if "of the hop" in line][-1]
         latency = re.search(r"latency p50 ([\d.]+) ms p99 ([\d.]+) ms", summary_line)
         callback = re.search(r"longest audio callback ([\d.]+) us", summary_line).group(1)
         dropped = re.search(r"(\d+) dropped", summary_line).group(1)
@@ -288,8 +299,8 @@ def section_live(args):
                            r"= ([\d.]+) %", budget_line).groups()
 
         display = ":97"
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten",
+                                 "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
         try:
             window_env = dict(mic.env, DISPLAY=display)
@@ -319,11 +330,14 @@ def section_live(args):
     ui = re.search(r"ui time p50 ([\d.]+) ms p99 ([\d.]+) ms", window_err)
     window_budget = re.search(r"= ([\d.]+) % of the hop", window_err)
     rows = [
-        ["capture-to-result latency, headless (p50 / p99)", f"{latency.group(1)} / {latency.group(2)} ms"],
-        [f"per {budget[0]} ms hop: front-end + inference", f"{budget[1]} + {budget[2]} ms = **{budget[3]} %** of the hop"],
+        ["capture-to-result latency, headless (p50 / p99)",
+         f"{latency.group(1)} / {latency.group(2)} ms"],
+        [f"per {budget[0]} ms hop: front-end + inference",
+         f"{budget[1]} + {budget[2]} ms = **{budget[3]} %** of the hop"],
         ["windows dropped in 60 s", dropped],
         ["longest audio callback (wall time: OS preemption included)", f"{callback} us"],
-        [f"live window RSS after 1 min / after {minutes} min", f"{after_1min:.1f} / {at_end:.1f} MiB"],
+        [f"live window RSS after 1 min / after {minutes} min",
+         f"{after_1min:.1f} / {at_end:.1f} MiB"],
         [f"RSS growth, minute 1 to minute {minutes}", f"**{growth:+.2f} %** (goal: under 2 %)"],
         ["largest RSS seen", f"{max(r for _, r in samples):.1f} MiB"],
         ["UI time per frame (p50 / p99)", f"{ui.group(1)} / {ui.group(2)} ms" if ui else "-"],
@@ -332,7 +346,8 @@ def section_live(args):
     ]
     body = table(["live, musicnn-mtt, virtual microphone", "value"], rows)
     command = ("livetag listen --headless --device virtmic --duration 60s; "
-               f"livetag listen --device virtmic --duration {minutes * 60}s (Xvfb), VmRSS every 5 s")
+               f"livetag listen --device virtmic --duration {minutes * 60}s (Xvfb), "
+               "VmRSS every 5 s")
     summary = ("The microphone is a PulseAudio null sink fed with assets/whistle.wav in a loop "
                "(paplay, 20 ms latency); latency runs from the capture time of a window's last "
                "frame to its scores reaching the consumer.")
@@ -360,19 +375,31 @@ def write_doc(rendered):
     DOC.write_text(text)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     ap.add_argument("--threads", default="1,2", help="thread counts of the tagging table")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per tagging measurement (best kept)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs per tagging measurement (best kept)")
     ap.add_argument("--live-minutes", type=int, default=10)
     ap.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(ROOT)}")
-    args = ap.parse_args()
+    return ap
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    args = parser().parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",")]
-    wanted = args.only.split(",")
-    unknown = set(wanted) - set(SECTIONS)
+    unknown = set(args.only.split(",")) - set(SECTIONS)
     if unknown:
-        sys.exit(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+        sys.exit(f"unknown section(s) {', '.join(sorted(unknown))}; "
+                 f"choose from {', '.join(SECTIONS)}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    wanted = args.only.split(",")
     if not BIN.exists():
         sys.exit(f"{BIN} is missing: run through tools/benchmarks.sh")
     machine_line = machine()

@@ -1,18 +1,18 @@
-#!/usr/bin/env python3
 """The Python pipeline a user would otherwise write: librosa + onnxruntime, file to scores.
 
-    /work/venv-tools/bin/python tools/bench_tag_python.py --model models/musicnn-mtt FILE
+    cd tools && python -m livetag_tools.bench.tag_pipeline FILE --model ../models/musicnn-mtt \
         [--threads 1] [--hop-secs S] [--batch 1]
 
-It reads the same bundle livetag reads (the same model.onnx, sample rate, window, hop and
-front-end), then does what the seed systems' own scripts do:
+(the `bench` venv: `tools/venv.sh bench`). It reads the same bundle livetag reads (the same
+model.onnx, sample rate, window, hop and front-end), then does what the seed systems' own
+scripts do:
   1. librosa.load(FILE, sr=<model rate>, mono=True)  (soundfile decode, soxr_hq resample);
   2. for a log-mel bundle, librosa.feature.melspectrogram over the whole file, then the
      bundle's steps (float16, log10, dB...) in NumPy; a waveform bundle gets the samples;
   3. the windows of the bundle's length at the hop, in batches, through one
      onnxruntime.InferenceSession (CPU provider, intra_op_num_threads = --threads);
 and prints one JSON line with the seconds spent in each phase and the windows scored.
-Peak memory is measured by the caller (tools/benchmarks.py), as for livetag.
+Peak memory is measured by the caller (`livetag_tools.bench.runner`), as for livetag.
 
 Thread counts of OpenMP/BLAS are set to --threads before NumPy is imported.
 """
@@ -20,17 +20,27 @@ import argparse
 import os
 import sys
 
-ap = argparse.ArgumentParser(description="librosa + onnxruntime file tagging, timed by phase")
-ap.add_argument("file")
-ap.add_argument("--model", required=True, help="livetag bundle folder")
-ap.add_argument("--threads", type=int, default=1)
-ap.add_argument("--hop-secs", type=float, default=None, help="default: the bundle's hop")
-ap.add_argument("--batch", type=int, default=1, help="windows per session.run")
-ARGS = ap.parse_args()
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
 
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-            "NUMBA_NUM_THREADS"):
-    os.environ[var] = str(ARGS.threads)
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        description="librosa + onnxruntime file tagging, timed by phase")
+    ap.add_argument("file")
+    ap.add_argument("--model", required=True, help="livetag bundle folder")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hop-secs", type=float, default=None, help="default: the bundle's hop")
+    ap.add_argument("--batch", type=int, default=1, help="windows per session.run")
+    return ap
+
+
+if __name__ == "__main__":
+    # The thread counts only hold if they are in the environment before NumPy is imported
+    # (below); imported as a module (tests), the caller's environment stands.
+    ARGS = parser().parse_args()
+    for var in THREAD_VARS:
+        os.environ[var] = str(ARGS.threads)
 
 import json  # noqa: E402
 import time  # noqa: E402
@@ -46,9 +56,10 @@ def features(y, sr, fe):
     mel = next(s for s in fe["steps"] if s["op"] == "mel")
     spec = librosa.feature.melspectrogram(
         y=y, sr=sr, n_fft=fe["n_fft"], win_length=fe.get("win_length", fe["n_fft"]),
-        hop_length=fe["hop_samples"], window=fe.get("window", "hann"), center=fe.get("center", True),
-        pad_mode=fe.get("pad_mode", "constant"), power=fe.get("power", 2.0), n_mels=mel["n_bands"],
-        fmin=mel.get("fmin_hz", 0.0), fmax=mel.get("fmax_hz"), htk=mel.get("scale") == "htk",
+        hop_length=fe["hop_samples"], window=fe.get("window", "hann"),
+        center=fe.get("center", True), pad_mode=fe.get("pad_mode", "constant"),
+        power=fe.get("power", 2.0), n_mels=mel["n_bands"], fmin=mel.get("fmin_hz", 0.0),
+        fmax=mel.get("fmax_hz"), htk=mel.get("scale") == "htk",
         norm="slaney" if mel.get("norm") == "slaney" else None)
     for step in fe["steps"]:
         op = step["op"]
@@ -61,15 +72,15 @@ def features(y, sr, fe):
         elif op == "log":
             spec = np.log(spec + step["eps"])
         elif op == "db":
-            spec = librosa.power_to_db(spec, ref=step.get("ref", 1.0), amin=step.get("amin", 1e-10),
-                                       top_db=step.get("top_db"))
+            spec = librosa.power_to_db(spec, ref=step.get("ref", 1.0),
+                                       amin=step.get("amin", 1e-10), top_db=step.get("top_db"))
         else:
-            sys.exit(f"front-end step {op!r} is not mapped to librosa in this script")
+            sys.exit(f"front-end step {op!r} is not mapped to librosa in this module")
     return np.ascontiguousarray(spec.T, dtype=np.float32)
 
 
-def main():
-    bundle_dir = ARGS.model
+def main(args: argparse.Namespace) -> None:
+    bundle_dir = args.model
     with open(os.path.join(bundle_dir, "bundle.toml"), "rb") as f:
         bundle = tomllib.load(f)
     inp = bundle["input"]
@@ -78,7 +89,7 @@ def main():
 
     t0 = time.perf_counter()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = ARGS.threads
+    options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(os.path.join(bundle_dir, "model.onnx"), options,
                                    providers=["CPUExecutionProvider"])
@@ -86,7 +97,7 @@ def main():
     output_names = [o["name"] for o in bundle["outputs"]]
     t1 = time.perf_counter()
 
-    y, _ = librosa.load(ARGS.file, sr=sr, mono=True)
+    y, _ = librosa.load(args.file, sr=sr, mono=True)
     t2 = time.perf_counter()
 
     if waveform:
@@ -96,14 +107,14 @@ def main():
         rows = features(y, sr, bundle["frontend"])
         window, hop = inp["window_frames"], inp["hop_frames"]
         unit = bundle["frontend"]["hop_samples"]
-    if ARGS.hop_secs:
-        hop = max(1, round(ARGS.hop_secs * sr / unit))
+    if args.hop_secs:
+        hop = max(1, round(args.hop_secs * sr / unit))
     t3 = time.perf_counter()
 
     starts = list(range(0, max(1, len(rows) - window + 1), hop))
     scores = []
-    for b in range(0, len(starts), ARGS.batch):
-        batch = np.stack([rows[s:s + window] for s in starts[b:b + ARGS.batch]])
+    for b in range(0, len(starts), args.batch):
+        batch = np.stack([rows[s:s + window] for s in starts[b:b + args.batch]])
         scores.append(session.run(output_names[:1], {input_name: batch})[0])
     scores = np.concatenate(scores)
     t4 = time.perf_counter()
@@ -118,4 +129,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)
