@@ -1,7 +1,7 @@
 //! CED-tiny through livetag (WAV decoding, windowing, padding of a short clip, the tail
 //! window, batching) against the original `tiny.onnx` run by onnxruntime in Python, one
-//! window per call (`tools/convert_ced.py --fixtures`), on clips whose lengths hit each
-//! windowing case. Target: max |difference in probability| <= 1e-5 on every window.
+//! window per call (`python -m livetag_tools.convert.ced --fixtures`), on clips whose lengths
+//! hit each windowing case. Target: max |difference in probability| <= 1e-5 on every window.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! livetag (Rust front-end + ONNX Runtime) against musicnn's own TensorFlow pipeline, for
-//! both bundled checkpoints (MTT and MSD), on clips `tools/musicnn_reference.py`
+//! both bundled checkpoints (MTT and MSD), on clips `python -m livetag_tools.reference.musicnn`
 //! synthesised (whistle, flute-like tone, noise, drums, chirp, speech). Targets: max
 //! |difference in probability| <= 1e-3 and identical top-5.
 

@@ -1,6 +1,7 @@
 //! livetag (its waveform windowing with lead-in, carried state and constants, ONNX Runtime)
 //! against silero VAD's own wrapper (`OnnxWrapper` driven by `get_speech_timestamps`, run
-//! with torch by `tools/silero_reference.py`), chunk by chunk, on six synthesised clips.
+//! with torch by `python -m livetag_tools.reference.silero`), chunk by chunk, on six
+//! synthesised clips.
 //! Target: max |difference in probability| <= 1e-3, and speech found only in speech.
 
 mod common;

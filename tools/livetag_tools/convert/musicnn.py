@@ -1,13 +1,15 @@
-#!/usr/bin/env python3
 """Convert the pretrained musicnn model from the PyPI wheel `musicnn==0.1.0` into a livetag
 model bundle, without TensorFlow.
 
-    python tools/convert_musicnn.py --out models/musicnn-mtt [--model MTT_musicnn] [--wheel PATH]
+    # from tools/:
+    python -m livetag_tools.convert.musicnn --out ../models/musicnn-mtt \
+        [--model MTT_musicnn] [--wheel PATH]
 
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps musicnn==0.1.0` into a cache
-   folder (`wheels/` in livetag's cache: `$LIVETAG_CACHE_DIR`, `$XDG_CACHE_HOME/livetag` or `~/.cache/livetag`). The wheel's sha256 is checked.
+   folder (`wheels/` in livetag's cache: `$LIVETAG_CACHE_DIR`, `$XDG_CACHE_HOME/livetag` or
+   `~/.cache/livetag`). The wheel's sha256 is checked.
 2. Reads the TF1 checkpoint inside it (`musicnn/<model>/.index`, an SSTable of
    BundleEntryProto records, and `.data-00000-of-00001`, raw little-endian tensors) with
    NumPy and a ~40-line protobuf/SSTable reader; each tensor's crc32c is verified.
@@ -25,7 +27,8 @@ What it does
    extractor computes them).
 5. Parity: the ONNX graph against an independent NumPy forward pass of the same checkpoint,
    at 187 frames and other lengths; and, when `tests/fixtures/musicnn/*.expected.json`
-   exist (written by tools/musicnn_reference.py with musicnn's own TensorFlow pipeline),
+   exist (written by `python -m livetag_tools.reference.musicnn` with musicnn's own
+   TensorFlow pipeline),
    against TensorFlow's probabilities. It exits non-zero if a check fails.
 
 ONNX signature: input `melspectrogram` float32 [batch, time, 96] (both symbolic), outputs
@@ -47,7 +50,8 @@ with onnx 1.23.2). The reference wav comes from a fixed-seed generator and is wr
 libsndfile's timestamped PEAK chunk, so it is byte-identical too; expected.json could differ
 between ONNX Runtime builds/CPUs in the last bits of float32 only.
 
-Needs numpy, onnx, onnxruntime, librosa, soundfile (tools/requirements-models.txt); no TF.
+Needs the `models` extra (numpy, onnx, onnxruntime, librosa, soundfile: `tools/venv.sh
+models`); no TF.
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converter_common import fetch_wheel, float32_wav, sha256_bytes  # noqa: E402
-from reference_clips import synth_whistle  # noqa: E402
+from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.cache import repo_root
+from livetag_tools.common.clips import synth_whistle
+from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.wav import float32_wav
 
 WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
@@ -80,7 +86,7 @@ OPSET = 17
 REFERENCE_SAMPLES = (N_FRAMES - 1) * HOP  # 47616: exactly 187 frames with center=True
 TOLERANCE = 1e-4
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_root()
 
 
 # --------------------------------------------------------------------------------------
@@ -303,7 +309,6 @@ def build_onnx(ck: Checkpoint, model: str, n_labels: int):
 
     inits: list = []
     nodes: list = []
-    counter = [0]
 
     def const(name: str, array: np.ndarray) -> str:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
@@ -376,10 +381,13 @@ def build_onnx(ck: Checkpoint, model: str, n_labels: int):
 
     graph = helper.make_graph(
         nodes, model.lower().replace("_", "-"),
-        [helper.make_tensor_value_info("melspectrogram", TensorProto.FLOAT, ["batch", "time", N_MELS])],
+        [helper.make_tensor_value_info("melspectrogram", TensorProto.FLOAT,
+                                       ["batch", "time", N_MELS])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", n_labels]),
          helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_labels])],
         initializer=inits)
+    # The producer keeps the converter's first name: it is part of model.onnx's bytes, and
+    # the committed bundle must rebuild byte for byte.
     m = helper.make_model(graph, producer_name="livetag convert_musicnn.py",
                           producer_version="1", opset_imports=[helper.make_opsetid("", OPSET)])
     m.ir_version = 8
@@ -421,7 +429,8 @@ def numpy_forward(ck: Checkpoint, mel: np.ndarray) -> np.ndarray:
         w = f64(ck[f"{conv}/kernel"])[:, :, 0, :]  # [7, C, 64]
         hp = np.pad(h, [(0, 0), (3, 3), (0, 0)])
         win = np.lib.stride_tricks.sliding_window_view(hp, 7, axis=1)  # B, T, C, 7
-        y = np.maximum(np.einsum("btck,kco->bto", win, w, optimize=True) + f64(ck[f"{conv}/bias"]), 0)
+        y = np.einsum("btck,kco->bto", win, w, optimize=True) + f64(ck[f"{conv}/bias"])
+        y = np.maximum(y, 0)
         y = bn(y, bnl)
         if residual is not None:
             y = y + residual
@@ -435,7 +444,7 @@ def numpy_forward(ck: Checkpoint, mel: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------
-# Front-end and test audio (shared with tools/musicnn_reference.py)
+# Front-end and test audio (shared with livetag_tools.reference.musicnn)
 # --------------------------------------------------------------------------------------
 
 def musicnn_features(audio: np.ndarray) -> np.ndarray:
@@ -473,70 +482,43 @@ DATASETS = {
 }
 
 
-def bundle_toml(model: str, min_frames: int) -> str:
+def bundle_doc(model: str, min_frames: int) -> BundleToml:
+    """The bundle.toml of `model`: a pure function of its arguments (nothing fetched), so a
+    test can hold it against the committed models/musicnn-*/bundle.toml."""
     name = model.lower().replace("_musicnn", "").replace("_", "-")
     tags = DATASETS[model]
-    return f"""\
-# musicnn {model}: music auto-tagging, {tags} (Pons & Serra, ISMIR-LBD 2019).
-# Generated by tools/convert_musicnn.py from the PyPI wheel musicnn==0.1.0 (TF1 checkpoint
-# read with NumPy, graph rebuilt with onnx.helper; no TensorFlow). Do not edit by hand.
-
-[model]
-name = "musicnn-{name}"
-description = "musicnn {model} (MTG-UPF): {tags} from 3 s log-mel patches"
-licence = "ISC"
-
-[input]
-kind = "features"
-name = "melspectrogram"
-sample_rate_hz = {SR}
-layout = ["batch", "time", "feature"]
-# trained on 187-frame patches (librosa.time_to_frames(3 s) + 1, ~2.99 s); musicnn tags
-# non-overlapping patches. The graph itself runs for any time length >= 1 (convs keep the
-# length, pooling over time is global), but below ~94 frames (1.5 s) scores drift far from
-# the full window, so livetag does not go below that.
-window_frames = {N_FRAMES}
-hop_frames = {N_FRAMES}
-min_frames = {min_frames}
-
-# musicnn/extractor.py: librosa.feature.melspectrogram defaults, then float16, then log10.
-[frontend]
-n_fft = {N_FFT}
-win_length = {N_FFT}
-hop_samples = {HOP}
-window = "hann"
-center = true
-pad_mode = "constant"
-power = 2.0
-drop_nyquist = false
-
-[[frontend.steps]]
-op = "mel"
-n_bands = {N_MELS}
-fmin_hz = 0.0
-fmax_hz = 8000.0
-scale = "slaney"
-norm = "slaney"
-
-[[frontend.steps]]
-op = "float16"
-
-[[frontend.steps]]
-op = "log10"
-mul = 10000.0
-add = 1.0
-
-[[outputs]]
-name = "probabilities"
-kind = "clip"
-values = "probabilities"
-activation = "sigmoid"
-
-[reference]
-audio = "reference/input.wav"
-expected = "reference/expected.json"
-tolerance = {TOLERANCE}
-"""
+    doc = BundleToml(
+        f"musicnn {model}: music auto-tagging, {tags} (Pons & Serra, ISMIR-LBD 2019).\n"
+        "Generated by `python -m livetag_tools.convert.musicnn` from the PyPI wheel\n"
+        "musicnn==0.1.0 (TF1 checkpoint read with NumPy, graph rebuilt with onnx.helper; no\n"
+        "TensorFlow). Do not edit by hand.")
+    doc.table("model", [("name", f"musicnn-{name}"),
+                        ("description", f"musicnn {model} (MTG-UPF): {tags} from 3 s log-mel "
+                                        "patches"),
+                        ("licence", "ISC")])
+    doc.table("input", [
+        ("kind", "features"), ("name", "melspectrogram"), ("sample_rate_hz", SR),
+        ("layout", ["batch", "time", "feature"]),
+        Note("trained on 187-frame patches (librosa.time_to_frames(3 s) + 1, ~2.99 s); musicnn "
+             "tags\nnon-overlapping patches. The graph itself runs for any time length >= 1 "
+             "(convs keep the\nlength, pooling over time is global), but below ~94 frames "
+             "(1.5 s) scores drift far from\nthe full window, so livetag does not go below "
+             "that."),
+        ("window_frames", N_FRAMES), ("hop_frames", N_FRAMES), ("min_frames", min_frames)])
+    doc.table("frontend", [("n_fft", N_FFT), ("win_length", N_FFT), ("hop_samples", HOP),
+                           ("window", "hann"), ("center", True), ("pad_mode", "constant"),
+                           ("power", 2.0), ("drop_nyquist", False)],
+              comment="musicnn/extractor.py: librosa.feature.melspectrogram defaults, then "
+                      "float16, then log10.")
+    doc.array("frontend.steps", [("op", "mel"), ("n_bands", N_MELS), ("fmin_hz", 0.0),
+                                 ("fmax_hz", 8000.0), ("scale", "slaney"), ("norm", "slaney")])
+    doc.array("frontend.steps", [("op", "float16")])
+    doc.array("frontend.steps", [("op", "log10"), ("mul", 10000.0), ("add", 1.0)])
+    doc.array("outputs", [("name", "probabilities"), ("kind", "clip"),
+                          ("values", "probabilities"), ("activation", "sigmoid")])
+    doc.table("reference", [("audio", "reference/input.wav"),
+                            ("expected", "reference/expected.json"), ("tolerance", TOLERANCE)])
+    return doc
 
 
 def run_onnx(session, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -567,8 +549,8 @@ def compare_with_tf_fixtures(session, labels: list[str], fixtures: Path) -> list
             continue
         ours, _ = run_onnx(session, np.stack([rep[a:b] for a, b in spans]))
         delta = float(np.max(np.abs(ours - tf_probs)))
-        top5_same = all(list(np.argsort(-o, kind="stable")[:5]) == list(np.argsort(-t, kind="stable")[:5])
-                        for o, t in zip(ours, tf_probs))
+        top5 = lambda p: list(np.argsort(-p, kind="stable")[:5])  # noqa: E731
+        top5_same = all(top5(o) == top5(t) for o, t in zip(ours, tf_probs))
         mean = ours.mean(axis=0)
         rows.append({"clip": exp["clip"], "patches": len(spans), "max_abs_delta": delta,
                      "top5_identical": top5_same,
@@ -593,12 +575,16 @@ def print_tf_table(rows: list[dict]) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, help="bundle folder to write, e.g. models/musicnn-mtt")
+    ap.add_argument("--out", required=True,
+                    help="bundle folder to write, e.g. ../models/musicnn-mtt")
     ap.add_argument("--model", default="MTT_musicnn", choices=["MTT_musicnn", "MSD_musicnn"])
     ap.add_argument("--wheel", help="musicnn-0.1.0-py3-none-any.whl (default: pip download)")
     ap.add_argument("--min-frames", type=int, default=94,
-                    help="min_frames written to bundle.toml (default 94 frames, ~1.5 s: shorter windows run, since the graph accepts 1 frame, but their scores drift up to 0.2-0.7 from the full window)")
-    ap.add_argument("--fixtures", help="TF reference fixtures from tools/musicnn_reference.py "
+                    help="min_frames written to bundle.toml (default 94 frames, ~1.5 s: shorter "
+                    "windows run, since the graph accepts 1 frame, but their scores drift up to "
+                    "0.2-0.7 from the full window)")
+    ap.add_argument("--fixtures", help="TF reference fixtures from "
+                    "`python -m livetag_tools.reference.musicnn` "
                     "(default tests/fixtures/musicnn for MTT, tests/fixtures/musicnn-msd for MSD)")
     args = ap.parse_args()
     if args.fixtures is None:
@@ -621,10 +607,9 @@ def main() -> int:
     out = Path(args.out)
     (out / "reference").mkdir(parents=True, exist_ok=True)
     (out / "model.onnx").write_bytes(model_bytes)
-    (out / "labels.txt").write_text("".join(label + "\n" for label in labels))
-    (out / "LICENSE").write_text(licence if licence.endswith("\n") else licence + "\n")
+    write_bundle_files(out, bundle_doc(args.model, args.min_frames), labels,
+                       licence if licence.endswith("\n") else licence + "\n")
     print(f"LICENSE from the wheel's {licence_src}")
-    (out / "bundle.toml").write_text(bundle_toml(args.model, args.min_frames))
 
     audio = synth_whistle(REFERENCE_SAMPLES, seed=0, sr=SR)
     wav_path = out / "reference" / "input.wav"
@@ -656,7 +641,7 @@ def main() -> int:
         ok &= good
         print(f"{name:<22} {dl:>12.2e} {dp:>12.2e}{'' if good else '  FAIL'}")
 
-    # ---- parity 2: ONNX vs musicnn's own TF pipeline (fixtures from musicnn_reference.py) ----
+    # ---- parity 2: ONNX vs musicnn's own TF pipeline (livetag_tools.reference.musicnn) ----
     fixtures = Path(args.fixtures)
     if fixtures.is_dir() and any(fixtures.glob("*.expected.json")):
         print(f"\nONNX (librosa features) vs musicnn TensorFlow ({fixtures}):")

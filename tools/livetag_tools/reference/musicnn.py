@@ -1,14 +1,17 @@
-#!/usr/bin/env python3
 """Reference outputs from musicnn's OWN pipeline (musicnn 0.1.0 + TensorFlow), and a parity
 check of livetag's converted ONNX model against them.
 
-    # TensorFlow lives in its own venv; the converter never needs it:
-    python3.11 -m venv /work/venv-tf
-    /work/venv-tf/bin/pip install tensorflow-cpu tf-keras librosa soundfile onnxruntime
-    /work/venv-tf/bin/pip install --no-deps musicnn==0.1.0
-    /work/venv-tf/bin/python tools/musicnn_reference.py            # fixtures + comparison
-    /work/venv-tf/bin/python tools/musicnn_reference.py --whistle-search
-    python tools/musicnn_reference.py --compare-only                 # no TF needed
+    # from tools/. TensorFlow lives in its own venv (the `reference-tf` extra); the
+    # converter and --compare-only never need it:
+    py=$(./venv.sh reference-tf)
+    $py -m livetag_tools.reference.musicnn                      # fixtures + comparison
+    $py -m livetag_tools.reference.musicnn --whistle-search
+    python -m livetag_tools.reference.musicnn --compare-only    # no TF needed (`models` extra)
+
+musicnn itself is not installed (its metadata pins numpy<1.17): unless an installed `musicnn`
+is importable, its code is loaded from the pinned wheel the converter fetches (sha256
+checked), unpacked into livetag's cache, since its extractor restores the checkpoint from
+files beside its own source.
 
 It synthesises short 16 kHz clips (whistle, flute-like 440 Hz tone, white noise, a 120 bpm
 drum pattern, a chirp, and espeak-ng speech when espeak-ng is installed), writes each to
@@ -17,7 +20,7 @@ tests/fixtures/musicnn/<clip>.wav (16-bit PCM) and tags it with
 librosa log-mel, non-overlapping 187-frame patches (a last partial patch is DROPPED; a clip
 shorter than 187 frames fails inside musicnn), one TF session run per patch. The result is
 written to tests/fixtures/musicnn/<clip>.expected.json. Then the ONNX model
-(models/musicnn-mtt/model.onnx, from tools/convert_musicnn.py) is run with onnxruntime on
+(models/musicnn-mtt/model.onnx, from livetag_tools.convert.musicnn) is run with onnxruntime on
 the same librosa features and compared: max |dprob| and whether the top-5 tags are the same.
 
 Runtime patches to musicnn 0.1.0 (its code predates TF 2.16 and NumPy 2):
@@ -31,11 +34,13 @@ Runtime patches to musicnn 0.1.0 (its code predates TF 2.16 and NumPy 2):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import inspect
 import json
 import os
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -44,11 +49,12 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_musicnn as conv  # noqa: E402
-import reference_clips as clips  # noqa: E402
+from livetag_tools.common import clips  # noqa: E402
+from livetag_tools.common.cache import livetag_cache, repo_root  # noqa: E402
+from livetag_tools.common.fetch import fetch_wheel  # noqa: E402
+from livetag_tools.convert import musicnn as conv  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_root()
 FIXTURES = ROOT / "tests" / "fixtures" / "musicnn"
 SR = conv.SR
 
@@ -69,9 +75,33 @@ CLIPS = {"whistle": 6.0, "flute440": 4.0, "noise": 3.5, "drums": 6.0, "chirp": 5
 _extractor = None
 
 
+def musicnn_package(wheel: str | None = None):
+    """The `musicnn` package: an installed one, else the pinned wheel's, unpacked into
+    `<cache>/musicnn-0.1.0` and registered in sys.modules under its own name (its modules
+    import each other as `musicnn.*`)."""
+    if "musicnn" in sys.modules:
+        return sys.modules["musicnn"]
+    if importlib.util.find_spec("musicnn") is not None:
+        import musicnn
+        return musicnn
+    root = livetag_cache() / "musicnn-0.1.0"
+    if not (root / "musicnn" / "__init__.py").exists():
+        path = fetch_wheel("musicnn==0.1.0", conv.WHEEL_NAME, conv.WHEEL_SHA256, wheel)
+        with zipfile.ZipFile(path) as whl:
+            whl.extractall(root)
+    package = root / "musicnn"
+    spec = importlib.util.spec_from_file_location(
+        "musicnn", package / "__init__.py", submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["musicnn"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def musicnn_extractor():
     global _extractor
     if _extractor is None:
+        musicnn_package()
         from musicnn import extractor as ex
         src = inspect.getsource(ex.batch_data)
         bad = "audio_rep = np.log10(10000 * audio_rep + 1)"
@@ -97,10 +127,15 @@ def tf_tag(wav: Path) -> np.ndarray:
 
 
 def versions() -> dict:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
+
     import librosa
     import tensorflow as tf
-    return {"musicnn": version("musicnn"), "tensorflow": tf.__version__,
+    try:
+        musicnn = version("musicnn")
+    except PackageNotFoundError:  # loaded from the pinned wheel (musicnn_package)
+        musicnn = "0.1.0"
+    return {"musicnn": musicnn, "tensorflow": tf.__version__,
             "librosa": librosa.__version__, "numpy": np.__version__}
 
 
@@ -164,9 +199,9 @@ def whistle_search(labels: list[str]) -> None:
             p = tf_tag(wav).mean(axis=0)
             order = list(np.argsort(-p, kind="stable"))
             rank = order.index(flute) + 1
-            print(f"{params['f0']:>6.0f} {params['vibrato_cents']:>5.0f} {params['breath_db']:>6.0f}  "
-                  f"{p[flute]:>6.3f} {rank:>4}  " + ", ".join(f"{labels[i]} {p[i]:.2f}" for i in order[:5]),
-                  flush=True)
+            top = ", ".join(f"{labels[i]} {p[i]:.2f}" for i in order[:5])
+            print(f"{params['f0']:>6.0f} {params['vibrato_cents']:>5.0f} "
+                  f"{params['breath_db']:>6.0f}  {p[flute]:>6.3f} {rank:>4}  {top}", flush=True)
 
 
 def compare(onnx_path: Path, fixtures: Path, labels: list[str]) -> bool:
@@ -180,7 +215,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="musicnn TF reference fixtures and ONNX parity")
     ap.add_argument("--model", default="MTT_musicnn", choices=["MTT_musicnn", "MSD_musicnn"])
     ap.add_argument("--fixtures", help="default tests/fixtures/musicnn (MTT) or musicnn-msd (MSD)")
-    ap.add_argument("--onnx", help="default models/musicnn-mtt/model.onnx or musicnn-msd/model.onnx")
+    ap.add_argument("--onnx",
+                    help="default models/musicnn-mtt/model.onnx or musicnn-msd/model.onnx")
+    ap.add_argument("--wheel", help=f"{conv.WHEEL_NAME} to take musicnn's code from, when it "
+                    "is not installed (default: pip download into livetag's cache)")
     ap.add_argument("--compare-only", action="store_true", help="skip TF; compare ONNX to fixtures")
     ap.add_argument("--whistle-search", action="store_true", help="TF tags of whistle variants")
     args = ap.parse_args()
@@ -190,6 +228,8 @@ def main() -> int:
     bundle = "musicnn-mtt" if MODEL == "MTT_musicnn" else "musicnn-msd"
     args.onnx = args.onnx or str(ROOT / "models" / bundle / "model.onnx")
     labels = [line for line in (Path(args.onnx).parent / "labels.txt").read_text().splitlines()]
+    if not args.compare_only:
+        musicnn_package(args.wheel)
     if args.whistle_search:
         whistle_search(labels)
         return 0

@@ -1,8 +1,9 @@
-#!/usr/bin/env python3
 """Make livetag's default bundle, CED-tiny (527 AudioSet classes), from the Rust crate
 `soundevents` 0.5.0, and the parity fixtures that check livetag against the original model.
 
-    python tools/convert_ced.py --out models/ced-tiny [--fixtures tests/fixtures/ced-tiny]
+    # from tools/:
+    python -m livetag_tools.convert.ced --out ../models/ced-tiny \
+        [--fixtures ../tests/fixtures/ced-tiny]
 
 What it does
 ------------
@@ -18,35 +19,34 @@ What it does
 2. Writes the bundle, byte-reproducible: model.onnx (tiny.onnx unchanged, sha256 checked after
    writing), labels.txt (display names), label_ids.txt (MIDs), LICENSE (Apache-2.0), NOTICE
    (provenance and attributions), bundle.toml, and a self-test pair: reference/input.wav
-   (espeak-ng speech, as tools/reference_clips.py makes it) with reference/expected.json.
+   (espeak-ng speech, as livetag_tools.common.clips makes it) with reference/expected.json.
 3. With --fixtures: clips of several lengths (shorter than the model's minimum, between the
    minimum and the window, longer with a tail), the windows livetag cuts from them (its rule
    is restated in `livetag_windows`), and the original tiny.onnx's probabilities for each
    window from onnxruntime in Python, one window per call. tests/ced_parity.rs runs the same
    clips through livetag (decoding, windowing, padding, batching) and compares, <= 1e-5.
 
-Needs numpy, onnx, onnxruntime, librosa, soundfile (tools/requirements-models.txt), cargo
-and espeak-ng.
+Needs the `models` extra (numpy, onnx, onnxruntime, librosa, soundfile: `tools/venv.sh
+models`), cargo and espeak-ng.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import io
 import json
-import os
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference_clips
-from converter_common import float32_wav, sha256_bytes
+from livetag_tools.common import clips
+from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.cache import repo_root
+from livetag_tools.common.fetch import archive_member, fetch_crate, sha256_bytes
+from livetag_tools.common.wav import float32_wav
 
 # (crate, version, sha256 of the .crate)
 MODEL_CRATE = ("soundevents", "0.5.0",
@@ -69,7 +69,7 @@ LIVE_WINDOW_SECS = 2.0  # live: docs/BENCHMARKS.md, "Live defaults of the defaul
 LIVE_HOP_SECS = 0.04    # Dorfer's live tagger predicted every 10 frames of 4 ms
 TOLERANCE = 1e-5
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_root()
 FIXTURES = ROOT / "tests" / "fixtures" / "ced-tiny"
 # (clip, seconds): a window shorter than the minimum (padded to it), one between the
 # minimum and the window (one window of the clip's length), and two longer than the window
@@ -82,38 +82,8 @@ FIXTURE_CLIPS = [("whistle", 0.3), ("speech", 3.3), ("drums", 11.45), ("speech",
 # Crates
 # --------------------------------------------------------------------------------------
 
-def cargo_registry_cache() -> Path:
-    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
-    return home / "registry" / "cache"
-
-
-def fetch_crate(name: str, version: str, sha256: str) -> tarfile.TarFile:
-    """The `.crate` (a .tar.gz) from cargo's registry cache, fetched with `cargo info`;
-    exits unless its sha256 is the pinned one."""
-    pattern = str(cargo_registry_cache() / "*" / f"{name}-{version}.crate")
-    found = sorted(glob.glob(pattern))
-    if not found:
-        print(f"cargo info {name}@{version} (fetches the .crate into cargo's cache)")
-        subprocess.run(["cargo", "info", f"{name}@{version}"], check=True,
-                       stdout=subprocess.DEVNULL)
-        found = sorted(glob.glob(pattern))
-    if not found:
-        sys.exit(f"{name}-{version}.crate is not in {cargo_registry_cache()} after `cargo info`")
-    data = Path(found[0]).read_bytes()
-    if sha256_bytes(data) != sha256:
-        sys.exit(f"{found[0]}: sha256 {sha256_bytes(data)}, expected {sha256}")
-    print(f"{name} {version}: {found[0]} (sha256 checked)")
-    return tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
-
-
 def member(crate: tarfile.TarFile, prefix: str, name: str, sha256: str | None = None) -> bytes:
-    handle = crate.extractfile(f"{prefix}/{name}")
-    if handle is None:
-        sys.exit(f"{prefix}/{name} is not a file in the crate")
-    data = handle.read()
-    if sha256 is not None and sha256_bytes(data) != sha256:
-        sys.exit(f"{prefix}/{name}: sha256 {sha256_bytes(data)}, expected {sha256}")
-    return data
+    return archive_member(crate, f"{prefix}/{name}", sha256)
 
 
 def audioset_labels(csv_bytes: bytes) -> list[tuple[str, str]]:
@@ -175,56 +145,45 @@ def check_graph(model: bytes) -> None:
 # Bundle files
 # --------------------------------------------------------------------------------------
 
-def bundle_toml() -> str:
-    return f"""\
-# CED-tiny (Dinkel et al., "CED: Consistent ensemble distillation for audio tagging",
-# ICASSP 2024; 48.1 mAP on AudioSet at this size): 527 AudioSet classes from 16 kHz audio.
-# Generated by tools/convert_ced.py from the Rust crate {MODEL_CRATE[0]} {MODEL_CRATE[1]}:
-# model.onnx is its models/tiny.onnx, unchanged. Do not edit by hand.
-
-[model]
-name = "ced-tiny"
-description = "CED-tiny: 527 AudioSet sound classes (speech, animals, music, vehicles, alarms, ...)"
-licence = "Apache-2.0"
-
-[input]
-kind = "waveform"
-name = "waveform"
-sample_rate_hz = {SR}
-layout = ["batch", "time"]
-# The front-end is inside the graph (reflect pad, STFT 512/160, 64 mel, dB, BatchNorm,
-# 16x16 patches). Files: 10 s windows, what CED was trained and evaluated on, one per
-# second. The graph takes any length from 2,400 to 163,679 samples; below 0.5 s scores
-# drift far from those of longer windows, so livetag goes no lower.
-window_samples = {WINDOW}
-hop_samples = {HOP}
-min_samples = {MIN}
-max_samples = {MAX}
-
-# Live: a prediction every 40 ms (Dorfer's live tagger: every 10 frames) on the last 2 s.
-# Both can be changed in the window (Model > Live window) within min and max above.
-[live]
-window_secs = {LIVE_WINDOW_SECS}
-hop_secs = {LIVE_HOP_SECS}
-
-# `logits` is a misnomer upstream: the graph ends in a Sigmoid.
-[[outputs]]
-name = "logits"
-kind = "clip"
-values = "probabilities"
-activation = "sigmoid"
-
-# The labels are AudioSet classes (class_labels_indices.csv order), one MID per line here.
-[ontology]
-name = "audioset"
-ids = "label_ids.txt"
-
-# 3 s of espeak-ng speech, and what tiny.onnx gives it in Python's onnxruntime.
-[reference]
-audio = "reference/input.wav"
-expected = "reference/expected.json"
-tolerance = {TOLERANCE}
-"""
+def bundle_doc() -> BundleToml:
+    """The bundle.toml: a pure function (nothing fetched), so a test can hold it against the
+    committed models/ced-tiny/bundle.toml."""
+    doc = BundleToml(
+        'CED-tiny (Dinkel et al., "CED: Consistent ensemble distillation for audio tagging",\n'
+        "ICASSP 2024; 48.1 mAP on AudioSet at this size): 527 AudioSet classes from 16 kHz "
+        "audio.\n"
+        "Generated by `python -m livetag_tools.convert.ced` from the Rust crate "
+        f"{MODEL_CRATE[0]} {MODEL_CRATE[1]}:\n"
+        "model.onnx is its models/tiny.onnx, unchanged. Do not edit by hand.")
+    doc.table("model", [("name", "ced-tiny"),
+                        ("description", "CED-tiny: 527 AudioSet sound classes (speech, animals, "
+                                        "music, vehicles, alarms, ...)"),
+                        ("licence", "Apache-2.0")])
+    doc.table("input", [
+        ("kind", "waveform"), ("name", "waveform"), ("sample_rate_hz", SR),
+        ("layout", ["batch", "time"]),
+        Note("The front-end is inside the graph (reflect pad, STFT 512/160, 64 mel, dB, "
+             "BatchNorm,\n16x16 patches). Files: 10 s windows, what CED was trained and "
+             "evaluated on, one per\nsecond. The graph takes any length from 2,400 to 163,679 "
+             "samples; below 0.5 s scores\ndrift far from those of longer windows, so livetag "
+             "goes no lower."),
+        ("window_samples", WINDOW), ("hop_samples", HOP), ("min_samples", MIN),
+        ("max_samples", MAX)])
+    doc.table("live", [("window_secs", LIVE_WINDOW_SECS), ("hop_secs", LIVE_HOP_SECS)],
+              comment="Live: a prediction every 40 ms (Dorfer's live tagger: every 10 frames) "
+                      "on the last 2 s.\nBoth can be changed in the window (Model > Live "
+                      "window) within min and max above.")
+    doc.array("outputs", [("name", "logits"), ("kind", "clip"), ("values", "probabilities"),
+                          ("activation", "sigmoid")],
+              comment="`logits` is a misnomer upstream: the graph ends in a Sigmoid.")
+    doc.table("ontology", [("name", "audioset"), ("ids", "label_ids.txt")],
+              comment="The labels are AudioSet classes (class_labels_indices.csv order), one MID "
+                      "per line here.")
+    doc.table("reference", [("audio", "reference/input.wav"),
+                            ("expected", "reference/expected.json"), ("tolerance", TOLERANCE)],
+              comment="3 s of espeak-ng speech, and what tiny.onnx gives it in Python's "
+                      "onnxruntime.")
+    return doc
 
 
 def notice(model_crate_sha: str, dataset_crate_sha: str, third_party: str) -> str:
@@ -248,7 +207,7 @@ labels.txt, label_ids.txt
   licence (https://github.com/audioset/ontology).
 
 reference/input.wav
-  espeak-ng speech made by tools/reference_clips.py (livetag, MIT OR Apache-2.0).
+  espeak-ng speech made by livetag_tools.common.clips (livetag, MIT OR Apache-2.0).
 
 The crate's own notice, as published:
 
@@ -261,7 +220,7 @@ def write_fixtures(session, fixtures: Path) -> None:
     for old in fixtures.glob("*"):
         old.unlink()
     for clip, seconds in FIXTURE_CLIPS:
-        audio = reference_clips.synth(clip, seconds, SR)
+        audio = clips.synth(clip, seconds, SR)
         if audio is None:
             sys.exit(f"the {clip} fixture needs espeak-ng")
         name = f"{clip}-{seconds:g}s"
@@ -281,7 +240,7 @@ def write_fixtures(session, fixtures: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, help="bundle folder, e.g. models/ced-tiny")
+    ap.add_argument("--out", required=True, help="bundle folder, e.g. ../models/ced-tiny")
     ap.add_argument("--fixtures", help=f"also write parity fixtures here (e.g. {FIXTURES})")
     args = ap.parse_args()
 
@@ -300,14 +259,13 @@ def main() -> int:
     (out / "model.onnx").write_bytes(model)
     if sha256_bytes((out / "model.onnx").read_bytes()) != ONNX_SHA256:
         sys.exit("model.onnx was not written byte for byte")
-    (out / "labels.txt").write_text("".join(f"{name}\n" for _, name in labels))
-    (out / "label_ids.txt").write_text("".join(f"{mid}\n" for mid, _ in labels))
-    (out / "LICENSE").write_text(licence if licence.endswith("\n") else licence + "\n")
-    (out / "NOTICE").write_text(notice(MODEL_CRATE[2], DATASET_CRATE[2], third_party))
-    (out / "bundle.toml").write_text(bundle_toml())
+    write_bundle_files(out, bundle_doc(), [name for _, name in labels],
+                       licence if licence.endswith("\n") else licence + "\n",
+                       label_ids=[mid for mid, _ in labels],
+                       notice=notice(MODEL_CRATE[2], DATASET_CRATE[2], third_party))
 
     session = make_session(model)
-    audio = reference_clips.synth("speech", 3.0, SR)
+    audio = clips.synth("speech", 3.0, SR)
     if audio is None:
         sys.exit("the reference clip is espeak-ng speech: install espeak-ng")
     (out / "reference" / "input.wav").write_bytes(float32_wav(audio, SR))

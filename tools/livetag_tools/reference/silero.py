@@ -1,15 +1,13 @@
-#!/usr/bin/env python3
 """Reference outputs from silero VAD's OWN wrapper (silero-vad 6.2.3: OnnxWrapper, driven by
 get_speech_timestamps, with torch), and a parity check of livetag's bundle against them.
 
-    # torch lives in its own venv; the converter and --compare-only never need it:
-    python3.11 -m venv /work/venv-silero
-    /work/venv-silero/bin/pip install torch==2.15.0 silero-vad==6.2.3 numpy==2.4.6 \\
-        onnxruntime==1.31.1 librosa==0.11.0 soundfile==0.14.0
-    /work/venv-silero/bin/python tools/silero_reference.py     # fixtures + comparison
-    python tools/silero_reference.py --compare-only              # no torch needed
+    # from tools/. torch and silero-vad come with the `reference` extra; the converter and
+    # --compare-only never need them:
+    py=$(./venv.sh reference)
+    $py -m livetag_tools.reference.silero                   # fixtures + comparison
+    python -m livetag_tools.reference.silero --compare-only  # no torch (`models` extra)
 
-It synthesises 16 kHz clips with tools/reference_clips.py (whistle, flute-like 440 Hz tone,
+It synthesises 16 kHz clips with livetag_tools.common.clips (whistle, flute-like 440 Hz tone,
 white noise, a 120 bpm drum pattern, a chirp, espeak-ng speech), writes each to
 tests/fixtures/silero/<clip>.wav (16-bit PCM), reads it back as float32 (int16 / 32768)
 and runs silero's own code on it:
@@ -30,7 +28,7 @@ per-chunk probabilities (9 significant digits: the float32 value exactly), the s
 segments get_speech_timestamps found, versions, the pipeline.
 
 It also runs the wrapper on the bundle's own reference/input.wav (models/silero-vad, from
-tools/convert_silero.py) and writes bundle-reference.expected.json, which the converter
+livetag_tools.convert.silero) and writes bundle-reference.expected.json, which the converter
 checks its expected.json against.
 
 --compare-only (and the end of a full run): the bundle's model.onnx with plain
@@ -50,11 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_silero as conv  # noqa: E402
-import reference_clips as clips  # noqa: E402
+from livetag_tools.common import clips
+from livetag_tools.common.cache import repo_root
+from livetag_tools.convert import silero as conv
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_root()
 FIXTURES = conv.FIXTURES
 BUNDLE = ROOT / "models" / "silero-vad"
 SR = conv.SR
@@ -105,9 +103,11 @@ def wrapper_model():
     if _model is None:
         import silero_vad
         if silero_vad.__version__ != conv.VERSION:
-            sys.exit(f"silero-vad {silero_vad.__version__} is installed; the bundle is {conv.VERSION}")
+            sys.exit(f"silero-vad {silero_vad.__version__} is installed; the bundle is "
+                     f"{conv.VERSION}")
         pkg = Path(silero_vad.__file__).parent
-        for rel, want in (("utils_vad.py", conv.UTILS_SHA256), ("data/silero_vad.onnx", conv.ONNX_SHA256)):
+        for rel, want in (("utils_vad.py", conv.UTILS_SHA256),
+                          ("data/silero_vad.onnx", conv.ONNX_SHA256)):
             got = hashlib.sha256((pkg / rel).read_bytes()).hexdigest()
             if got != want:
                 sys.exit(f"installed silero_vad/{rel} has sha256 {got}, the wheel's is {want}")
@@ -133,6 +133,7 @@ def wrapper_probs(audio: np.ndarray) -> tuple[list[float], list[dict]]:
 def versions() -> dict:
     import platform
     from importlib.metadata import version
+
     import onnxruntime
     import torch
     return {"silero-vad": version("silero-vad"), "torch": torch.__version__,
@@ -182,7 +183,8 @@ def generate(out: Path, bundle: Path) -> bool:
         write_wav(wav, y)
         audio = conv.load_fixture_audio(wav)
         probs, segments = wrapper_probs(audio)
-        doc = fixture(name, wav.name, "16-bit PCM WAV read with soundfile as float32: int16 / 32768",
+        doc = fixture(name, wav.name,
+                      "16-bit PCM WAV read with soundfile as float32: int16 / 32768",
                       audio, probs, segments, vers)
         (out / f"{name}.expected.json").write_text(json.dumps(doc, indent=1) + "\n")
         print(f"{name}: {len(audio)} samples, {len(probs)} chunks, mean p {np.mean(probs):.4f}, "
@@ -199,13 +201,15 @@ def generate(out: Path, bundle: Path) -> bool:
         (out / "bundle-reference.expected.json").write_text(json.dumps(doc, indent=1) + "\n")
         expected = json.loads((bundle / "reference" / "expected.json").read_text())["scores"]
         got = np.array([row[0] for row in expected])
-        delta = float(np.max(np.abs(got - np.array(probs)))) if len(got) == len(probs) else float("inf")
+        delta = (float(np.max(np.abs(got - np.array(probs)))) if len(got) == len(probs)
+                 else float("inf"))
         good = delta <= conv.TOLERANCE
         ok &= good
         print(f"bundle reference {rel}: wrapper {[round(p, 4) for p in probs]}, "
               f"expected.json max |dprob| {delta:.2e}{'' if good else '  FAIL'}")
     else:
-        print(f"(no {ref_wav}: run tools/convert_silero.py first for the bundle-reference fixture)")
+        print(f"(no {ref_wav}: run `python -m livetag_tools.convert.silero` first for the "
+              "bundle-reference fixture)")
     return ok
 
 
@@ -215,7 +219,8 @@ def compare(onnx_path: Path, fixtures: Path) -> bool:
     if not rows:
         print(f"no fixtures in {fixtures}")
         return False
-    print(f"\nONNX {onnx_path} with onnxruntime, livetag windowing, vs silero's wrapper ({fixtures}):")
+    print(f"\nONNX {onnx_path} with onnxruntime, livetag windowing, vs silero's wrapper "
+          f"({fixtures}):")
     ok = conv.print_fixture_table(rows)
     if bundle_ref is not None:
         audio = conv.load_fixture_audio(ROOT / bundle_ref["wav"])

@@ -1,12 +1,12 @@
-#!/usr/bin/env python3
 """Make a livetag model bundle of silero VAD from the PyPI wheel `silero-vad==6.2.3`.
 
-    python tools/convert_silero.py --out models/silero-vad [--wheel PATH]
+    # from tools/:
+    python -m livetag_tools.convert.silero --out ../models/silero-vad [--wheel PATH]
 
 What it does
 ------------
 1. Gets the wheel: `--wheel PATH`, or `pip download --no-deps silero-vad==6.2.3` into a
-   cache folder (`wheels/` in livetag's cache, tools/converter_common.py). The wheel's
+   cache folder (`wheels/` in livetag's cache, livetag_tools.common.fetch). The wheel's
    sha256 is checked, and so are those of the two members used: `silero_vad/data/
    silero_vad.onnx` (the opset-16 model that `load_silero_vad(onnx=True)` loads) and
    `silero_vad/utils_vad.py` (OnnxWrapper and get_speech_timestamps, whose chunking the
@@ -26,10 +26,11 @@ What it does
      sample for sample the wrapper's [context + chunk] inputs, so the self-test is a real
      comparison with silero's chunking (see "Why the reference clip is 1024 samples");
      the same holds for livetag's default hop of 512;
-   - when tools/silero_reference.py has written tests/fixtures/silero/*.expected.json with
-     silero's own wrapper (torch + silero_vad): expected.json against the wrapper's
-     probabilities for this very input.wav (bundle-reference.expected.json), and livetag's
-     windowing (hop 512) against the wrapper on every fixture clip (max |dprob| <= 1e-3).
+   - when `python -m livetag_tools.reference.silero` has written
+     tests/fixtures/silero/*.expected.json with silero's own wrapper (torch + silero_vad):
+     expected.json against the wrapper's probabilities for this very input.wav
+     (bundle-reference.expected.json), and livetag's windowing (hop 512) against the wrapper
+     on every fixture clip (max |dprob| <= 1e-3).
 
 Why the reference clip is 1024 samples
 --------------------------------------
@@ -45,17 +46,17 @@ audio, audio[448 .. 1024], which is silero's second input. For any longer clip t
 self-test's windows are not silero's (only a signal periodic in 64 samples would give the
 same inputs). So the reference is two chunks: the first with zero context and fresh state,
 the second with carried context and state. The long-clip parity lives in
-tests/fixtures/silero (tools/silero_reference.py), run with the bundle's hop of 512.
+tests/fixtures/silero (livetag_tools.reference.silero), run with the bundle's hop of 512.
 (livetag itself now windows stateful models at their own hop in the self-test and in file
 tagging, and pads a partial last chunk with zeros as silero does, so both grids pass.)
 
 Deterministic: model.onnx is the wheel's file; the WAV is written without libsndfile's
 timestamped PEAK chunk; two runs give byte-identical bundles (the reference audio depends on
-the installed espeak-ng and librosa's resampler, as tools/reference_clips.py does; the
+the installed espeak-ng and librosa's resampler, as livetag_tools.common.clips does; the
 scores could differ between ONNX Runtime builds/CPUs in the last float32 bits only).
 
-Needs numpy, onnx, onnxruntime, librosa, soundfile (tools/requirements-models.txt) and
-espeak-ng; no torch.
+Needs the `models` extra (numpy, onnx, onnxruntime, librosa, soundfile: `tools/venv.sh
+models`) and espeak-ng; no torch.
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reference_clips  # noqa: E402
-from converter_common import fetch_wheel, float32_wav, sha256_bytes  # noqa: E402
+from livetag_tools.common import clips
+from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.cache import repo_root
+from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.wav import float32_wav
 
 VERSION = "6.2.3"
 WHEEL_NAME = f"silero_vad-{VERSION}-py3-none-any.whl"
@@ -89,7 +92,7 @@ STATE_SHAPE = (2, 1, 128)
 TOLERANCE = 1e-4  # the bundle's self-test tolerance (the format's default)
 FIXTURE_TOLERANCE = 1e-3
 
-# The reference: two chunks of tools/reference_clips.py speech, 1.92 s in (the espeak-ng
+# The reference: two chunks of livetag_tools.common.clips speech, 1.92 s in (the espeak-ng
 # sentence at 5.76 s = 180 chunks, as in tests/fixtures/silero). This offset was picked
 # because both chunks score mid-range (~0.42 and ~0.43), where a wrong input or state
 # shows up more than in a saturated 0.99.
@@ -97,7 +100,7 @@ REFERENCE_CLIP = ("speech", 5.76)
 REFERENCE_OFFSET = 30720
 REFERENCE_SAMPLES = 2 * CHUNK
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_root()
 FIXTURES = ROOT / "tests" / "fixtures" / "silero"
 
 
@@ -174,67 +177,53 @@ def run_windows(session, windows: list[np.ndarray]) -> np.ndarray:
 
 def reference_audio() -> np.ndarray:
     name, seconds = REFERENCE_CLIP
-    clip = reference_clips.synth(name, seconds, SR)
+    clip = clips.synth(name, seconds, SR)
     if clip is None:
         sys.exit("the reference clip is espeak-ng speech: install espeak-ng")
     return np.asarray(clip[REFERENCE_OFFSET:REFERENCE_OFFSET + REFERENCE_SAMPLES], dtype=np.float32)
 
 
-def bundle_toml() -> str:
-    return f"""\
-# silero VAD {VERSION} (Silero Team): speech probability of each 32 ms chunk of 16 kHz audio.
-# Generated by tools/convert_silero.py from the PyPI wheel silero-vad=={VERSION}:
-# model.onnx is the wheel's silero_vad/data/silero_vad.onnx (opset 16), unchanged.
-# Do not edit by hand.
-
-[model]
-name = "silero-vad"
-description = "silero VAD {VERSION}: speech probability every 32 ms (16 kHz, stateful)"
-licence = "MIT"
-
-[input]
-kind = "waveform"
-name = "input"
-sample_rate_hz = {SR}
-layout = ["batch", "time"]
-# silero's OnnxWrapper feeds the model 64 samples of context (the end of the previous
-# input) followed by 512 new samples, so each window is 576 samples and windows start
-# every 512: window k is audio[512 k - 64 .. 512 k + 512].
-window_samples = {WINDOW}
-hop_samples = {CHUNK}
-# The first window's context is 64 zeros (OnnxWrapper after reset_states).
-lead_in_samples = {CONTEXT}
-
-# The recurrent state [2, batch, 128], zeros at the start of a stream, carried from each
-# window's `stateN` into the next window's `state`.
-[[state]]
-input = "state"
-output = "stateN"
-shape = [2, 1, 128]
-
-# The sample rate the model is told (it also accepts 8000, with 256 + 32-sample windows).
-[[constants]]
-name = "sr"
-dtype = "int64"
-shape = []
-values = [{SR}]
-
-# `output` [batch, 1]: the speech probability (a sigmoid inside the graph).
-[[outputs]]
-name = "output"
-kind = "clip"
-values = "probabilities"
-activation = "sigmoid"
-
-# Two chunks of espeak-ng speech (1024 samples), the probabilities silero's OnnxWrapper
-# gives them: the first with zero context and fresh state, the second with both carried.
-# livetag's self-test runs a stateful bundle at its own hop, as silero chunks; the 1024
-# samples also match a hop = window (576) grid (tools/convert_silero.py explains).
-[reference]
-audio = "reference/input.wav"
-expected = "reference/expected.json"
-tolerance = {TOLERANCE}
-"""
+def bundle_doc() -> BundleToml:
+    """The bundle.toml: a pure function (nothing fetched), so a test can hold it against the
+    committed models/silero-vad/bundle.toml."""
+    doc = BundleToml(
+        f"silero VAD {VERSION} (Silero Team): speech probability of each 32 ms chunk of 16 kHz "
+        "audio.\n"
+        "Generated by `python -m livetag_tools.convert.silero` from the PyPI wheel\n"
+        f"silero-vad=={VERSION}: model.onnx is the wheel's silero_vad/data/silero_vad.onnx "
+        "(opset 16),\nunchanged. Do not edit by hand.")
+    doc.table("model", [("name", "silero-vad"),
+                        ("description", f"silero VAD {VERSION}: speech probability every 32 ms "
+                                        "(16 kHz, stateful)"),
+                        ("licence", "MIT")])
+    doc.table("input", [
+        ("kind", "waveform"), ("name", "input"), ("sample_rate_hz", SR),
+        ("layout", ["batch", "time"]),
+        Note("silero's OnnxWrapper feeds the model 64 samples of context (the end of the "
+             "previous\ninput) followed by 512 new samples, so each window is 576 samples and "
+             "windows start\nevery 512: window k is audio[512 k - 64 .. 512 k + 512]."),
+        ("window_samples", WINDOW), ("hop_samples", CHUNK),
+        Note("The first window's context is 64 zeros (OnnxWrapper after reset_states)."),
+        ("lead_in_samples", CONTEXT)])
+    doc.array("state", [("input", "state"), ("output", "stateN"), ("shape", list(STATE_SHAPE))],
+              comment="The recurrent state [2, batch, 128], zeros at the start of a stream, "
+                      "carried from each\nwindow's `stateN` into the next window's `state`.")
+    doc.array("constants", [("name", "sr"), ("dtype", "int64"), ("shape", []),
+                            ("values", [SR])],
+              comment="The sample rate the model is told (it also accepts 8000, with 256 + "
+                      "32-sample windows).")
+    doc.array("outputs", [("name", "output"), ("kind", "clip"), ("values", "probabilities"),
+                          ("activation", "sigmoid")],
+              comment="`output` [batch, 1]: the speech probability (a sigmoid inside the "
+                      "graph).")
+    doc.table("reference", [("audio", "reference/input.wav"),
+                            ("expected", "reference/expected.json"), ("tolerance", TOLERANCE)],
+              comment="Two chunks of espeak-ng speech (1024 samples), the probabilities silero's "
+                      "OnnxWrapper\ngives them: the first with zero context and fresh state, "
+                      "the second with both carried.\nlivetag's self-test runs a stateful "
+                      "bundle at its own hop, as silero chunks; the 1024\nsamples also match a "
+                      "hop = window (576) grid (livetag_tools/convert/silero.py explains).")
+    return doc
 
 
 def check_signature(model_bytes: bytes) -> list[str]:
@@ -264,7 +253,8 @@ def check_signature(model_bytes: bytes) -> list[str]:
             continue
         for name, (dtype, rank) in want.items():
             if have[name][:2] != (dtype, rank):
-                problems.append(f"{kind} {name}: type/rank {have[name][:2]}, expected {(dtype, rank)}")
+                problems.append(f"{kind} {name}: type/rank {have[name][:2]}, "
+                                f"expected {(dtype, rank)}")
     if inputs.get("state", (0, 0, []))[2] not in ([2, None, 128],):
         problems.append(f"state dims {inputs.get('state')}, expected [2, batch, 128]")
     if outputs.get("output", (0, 0, []))[2] not in ([None, 1],):
@@ -289,15 +279,18 @@ def compare_fixtures(session, fixtures: Path) -> tuple[list[dict], dict | None]:
             bundle_ref = exp
             continue
         audio = load_fixture_audio(exp_path.with_name(exp["clip"] + ".wav"))
-        want = np.array(exp["probabilities"], dtype=np.float32).astype(np.float64)  # 9 digits: the float32 exactly
+        # 9 significant digits: the float32 exactly
+        want = np.array(exp["probabilities"], dtype=np.float32).astype(np.float64)
         ours = run_windows(session, livetag_windows(audio, CHUNK)).astype(np.float64)
         emulated = run_windows(session, wrapper_inputs(audio)).astype(np.float64)
         tail = len(audio) % CHUNK
         full = len(audio) // CHUNK
         row = {"clip": exp["clip"], "samples": len(audio), "chunks": len(want), "tail": tail,
                "mean": float(want.mean()),
-               "emulated": float(np.max(np.abs(emulated - want))) if len(emulated) == len(want) else None,
-               "full": float(np.max(np.abs(ours[:full] - want[:full]))) if len(ours) >= full else None,
+               "emulated": (float(np.max(np.abs(emulated - want)))
+                            if len(emulated) == len(want) else None),
+               "full": (float(np.max(np.abs(ours[:full] - want[:full])))
+                        if len(ours) >= full else None),
                "last": float(abs(ours[-1] - want[-1])) if tail else None,
                "count_ok": len(ours) == len(want)}
         rows.append(row)
@@ -327,13 +320,15 @@ def print_fixture_table(rows: list[dict]) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, help="bundle folder to write, e.g. models/silero-vad")
+    ap.add_argument("--out", required=True,
+                    help="bundle folder to write, e.g. ../models/silero-vad")
     ap.add_argument("--wheel", help=f"{WHEEL_NAME} (default: pip download)")
     ap.add_argument("--fixtures", default=str(FIXTURES),
-                    help="wrapper fixtures from tools/silero_reference.py")
+                    help="wrapper fixtures from `python -m livetag_tools.reference.silero`")
     args = ap.parse_args()
 
-    wheel = zipfile.ZipFile(fetch_wheel(f"silero-vad=={VERSION}", WHEEL_NAME, WHEEL_SHA256, args.wheel))
+    wheel = zipfile.ZipFile(fetch_wheel(f"silero-vad=={VERSION}", WHEEL_NAME, WHEEL_SHA256,
+                                        args.wheel))
     model_bytes = read_member(wheel, ONNX_MEMBER, ONNX_SHA256)
     read_member(wheel, UTILS_MEMBER, UTILS_SHA256)
     licence = read_member(wheel, LICENSE_MEMBER, None).decode("utf-8")
@@ -352,9 +347,8 @@ def main() -> int:
         ok = False
     print(f"model.onnx: {ONNX_MEMBER} of silero-vad {VERSION}, {len(model_bytes)} bytes, "
           f"sha256 {written} (byte-identical copy)")
-    (out / "labels.txt").write_text("speech\n")
-    (out / "LICENSE").write_text(licence if licence.endswith("\n") else licence + "\n")
-    (out / "bundle.toml").write_text(bundle_toml())
+    write_bundle_files(out, bundle_doc(), ["speech"],
+                       licence if licence.endswith("\n") else licence + "\n")
 
     audio = reference_audio()
     (out / "reference" / "input.wav").write_bytes(float32_wav(audio, SR))
@@ -370,7 +364,8 @@ def main() -> int:
     print("\nlivetag windows of reference/input.wav vs OnnxWrapper's inputs:")
     for hop, what in ((WINDOW, "self-test, hop = window = 576"), (CHUNK, "bundle hop 512")):
         windows = livetag_windows(audio, hop)
-        same = len(windows) == len(inputs) and all(np.array_equal(a, b) for a, b in zip(windows, inputs))
+        same = len(windows) == len(inputs) and all(np.array_equal(a, b)
+                                                   for a, b in zip(windows, inputs))
         scores = run_windows(session, windows)
         delta = float(np.max(np.abs(scores - probs))) if len(scores) == len(probs) else float("inf")
         good = same and delta <= TOLERANCE
@@ -378,7 +373,7 @@ def main() -> int:
         print(f"  {what:<30} {len(windows)} windows, inputs identical: {'yes' if same else 'NO'}, "
               f"max |dprob| {delta:.2e}{'' if good else '  FAIL'}")
 
-    # ---- silero's own wrapper (fixtures from tools/silero_reference.py) ----
+    # ---- silero's own wrapper (fixtures from livetag_tools.reference.silero) ----
     fixtures = Path(args.fixtures)
     if fixtures.is_dir() and any(fixtures.glob("*.expected.json")):
         rows, bundle_ref = compare_fixtures(session, fixtures)
@@ -396,7 +391,8 @@ def main() -> int:
         print(f"\nlivetag windowing vs silero's OnnxWrapper ({fixtures}):")
         ok &= print_fixture_table(rows)
     else:
-        print(f"\n(no wrapper fixtures in {fixtures}: skipped the comparison with silero's wrapper)")
+        print(f"\n(no wrapper fixtures in {fixtures}: skipped the comparison with silero's "
+              "wrapper)")
 
     print("\nOK: bundle written to " + str(out) if ok else "\nFAILED check")
     return 0 if ok else 1
