@@ -1,9 +1,10 @@
-"""What every PyTorch -> livetag bundle exporter shares (tools/export.py drives them).
+"""What every PyTorch -> livetag bundle exporter shares (`python -m livetag_tools.export`
+drives them).
 
 The architecture registry
 -------------------------
-`tools/export.py` fills `ARCHS = {name: entry}` from `export_panns.ARCHS` and, when it
-imports, `export_dcase.ARCHS`. An entry is any object with:
+`livetag_tools.export.registry` lists one module per architecture; each module's `ENTRY` is
+any object with:
 
     name: str                      the --arch value, e.g. "Cnn14"
     build() -> torch.nn.Module     a fresh model, randomly initialised, whose state_dict()
@@ -14,11 +15,12 @@ imports, `export_dcase.ARCHS`. An entry is any object with:
                                    keyed by ONNX output name).
     export(model, out_dir) -> None writes the complete bundle into out_dir: model.onnx,
                                    bundle.toml, labels.txt, LICENSE and reference/ (use
-                                   export_onnx, write_bundle_files and write_reference below;
-                                   `provenance(model)` says which weights the model holds).
+                                   export_onnx, common.bundle.write_bundle_files and
+                                   write_reference; `provenance(model)` says which weights
+                                   the model holds).
     parity_inputs() -> list[ParityCase]
                                    at least 3 inputs of different lengths, the shortest the
-                                   model accepts among them; export.py runs each through
+                                   model accepts among them; the runner feeds each to
                                    PyTorch and ONNX Runtime and fails unless every output
                                    agrees (see check_parity for the tolerances).
     shown_outputs: list[str]       optional: the ONNX outputs the bundle lists in
@@ -27,9 +29,9 @@ imports, `export_dcase.ARCHS`. An entry is any object with:
                                    Default: every ONNX output.
     prepare_random(model) -> None  optional: called instead of loading a checkpoint, after
                                    build(), e.g. to give BatchNorm layers running statistics
-                                   (export_panns calibrates them on synthetic audio).
+                                   (the PANNs entries calibrate them on synthetic audio).
 
-export.py seeds torch (torch.manual_seed) before build(), loads the checkpoint if one is
+The runner seeds torch (torch.manual_seed) before build(), loads the checkpoint if one is
 given (load_checkpoint), puts the model in eval mode, tags it with set_provenance, then calls
 export(), then the parity check, then, with --reference, write_parity_json.
 """
@@ -39,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -47,8 +48,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converter_common import float32_wav  # noqa: E402
+from livetag_tools.common.wav import float32_wav
 
 OPSET = 17
 # ONNX Runtime vs PyTorch, absolute, on every output a bundle shows (probabilities).
@@ -296,14 +296,6 @@ def write_reference(out_dir: Path, audio: np.ndarray, sample_rate_hz: int, outpu
     (ref / "input.wav").write_bytes(float32_wav(audio, sample_rate_hz))
     dump_json({"output": output, "scores": [np.asarray(r, np.float32) for r in rows]},
               ref / "expected.json")
-
-
-def write_bundle_files(out_dir: Path, bundle_toml: str, labels: Sequence[str],
-                       licence_text: str) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "bundle.toml").write_text(bundle_toml)
-    (out_dir / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
-    (out_dir / "LICENSE").write_text(licence_text)
 
 
 class Stopwatch:

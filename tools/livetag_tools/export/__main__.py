@@ -1,56 +1,37 @@
 #!/usr/bin/env python3
 """Export a PyTorch architecture to a livetag model bundle, and prove the ONNX graph right.
 
-    python tools/export.py --arch Cnn14 --checkpoint Cnn14_mAP=0.431.pth --out models/panns-cnn14
-    python tools/export.py --arch Cnn14 --random-weights [--seed 0] --out DIR [--reference]
-    python tools/export.py --arch all --random-weights --reference --out target/exports
-    python tools/export.py --list
+Run from tools/ (the `export` extra: tools/venv.sh export):
 
-For each architecture: build the model (tools/export_common.py describes the registry),
-load the checkpoint with strict=True (a bare state dict or PANNs' {'model': state_dict}) or
-keep seeded random weights, write the bundle (model.onnx with dynamic batch and time axes,
-opset 17; bundle.toml; labels.txt; LICENSE; reference/), then run ONNX Runtime against
-PyTorch on >= 3 input lengths. Any output off by more than 1e-4 fails the run (exit 1).
---reference also writes DIR/parity.json: each parity input's recipe (seed, batch, length)
-and PyTorch's outputs on it, for a livetag test to reproduce. With --arch all, each
-architecture's bundle goes to DIR/<arch>.
+    python -m livetag_tools.export --arch Cnn14 --checkpoint Cnn14_mAP=0.431.pth --out DIR
+    python -m livetag_tools.export --arch Cnn14 --random-weights [--seed 0] --out DIR [--reference]
+    python -m livetag_tools.export --arch all --random-weights --reference --out ../target/exports
+    python -m livetag_tools.export --list
 
-Architectures come from tools/export_panns.py and, when present, tools/export_dcase.py.
-Requirements: tools/requirements-export.txt.
+For each architecture: build the model (livetag_tools.export.registry lists them; the entry
+interface is in livetag_tools.export.common), load the checkpoint with strict=True (a bare
+state dict or PANNs' {'model': state_dict}) or keep seeded random weights, write the bundle
+(model.onnx with dynamic batch and time axes, opset 17; bundle.toml; labels.txt; LICENSE;
+reference/), then run ONNX Runtime against PyTorch on >= 3 input lengths. Any output off by
+more than 1e-4 fails the run (exit 1). --reference also writes DIR/parity.json: each parity
+input's recipe (seed, batch, length) and PyTorch's outputs on it, for a livetag test
+(tests/export_parity.rs) to reproduce. With --arch all, each architecture's bundle goes to
+DIR/<arch>.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import export_common as common  # noqa: E402
+from livetag_tools.export import common
+from livetag_tools.export.registry import registry
 
 
-def registry() -> dict:
-    archs = {}
-    for module in ("export_panns", "export_dcase"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        # A module may wrap its own architecture type in REGISTRY (export_dcase does).
-        for name, entry in getattr(mod, "REGISTRY", mod.ARCHS).items():
-            if name in archs:
-                raise SystemExit(f"architecture {name} is registered twice")
-            archs[name] = entry
-    return archs
-
-
-def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int,
-               reference: bool) -> dict:
+def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int, reference: bool) -> dict:
     import torch
 
     clock = common.Stopwatch()
@@ -72,20 +53,27 @@ def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int,
     entry.export(model, out_dir)
     export_s = clock.seconds()
     cases = entry.parity_inputs()
-    shown = getattr(entry, "shown_outputs", None) or common.onnx_output_names(out_dir / "model.onnx")
+    shown = getattr(entry, "shown_outputs", None) or common.onnx_output_names(
+        out_dir / "model.onnx"
+    )
     try:
         records = common.check_parity(model, out_dir / "model.onnx", cases, shown)
     except common.ParityError:
         (out_dir / "bundle.toml").unlink(missing_ok=True)  # not a loadable bundle any more
         raise
     if reference:
-        common.write_parity_json(out_dir / "parity.json", records, shown, {
-            "arch": entry.name,
-            "weights": prov.describe(),
-            "model": "model.onnx",
-            "note": "inputs are regenerated from each case's `input` recipe; outputs are "
-                    "PyTorch's",
-        })
+        common.write_parity_json(
+            out_dir / "parity.json",
+            records,
+            shown,
+            {
+                "arch": entry.name,
+                "weights": prov.describe(),
+                "model": "model.onnx",
+                "note": "inputs are regenerated from each case's `input` recipe; outputs are "
+                "PyTorch's",
+            },
+        )
     params = common.count_params(model)
     stats = {
         "arch": entry.name,
@@ -98,22 +86,30 @@ def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int,
     }
     if hasattr(entry, "min_samples"):
         stats["min_samples"] = entry.min_samples
-    print(f"{entry.name}: OK, {params['total']:,} parameters ({params['trainable']:,} "
-          f"trainable), model.onnx {stats['onnx_bytes'] / 1e6:.1f} MB, "
-          f"{stats['total_s']:.1f} s")
+    print(
+        f"{entry.name}: OK, {params['total']:,} parameters ({params['trainable']:,} "
+        f"trainable), model.onnx {stats['onnx_bytes'] / 1e6:.1f} MB, "
+        f"{stats['total_s']:.1f} s"
+    )
     return stats
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m livetag_tools.export", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--arch", help="architecture name, or `all`")
     parser.add_argument("--checkpoint", help="a .pth state dict (bare or {'model': ...})")
-    parser.add_argument("--random-weights", action="store_true",
-                        help="export seeded random weights (tests the export path)")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="export seeded random weights (tests the export path)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="torch seed for --random-weights")
     parser.add_argument("--out", type=Path, help="bundle folder (with `all`: a parent folder)")
-    parser.add_argument("--reference", action="store_true",
-                        help="also write parity.json beside the bundle files")
+    parser.add_argument(
+        "--reference", action="store_true", help="also write parity.json beside the bundle files"
+    )
     parser.add_argument("--list", action="store_true", help="list the architectures")
     parser.add_argument("--stats", type=Path, help="write per-architecture numbers as JSON")
     args = parser.parse_args(argv)
@@ -140,18 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     for entry in chosen:
         out_dir = args.out / entry.name if args.arch == "all" else args.out
         try:
-            results.append(export_one(entry, out_dir, args.checkpoint, args.seed,
-                                      args.reference))
+            results.append(export_one(entry, out_dir, args.checkpoint, args.seed, args.reference))
         except common.ParityError as e:
             print(f"{entry.name}: FAILED parity\n  {e}", file=sys.stderr)
             failed.append(entry.name)
     wall = time.perf_counter() - started
-    print(f"{len(results)} exported, {len(failed)} failed in {wall:.1f} s"
-          + (f": {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(results)} exported, {len(failed)} failed in {wall:.1f} s"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
     if args.stats:
         args.stats.parent.mkdir(parents=True, exist_ok=True)
-        args.stats.write_text(json.dumps({"wall_s": round(wall, 1), "archs": results},
-                                         indent=1) + "\n")
+        args.stats.write_text(
+            json.dumps({"wall_s": round(wall, 1), "archs": results}, indent=1) + "\n"
+        )
     return 1 if failed else 0
 
 
