@@ -1,7 +1,7 @@
 //! The default model on real recordings: 31 sound effects from a Debian package
 //! (gcompris-qt-data 3.1-2: animals, vehicles, doors, instruments, rain, applause; see
 //! tests/fixtures/real_clips/NOTICE), each labelled by hand with the most specific AudioSet
-//! class that is surely in it, before any model saw it (`tools/make_real_clips.py`).
+//! class that is surely in it, before any model saw it (`livetag_tools.fixtures.real_clips`).
 //!
 //! A clip is right when its top-1 class, in the default most-specific mode, is its label,
 //! a class also accepted for it, or an ancestor of one of them ("Dog" for a bark is right,
