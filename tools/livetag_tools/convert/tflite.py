@@ -6,7 +6,7 @@ livetag_tools.convert.yamnet.
                                               run_numpy, build_onnx)
 
     tfl = parse_tflite(tflite_bytes)           # TFLite schema: Model, SubGraph, Tensor, ...
-    tfl = dequantize(tfl)                      # int8/uint8 constants -> float32 (no-op for float models)
+    tfl = dequantize(tfl)                      # int8/uint8 constants -> float32 (float: no-op)
     tfl = add_batch_axis(tfl)                  # only for graphs whose input has no batch axis
     vals1 = run_numpy(tfl, audio[None])        # every tensor's value at batch 1 ...
     vals2 = run_numpy(tfl, np.stack([a, b]))   # ... and 2: shapes, folded constants, batch axes
@@ -103,7 +103,8 @@ class Table:
 
     def tables(self, i: int) -> list["Table"]:
         start, n = self._vector(i)
-        return [Table(self.buf, start + 4 * k + struct.unpack_from("<I", self.buf, start + 4 * k)[0])
+        return [Table(self.buf,
+                      start + 4 * k + struct.unpack_from("<I", self.buf, start + 4 * k)[0])
                 for k in range(n)]
 
     def string(self, i: int) -> str:
@@ -122,7 +123,8 @@ BUILTIN_OPS = {
 }
 TENSOR_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 8: np.complex64,
                 9: np.int8}
-QUANTIZED_TYPES = (np.int8, np.uint8)  # activations stored as integers: Q/DQ pairs when requantising
+# Activations stored as integers: Q/DQ pairs when requantising.
+QUANTIZED_TYPES = (np.int8, np.uint8)
 PADDING = {0: "SAME", 1: "VALID"}
 # Option tables: (builtin_options union type, [(key, flatbuffer format, schema default)]).
 _ACT = ("act", "b", 0)
@@ -161,7 +163,8 @@ class Quant:
         if len(self.scale) > 1:
             shape[self.axis] = len(self.scale)
         zp = self.zero_point.reshape(shape) if len(self.scale) > 1 else self.zero_point[0]
-        sc = self.scale.astype(np.float64).reshape(shape) if len(self.scale) > 1 else float(self.scale[0])
+        sc = (self.scale.astype(np.float64).reshape(shape) if len(self.scale) > 1
+              else float(self.scale[0]))
         return (q.astype(np.float64) - zp) * sc
 
 
@@ -223,7 +226,8 @@ def parse_tflite(buf: bytes) -> TfliteModel:
             quant = Quant(qtable.array(2, np.float32), qtable.array(3, np.int64).astype(np.int64),
                           qtable.scalar(6, "i", 0), TENSOR_TYPES[ttype])
             if len(quant.zero_point) != len(quant.scale):
-                raise NotImplementedError(f"tensor {i}: {len(quant.scale)} scales, {len(quant.zero_point)} zero points")
+                raise NotImplementedError(f"tensor {i}: {len(quant.scale)} scales, "
+                                          f"{len(quant.zero_point)} zero points")
         raw = buffers[t.scalar(2, "I", 0)]
         shape = tuple(int(d) for d in t.array(0, np.int32))
         data = None
@@ -236,7 +240,8 @@ def parse_tflite(buf: bytes) -> TfliteModel:
     ops = []
     for k, o in enumerate(sg.tables(3)):
         kind = codes[o.scalar(0, "I", 0)]
-        op = Op(k, kind, [int(v) for v in o.array(1, np.int32)], [int(v) for v in o.array(2, np.int32)])
+        op = Op(k, kind, [int(v) for v in o.array(1, np.int32)],
+                [int(v) for v in o.array(2, np.int32)])
         otype, table = o.scalar(3, "B", 0), o.table(4)
         if kind in OPTIONS:
             want, fields = OPTIONS[kind]
@@ -247,7 +252,8 @@ def parse_tflite(buf: bytes) -> TfliteModel:
         elif kind == "RESHAPE" and table is not None:
             op.opts["new_shape"] = table.array(0, np.int32)
         elif kind == "SQUEEZE":
-            op.opts["squeeze_dims"] = table.array(0, np.int32) if table is not None else np.zeros(0, np.int32)
+            op.opts["squeeze_dims"] = (table.array(0, np.int32) if table is not None
+                                       else np.zeros(0, np.int32))
         ops.append(op)
     return TfliteModel(tensors, ops, [int(v) for v in sg.array(1, np.int32)],
                        [int(v) for v in sg.array(2, np.int32)])
@@ -305,7 +311,8 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
 
     def const(i: int) -> np.ndarray:
         if i in lifted or tensors[i].data is None:
-            raise NotImplementedError(f"add_batch_axis: tensor {i} {tensors[i].name} is not a constant")
+            raise NotImplementedError(
+                f"add_batch_axis: tensor {i} {tensors[i].name} is not a constant")
         return tensors[i].data
 
     elementwise = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "POW", "LOG", "LOGISTIC", "COMPLEX_ABS",
@@ -320,7 +327,8 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
                     has_input = len(op.inputs) > 1 and op.inputs[1] >= 0
                     shape = const(op.inputs[1]) if has_input else np.asarray(op.opts["new_shape"])
                     if not len(shape) or shape[0] != 1 or -1 in shape:
-                        raise NotImplementedError(f"add_batch_axis: RESHAPE {op.index} to {shape} after the batch axis")
+                        raise NotImplementedError(f"add_batch_axis: RESHAPE {op.index} to "
+                                                  f"{shape} after the batch axis")
                     new = np.concatenate([[-1], shape[1:]]).astype(np.int32)
                     if has_input:
                         op.inputs[1] = new_const(new, op.inputs[1])
@@ -336,14 +344,16 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
                 if i not in lifted and tensors[i].data is not None and tensors[i].data.ndim > 1 \
                         and k != "RFFT2D":
                     # a constant of the data's full rank would broadcast against the batch axis
-                    raise NotImplementedError(f"add_batch_axis: {k} with a rank-{tensors[i].data.ndim} constant")
+                    raise NotImplementedError(
+                        f"add_batch_axis: {k} with a rank-{tensors[i].data.ndim} constant")
         elif k == "STRIDED_SLICE":
             o = op.opts
             if o["ellipsis_mask"] or o["new_axis_mask"]:
                 raise NotImplementedError("add_batch_axis: STRIDED_SLICE ellipsis/new-axis masks")
             for j, first in ((1, 0), (2, 0), (3, 1)):
                 c = const(op.inputs[j])
-                op.inputs[j] = new_const(np.concatenate([np.array([first], c.dtype), c]), op.inputs[j])
+                op.inputs[j] = new_const(np.concatenate([np.array([first], c.dtype), c]),
+                                         op.inputs[j])
             o["begin_mask"] = o["begin_mask"] << 1 | 1
             o["end_mask"] = o["end_mask"] << 1 | 1
             o["shrink_axis_mask"] <<= 1
@@ -371,7 +381,8 @@ def add_batch_axis(model: TfliteModel) -> TfliteModel:
                 op.opts["axis"] += 1
         elif k == "PAD":
             pads = const(op.inputs[1])
-            op.inputs[1] = new_const(np.concatenate([np.zeros((1, 2), pads.dtype), pads]), op.inputs[1])
+            op.inputs[1] = new_const(np.concatenate([np.zeros((1, 2), pads.dtype), pads]),
+                                     op.inputs[1])
         elif k == "FULLY_CONNECTED":
             op.opts["keep_num_dims"] = True  # [B, ..., K] -> [B, ..., N]; was [..., K] -> [..., N]
         else:
@@ -497,7 +508,8 @@ def np_op(op: Op, a: list, out_dtypes: list):
         axis = int(np.ravel(a[1])[0])
         return [np.expand_dims(x, axis if axis >= 0 else axis + x.ndim + 1)]
     if k == "SQUEEZE":
-        dims = [int(d) % x.ndim for d in o["squeeze_dims"]] or [i for i, d in enumerate(x.shape) if d == 1]
+        dims = ([int(d) % x.ndim for d in o["squeeze_dims"]]
+                or [i for i, d in enumerate(x.shape) if d == 1])
         return [np.squeeze(x, axis=tuple(dims))]
     if k == "RFFT2D":
         return [np.fft.rfft2(x, s=[int(v) for v in a[1]])]
@@ -551,7 +563,8 @@ def np_requantize(x: np.ndarray, q: Quant) -> np.ndarray:
     return (np.clip(np.round(x / scale) + zp, info.min, info.max) - zp) * scale
 
 
-def run_numpy(model: TfliteModel, audio: np.ndarray, requantize: bool = False) -> dict[int, np.ndarray]:
+def run_numpy(model: TfliteModel, audio: np.ndarray,
+              requantize: bool = False) -> dict[int, np.ndarray]:
     """Every tensor's value for the input `audio` (batch first); floats in float64. With
     `requantize` (a `dequantize`d model), quantised activations are rounded to their
     integer grid after each op."""
@@ -621,7 +634,8 @@ class Emitter:
 
     def const(self, key, array: np.ndarray) -> str:
         if key not in self.consts:
-            name = f"c{len(self.consts)}_{key[0]}" if isinstance(key, tuple) else f"c{len(self.consts)}_{key}"
+            name = (f"c{len(self.consts)}_{key[0]}" if isinstance(key, tuple)
+                    else f"c{len(self.consts)}_{key}")
             name = re.sub(r"[^A-Za-z0-9_./-]", "_", name)
             self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
             self.consts[key] = name
@@ -635,7 +649,8 @@ class Emitter:
         """A tensor that does not depend on the audio; must not depend on the batch size."""
         a, b = self.v1[t], self.v2[t]
         if a.shape != b.shape or not np.array_equal(a, b):
-            raise NotImplementedError(f"tensor {t} {self.m.tensors[t].name}: batch-dependent constant")
+            raise NotImplementedError(
+                f"tensor {t} {self.m.tensors[t].name}: batch-dependent constant")
         return a
 
     def fconst(self, t: int, transform=None, tag: str = "") -> str:
@@ -668,7 +683,8 @@ class Emitter:
         qname = self.const((key, t, tag, "q"), np.ascontiguousarray(ints))
         scale = self.const((key + "/scale", t, tag), q.scale.astype(np.float32) if axis is not None
                            else np.array(q.scale[0], np.float32))
-        zp = q.zero_point.astype(data.dtype) if axis is not None else np.array(q.zero_point[0], data.dtype)
+        zp = (q.zero_point.astype(data.dtype) if axis is not None
+              else np.array(q.zero_point[0], data.dtype))
         zname = self.const((key + "/zero_point", t, tag), zp)
         attrs = {"axis": int(axis)} if axis is not None else {}
         return self.node("DequantizeLinear", [qname, scale, zname], qname + "/dq", **attrs)
@@ -697,7 +713,8 @@ class Emitter:
         if d.complex:
             raise NotImplementedError(f"tensor {t}: the imaginary part of an FFT is used")
         y = self.apply_matrix(d, f"t{t}/matmul", None)
-        if (d.src_shapes[0][:-1], d.src_shapes[1][:-1]) != (self.shape(t)[:-1], self.shape(t, True)[:-1]):
+        if ((d.src_shapes[0][:-1], d.src_shapes[1][:-1])
+                != (self.shape(t)[:-1], self.shape(t, True)[:-1])):
             y = self.node("Reshape", [y, self.ints(self.reshape_target(t))], self.vname(t))
         self.set_out(t, y)
 
@@ -709,11 +726,13 @@ class Emitter:
         key = key or (out, "matrix")
         if d.matrix.ndim == 1:
             return self.node("Mul", [d.src, self.const(key, d.matrix.astype(np.float32))], out)
-        x0 = self.node("Slice", [d.src, self.ints([0]), self.ints([1]), self.ints([-1])], out + "/x0")
+        x0 = self.node("Slice", [d.src, self.ints([0]), self.ints([1]), self.ints([-1])],
+                       out + "/x0")
         dx = self.node("Sub", [d.src, x0], out + "/dx")
         y = self.node("MatMul", [dx, self.const(key, d.matrix.astype(np.float32))], out + "/dx_m")
         colsum = d.matrix.sum(axis=0, keepdims=True).astype(np.float32)
-        y0 = self.node("MatMul", [x0, self.const((key[0] + "/colsum",) + tuple(key[1:]), colsum)], out + "/x0_m")
+        y0 = self.node("MatMul", [x0, self.const((key[0] + "/colsum",) + tuple(key[1:]), colsum)],
+                       out + "/x0_m")
         return self.node("Add", [y, y0], out)
 
     def nhwc(self, t: int) -> str:
@@ -722,7 +741,8 @@ class Emitter:
             return self.names[t]
         key = (t, "nhwc")
         if key not in self.converted:
-            self.converted[key] = self.node("Transpose", [self.names[t]], f"t{t}/nhwc", perm=list(NCHW_TO_NHWC))
+            self.converted[key] = self.node("Transpose", [self.names[t]], f"t{t}/nhwc",
+                                            perm=list(NCHW_TO_NHWC))
         return self.converted[key]
 
     def nchw(self, t: int) -> str:
@@ -733,7 +753,8 @@ class Emitter:
             raise NotImplementedError(f"tensor {t}: NCHW of rank {len(self.shape(t))}")
         key = (t, "nchw")
         if key not in self.converted:
-            self.converted[key] = self.node("Transpose", [self.names[t]], f"t{t}/nchw", perm=list(NHWC_TO_NCHW))
+            self.converted[key] = self.node("Transpose", [self.names[t]], f"t{t}/nchw",
+                                            perm=list(NHWC_TO_NCHW))
         return self.converted[key]
 
     def operand(self, t: int, layout: str) -> str:
@@ -786,7 +807,8 @@ class Emitter:
         self.materialise(t)
         scale = self.const(("qscale", float(q.scale[0])), np.array(q.scale[0], np.float32))
         zp_type = np.int8 if q.qtype == np.int8 else np.uint8
-        zp = self.const(("qzero", zp_type.__name__, int(q.zero_point[0])), np.array(q.zero_point[0], zp_type))
+        zp = self.const(("qzero", zp_type.__name__, int(q.zero_point[0])),
+                        np.array(q.zero_point[0], zp_type))
         name = self.vname(t)
         y = self.node("QuantizeLinear", [self.names[t], scale, zp], name + "/q")
         y = self.node("DequantizeLinear", [y, scale, zp], name + "/dq")
@@ -809,7 +831,8 @@ class Emitter:
                 c = c.reshape(-1).astype(np.float64)
                 d = self.deferred.get(x)
                 if d is None:
-                    self.deferred[out] = Deferred(self.names[x], (self.shape(x), self.shape(x, True)), c, False)
+                    self.deferred[out] = Deferred(self.names[x],
+                                                  (self.shape(x), self.shape(x, True)), c, False)
                     return
                 if not d.complex:  # (src @ M) * c = src @ (M * c)
                     self.deferred[out] = replace(d, matrix=d.matrix * c)
@@ -833,7 +856,8 @@ class Emitter:
     def op_logistic(self, op):
         x = op.inputs[0]
         self.materialise(x)
-        self.set_out(op.outputs[0], self.node("Sigmoid", [self.names[x]], self.vname(op.outputs[0])), self.layout[x])
+        y = self.node("Sigmoid", [self.names[x]], self.vname(op.outputs[0]))
+        self.set_out(op.outputs[0], y, self.layout[x])
 
     def _reduce(self, op, onnx_type):
         x, out = op.inputs[0], op.outputs[0]
@@ -845,7 +869,8 @@ class Emitter:
             mapped = [AXIS_TO_NCHW[a] for a in axes]
             kept_order = [AXIS_TO_NCHW[a] for a in range(4) if a not in axes]
             if keep or kept_order == sorted(kept_order):
-                y = self.node(onnx_type, [self.names[x]], self.vname(out), axes=sorted(mapped), keepdims=keep)
+                y = self.node(onnx_type, [self.names[x]], self.vname(out), axes=sorted(mapped),
+                              keepdims=keep)
                 self.set_out(out, y, "nchw" if keep else "nhwc")
                 return
         y = self.node(onnx_type, [self.nhwc(x)], self.vname(out), axes=axes, keepdims=keep)
@@ -916,20 +941,25 @@ class Emitter:
                 raise NotImplementedError("FULLY_CONNECTED on complex data")
             mat = (d.matrix[:, None] * w.T) if d.matrix.ndim == 1 else d.matrix @ w.T
             wname = self.m.tensors[op.inputs[1]].name.split(";")[0].replace("model/", "")
-            y = self.apply_matrix(replace(d, matrix=mat), name + "/folded", (wname + "/folded", op.index))
+            y = self.apply_matrix(replace(d, matrix=mat), name + "/folded",
+                                  (wname + "/folded", op.index))
             if bias is not None:
                 y = self.node("Add", [y, self.fconst(bias)], name + "/bias")
-            if d.src_shapes[0][:-1] != self.shape(out)[:-1] or len(d.src_shapes[0]) != len(self.shape(out)):
-                y = self.node("Reshape", [y, self.ints(self.reshape_target(out))], name + "/reshape")
+            if (d.src_shapes[0][:-1] != self.shape(out)[:-1]
+                    or len(d.src_shapes[0]) != len(self.shape(out))):
+                y = self.node("Reshape", [y, self.ints(self.reshape_target(out))],
+                              name + "/reshape")
         else:
             xin = self.nhwc(x)
             if len(self.shape(x)) != 2 and not op.opts["keep_num_dims"]:
                 xin = self.node("Reshape", [xin, self.ints([-1, w.shape[1]])], name + "/flat")
             if len(self.shape(out)) == 2:
-                ins = [xin, self.fconst(op.inputs[1])] + ([self.fconst(bias)] if bias is not None else [])
+                ins = ([xin, self.fconst(op.inputs[1])]
+                       + ([self.fconst(bias)] if bias is not None else []))
                 y = self.node("Gemm", ins, name + "/gemm", transB=1)
             else:
-                y = self.node("MatMul", [xin, self.fconst(op.inputs[1], lambda a: a.T.copy(), "/T")], name + "/matmul")
+                weight_t = self.fconst(op.inputs[1], lambda a: a.T.copy(), "/T")
+                y = self.node("MatMul", [xin, weight_t], name + "/matmul")
                 if bias is not None:
                     y = self.node("Add", [y, self.fconst(bias)], name + "/bias")
         if act:
@@ -939,7 +969,8 @@ class Emitter:
     def op_log(self, op):
         x = op.inputs[0]
         self.materialise(x)
-        self.set_out(op.outputs[0], self.node("Log", [self.names[x]], self.vname(op.outputs[0])), self.layout[x])
+        y = self.node("Log", [self.names[x]], self.vname(op.outputs[0]))
+        self.set_out(op.outputs[0], y, self.layout[x])
 
     def op_complex_abs(self, op):
         """|FFT| = sqrt(re^2 + im^2), re and im each one MatMul of the deferred source."""
@@ -949,11 +980,13 @@ class Emitter:
             raise NotImplementedError(f"COMPLEX_ABS {op.index} of a value that is not a folded FFT")
         name = self.vname(out)
         re_ = self.apply_matrix(replace(d, imag=None), name + "/re", (name + "/re", "matrix"))
-        im = self.apply_matrix(replace(d, matrix=d.imag, imag=None), name + "/im", (name + "/im", "matrix"))
+        im = self.apply_matrix(replace(d, matrix=d.imag, imag=None), name + "/im",
+                               (name + "/im", "matrix"))
         sq = self.node("Add", [self.node("Mul", [re_, re_], name + "/re2"),
                                self.node("Mul", [im, im], name + "/im2")], name + "/power")
         y = self.node("Sqrt", [sq], name)
-        if (d.src_shapes[0][:-1], d.src_shapes[1][:-1]) != (self.shape(out)[:-1], self.shape(out, True)[:-1]):
+        if ((d.src_shapes[0][:-1], d.src_shapes[1][:-1])
+                != (self.shape(out)[:-1], self.shape(out, True)[:-1])):
             y = self.node("Reshape", [y, self.ints(self.reshape_target(out))], name + "/reshape")
         self.set_out(out, y)
 
@@ -979,7 +1012,8 @@ class Emitter:
         onnx_axis = AXIS_TO_NCHW[axis] if layout == "nchw" else axis
         n = self.shape(x)[axis] // len(op.outputs)
         outs = [self.vname(t) for t in op.outputs]
-        self.nodes.append(self.helper.make_node("Split", [self.names[x], self.ints([n] * len(outs))], outs,
+        self.nodes.append(self.helper.make_node("Split",
+                                                [self.names[x], self.ints([n] * len(outs))], outs,
                                                 name=outs[0] + "/split", axis=onnx_axis))
         for t, name in zip(op.outputs, outs):
             self.set_out(t, name, layout)
@@ -988,7 +1022,8 @@ class Emitter:
         x, out = op.inputs[0], op.outputs[0]
         y = self.nhwc(x)
         rank = len(self.shape(x))
-        for k, axis in enumerate(sorted({int(v) % rank for v in np.ravel(self.static(op.inputs[1]))})):
+        axes = sorted({int(v) % rank for v in np.ravel(self.static(op.inputs[1]))})
+        for k, axis in enumerate(axes):
             y = self.node("Slice", [y, self.ints([-1]), self.ints([INT64_MIN]), self.ints([axis]),
                                     self.ints([-1])], f"{self.vname(out)}/rev{k}")
         self.set_out(out, y)
@@ -1026,7 +1061,8 @@ class Emitter:
                     b %= shape[i]
                     out_ranges.append((b, b + 1, 1))
                     continue
-                sl = slice(None if o["begin_mask"] >> i & 1 else b, None if o["end_mask"] >> i & 1 else e, s)
+                sl = slice(None if o["begin_mask"] >> i & 1 else b,
+                           None if o["end_mask"] >> i & 1 else e, s)
                 out_ranges.append(sl.indices(shape[i]))
             return out_ranges
 
@@ -1036,7 +1072,8 @@ class Emitter:
             if a == (0, self.shape(x)[i], 1) and b == (0, self.shape(x, True)[i], 1):
                 continue  # the whole axis
             if a != b:
-                raise NotImplementedError(f"STRIDED_SLICE {op.index}: batch-dependent range on axis {i}")
+                raise NotImplementedError(
+                    f"STRIDED_SLICE {op.index}: batch-dependent range on axis {i}")
             start, stop, step = a
             starts.append(start)
             ends.append(INT64_MIN if step < 0 and stop < 0 else stop)
@@ -1044,8 +1081,8 @@ class Emitter:
             steps.append(step)
         y = self.nhwc(x)
         if axes:
-            y = self.node("Slice", [y, self.ints(starts), self.ints(ends), self.ints(axes), self.ints(steps)],
-                          self.vname(out) + "/slice")
+            bounds = [self.ints(starts), self.ints(ends), self.ints(axes), self.ints(steps)]
+            y = self.node("Slice", [y, *bounds], self.vname(out) + "/slice")
         if o["shrink_axis_mask"]:
             y = self.node("Reshape", [y, self.ints(self.reshape_target(out))], self.vname(out))
         self.set_out(out, y)
@@ -1058,7 +1095,8 @@ class Emitter:
             # zeros around the last axis of src @ M: src @ [0 | M | 0], still one matrix
             m = np.diag(d.matrix) if d.matrix.ndim == 1 else d.matrix
             before, after = (int(v) for v in pads[-1])
-            m = np.concatenate([np.zeros((m.shape[0], before)), m, np.zeros((m.shape[0], after))], axis=1)
+            m = np.concatenate([np.zeros((m.shape[0], before)), m, np.zeros((m.shape[0], after))],
+                               axis=1)
             self.deferred[out] = replace(d, matrix=m)
             return
         self.materialise(x)

