@@ -766,7 +766,7 @@ fn reference_tolerance_must_be_small_and_positive() {
         let (_tmp, bundle) = copy_bundle("tiny-tone");
         edit_spec(
             &bundle,
-            "tolerance = 1e-4",
+            "tolerance = 0.0001",
             &format!("tolerance = {tolerance}"),
         );
         let message = refused(&bundle, "reference.tolerance");
@@ -776,7 +776,7 @@ fn reference_tolerance_must_be_small_and_positive() {
         );
     }
     let (_tmp, bundle) = copy_bundle("tiny-tone");
-    edit_spec(&bundle, "tolerance = 1e-4", "tolerance = 0.1");
+    edit_spec(&bundle, "tolerance = 0.0001", "tolerance = 0.1");
     Bundle::load(&bundle).unwrap();
 }
 

@@ -19,7 +19,7 @@ fn run_ok(cmd: &mut std::process::Command) -> (String, String) {
     (stdout, stderr)
 }
 
-/// Exact window times and scores against `tools/make_tiny_models.py`'s librosa + NumPy
+/// Exact window times and scores against `livetag_tools.fixtures.tiny_models`'s librosa + NumPy
 /// computation of the same front-end and model.
 #[test]
 fn tag_gives_the_reference_scores_and_timestamps() {

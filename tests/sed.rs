@@ -1,5 +1,5 @@
 //! Sound event detection end to end on `tests/models/tiny-sed` and its clip
-//! `tests/fixtures/tiny/sed.wav` (both from `tools/make_tiny_models.py`, whose docstring
+//! `tests/fixtures/tiny/sed.wav` (both from `livetag_tools.fixtures.tiny_models`, whose docstring
 //! lists the clip's tones), and `livetag eval` on small lists with hand-computed metrics.
 //! Needs the ONNX Runtime library that `tools/setup.sh` installs.
 
@@ -41,7 +41,7 @@ fn open_tiny_sed() -> (livetag::bundle::Bundle, livetag::inference::ModelRunner)
 }
 
 /// The framewise rows livetag hands over are the model's frames on the 50 ms grid, equal
-/// to the NumPy computation in `tools/make_tiny_models.py`, whatever the hop: with
+/// to the NumPy computation in `livetag_tools.fixtures.tiny_models`, whatever the hop: with
 /// overlapping windows each frame comes once, from the first window that covers it.
 #[test]
 fn framewise_rows_have_absolute_times_and_the_reference_values() {
@@ -317,7 +317,7 @@ fn eval_json(list: &Path, model: &Path) -> serde_json::Value {
 }
 
 /// tiny-tone on 1 s sines (0.5 amplitude): 300 Hz scores low > mid > high, 1500 Hz mid
-/// first, 3200 Hz high first (`tools/make_tiny_models.py` prints the scores).
+/// first, 3200 Hz high first (`livetag_tools.fixtures.tiny_models` prints the scores).
 /// List: low.wav low (rank 1), mid.wav mid (1), high.wav high (1), low2.wav labelled mid
 /// (rank 2). Accuracy 3/4; MAP@3 (1 + 1 + 1 + 1/2) / 4 = 0.875; class-wise accuracy low
 /// 1/1, mid 1/2, high 1/1: macro (1 + 0.5 + 1) / 3 = 0.8333.
