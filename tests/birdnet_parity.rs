@@ -1,6 +1,6 @@
 //! livetag (raw 48 kHz samples + ONNX Runtime on the converted graph) against BirdNET's own
-//! pipeline, the TFLite interpreter (`tools/birdnet_reference.py`), on six synthesised
-//! clips. Targets: identical top-5 and max |difference in probability| <= 2e-3.
+//! pipeline, the TFLite interpreter (`livetag_tools.reference.birdnet`), on six
+//! synthesised clips. Targets: identical top-5 and max |difference in probability| <= 2e-3.
 //!
 //! BirdNET's licence (CC BY-NC-SA 4.0) keeps it out of the repository, so the bundle comes
 //! from `livetag models fetch birdnet` (livetag's cache) or `$LIVETAG_BIRDNET_BUNDLE`.

@@ -1,8 +1,9 @@
 //! livetag (16 kHz samples, its own windowing and batching, ONNX Runtime on the converted
 //! graph) against YAMNet's own runtime, the TFLite interpreter running the int8
-//! `yamnet.tflite` (`tools/yamnet_reference.py`), on seven clips of three windows each at the
-//! bundle's 50 % hop: whistle, flute-like tone, white noise, drums, chirp, espeak-ng speech,
-//! silence. The bundle (models/yamnet) and the fixtures are committed, so this always runs.
+//! `yamnet.tflite` (`livetag_tools.reference.yamnet`), on seven clips of three windows each at
+//! the bundle's 50 % hop: whistle, flute-like tone, white noise, drums, chirp, espeak-ng
+//! speech, silence. The bundle (models/yamnet) and the fixtures are committed, so this always
+//! runs.
 //!
 //! Targets, per window:
 //! * top-5 identical up to TFLite's own ties: TFLite's output is int8 with scale 1/256, so
@@ -12,7 +13,7 @@
 //! * max |dprob| over the 521 classes <= 0.06. The converted model computes in float;
 //!   TFLite rounds its logits to int8 steps of 0.347, i.e. up to 0.043 in probability at the
 //!   sigmoid's steepest, so a float model cannot be held much closer (measured worst 0.046;
-//!   tools/convert_yamnet.py compares with re-quantised activations, which are worse).
+//!   livetag_tools.convert.yamnet compares with re-quantised activations, which are worse).
 
 mod common;
 
