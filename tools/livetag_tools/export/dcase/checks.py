@@ -1,4 +1,4 @@
-"""Measurements the tests hold the DCASE exporters to (tools/tests/test_export_dcase.py): the NumPy
+"""Measurements tools/tests/test_export_dcase.py holds the DCASE exporters to: the NumPy
 front-end against livetag's own fixtures, and each bundle front-end against the original
 system's, where the two differ by design (the "gaps" the architecture modules describe).
 """
@@ -18,28 +18,33 @@ from livetag_tools.export.dcase import dcase2024_t1_baseline as t1
 from livetag_tools.export.dcase.base import reference_signal
 from livetag_tools.export.dcase.frontend import apply_steps, livetag_features, samples_for_frames
 
+FRONTEND_FIXTURES = repo_root() / "tests" / "fixtures" / "frontend"
 
-def check_frontend_fixtures() -> list[tuple[str, float, float]]:
-    """The NumPy front-end against livetag's front-end fixtures (librosa/madmom refs)."""
-    root = repo_root() / "tests" / "fixtures" / "frontend"
-    out = []
-    for case in sorted(p for p in root.iterdir() if (p / "frontend.toml").exists()):
-        spec = tomllib.loads((case / "frontend.toml").read_text())
-        fe = spec["frontend"]
-        if any(s["op"] == "log_filterbank" for s in fe["steps"]):
-            continue  # madmom filterbank: not used by these bundles
-        meta = json.loads((case / "meta.json").read_text())
-        audio = np.fromfile(case / "input.f32", dtype="<f4")
-        want = np.fromfile(case / "expected.f32", dtype="<f4").reshape(
-            meta["frames"], meta["bands"]
-        )
-        got = livetag_features(audio, spec["sample_rate_hz"], fe)
-        skip = meta.get("causal_floor_last_differing_frame", -1) + 1  # global vs running top_db
-        diff = np.abs(got[skip:].astype(np.float64) - want[skip:])
-        out.append(
-            (case.name, float(diff.max()), float(diff.max() / max(np.abs(want).max(), 1e-30)))
-        )
-    return out
+
+def frontend_fixture_cases() -> list[str]:
+    """livetag's front-end fixtures (librosa references) the NumPy copy can compute: all but
+    madmom's log filterbank, which no DCASE bundle uses."""
+    cases = []
+    for case in sorted(p for p in FRONTEND_FIXTURES.iterdir() if (p / "frontend.toml").exists()):
+        fe = tomllib.loads((case / "frontend.toml").read_text())["frontend"]
+        if not any(s["op"] == "log_filterbank" for s in fe["steps"]):
+            cases.append(case.name)
+    return cases
+
+
+def frontend_fixture_diff(name: str) -> tuple[float, float]:
+    """(max abs, max abs relative to the largest value) of the NumPy front-end against one
+    fixture, past the frames where livetag's running top_db floor differs from the global one
+    the reference used."""
+    case = FRONTEND_FIXTURES / name
+    spec = tomllib.loads((case / "frontend.toml").read_text())
+    meta = json.loads((case / "meta.json").read_text())
+    audio = np.fromfile(case / "input.f32", dtype="<f4")
+    want = np.fromfile(case / "expected.f32", dtype="<f4").reshape(meta["frames"], meta["bands"])
+    got = livetag_features(audio, spec["sample_rate_hz"], spec["frontend"])
+    skip = meta.get("causal_floor_last_differing_frame", -1) + 1  # global vs running top_db
+    diff = np.abs(got[skip:].astype(np.float64) - want[skip:])
+    return float(diff.max()), float(diff.max() / max(np.abs(want).max(), 1e-30))
 
 
 def kong_window_gap() -> dict:
