@@ -1,9 +1,11 @@
-//! PyTorch exports (`tools/export.py`) against livetag: every architecture's bundle, run
-//! through livetag's ModelRunner (ONNX Runtime), must give PyTorch's outputs within the
-//! tolerance in its parity.json (1e-4) on every stored input length, and tag a real clip.
+//! PyTorch exports (`python -m livetag_tools.export`) against livetag: every architecture's
+//! bundle, run through livetag's ModelRunner (ONNX Runtime), must give PyTorch's outputs
+//! within the tolerance in its parity.json (1e-4) on every stored input length, and tag a
+//! real clip.
 //!
-//! The bundles are made by `tools/export.py --arch all --random-weights --reference --out
-//! target/exports` (torch is the exporter's dependency only). `tools/test.sh` makes them and
+//! The bundles are made, from tools/ (`tools/venv.sh export` gives the venv: torch is the
+//! exporter's dependency only), by `python -m livetag_tools.export --arch all
+//! --random-weights --reference --out ../target/exports`. `tools/test.sh` makes them and
 //! sets `LIVETAG_REQUIRE_EXPORTS=1`, so in CI a missing export fails instead of skipping.
 
 mod common;
@@ -113,7 +115,8 @@ fn every_export_matches_pytorch_and_tags_a_clip() {
     if bundles.is_empty() {
         assert!(
             std::env::var_os("LIVETAG_REQUIRE_EXPORTS").is_none(),
-            "no exports in {}: run tools/export.py --arch all --random-weights --reference --out {}",
+            "no exports in {}: run `python -m livetag_tools.export --arch all --random-weights \
+             --reference --out {}` from tools/",
             dir.display(),
             dir.display()
         );
