@@ -204,11 +204,14 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
     let venv_python = prepare_venv(python, &work.join("venv"), &tools.join(&model.lock))?;
 
     println!("[2/3] converting {} into {}", model.source, out.display());
+    // The embedded package is found on PYTHONPATH alone: not through the working folder
+    // (PYTHONSAFEPATH leaves that out) nor shadowed by the user's own PYTHONPATH.
     run_step(
         Command::new(&venv_python)
             .args(["-m", &model.module, "--out"])
             .arg(&out)
             .current_dir(&tools)
+            .env("PYTHONPATH", &tools)
             .env("LIVETAG_CACHE_DIR", &cache),
         "the converter",
     )?;
