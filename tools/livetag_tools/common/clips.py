@@ -91,7 +91,8 @@ def drums(seconds: float, sr: int) -> np.ndarray:
     tk = np.arange(int(0.3 * sr)) / sr
     kick = np.sin(2 * np.pi * (50 * tk + 60 * (1 - np.exp(-tk * 30)) / 30)) * np.exp(-tk * 12)
     ts = np.arange(int(0.2 * sr)) / sr
-    snare = (0.6 * rng.standard_normal(len(ts)) + 0.4 * np.sin(2 * np.pi * 190 * ts)) * np.exp(-ts * 20)
+    snare = (0.6 * rng.standard_normal(len(ts)) + 0.4 * np.sin(2 * np.pi * 190 * ts)) \
+        * np.exp(-ts * 20)
     th = np.arange(int(0.05 * sr)) / sr
     hat_noise = np.diff(rng.standard_normal(len(th) + 1))  # crude high-pass
     hat = 0.25 * hat_noise * np.exp(-th * 80)
