@@ -3,12 +3,13 @@
 #   tools/system-packages.sh build   ALSA headers for cpal (to build the app)
 #   tools/system-packages.sh test    also PulseAudio (virtual microphone), Xvfb and Mesa's
 #                                    software Vulkan/GL (the real window and UI snapshots),
-#                                    and Python's venv (to convert BirdNET for its parity test)
+#                                    Python's venv (to convert BirdNET for its parity test)
+#                                    and espeak-ng (the converters' speech reference clips)
 set -euo pipefail
 
 packages=(libasound2-dev pkg-config)
 if [ "${1:-build}" = test ]; then
-    packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb mesa-vulkan-drivers libgl1-mesa-dri)
+    packages+=(pulseaudio pulseaudio-utils libasound2-plugins xvfb mesa-vulkan-drivers libgl1-mesa-dri espeak-ng)
     # BirdNET's parity test converts the model with `livetag models fetch`, in a Python venv.
     command -v python3 >/dev/null 2>&1 || packages+=(python3)
     python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)

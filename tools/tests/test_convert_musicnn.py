@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from livetag_tools.common.cache import livetag_cache, repo_root
+from livetag_tools.common.cache import repo_root
+from livetag_tools.common.fetch import fetch_wheel
 from livetag_tools.convert import musicnn as conv
 from livetag_tools.reference import musicnn as ref
 
@@ -120,9 +121,8 @@ def test_onnx_matches_tensorflow_fixtures(model):
 def test_musicnn_package_loads_from_the_cached_wheel():
     """The reference generator's musicnn comes from the pinned wheel (it is not installable
     beside NumPy 2); its label lists are the bundles' labels."""
-    if not (livetag_cache() / "wheels" / conv.WHEEL_NAME).exists():
-        pytest.skip(f"{conv.WHEEL_NAME} is not in livetag's cache: run "
-                    "`python -m livetag_tools.convert.musicnn` once to fetch it")
+    # Fetched (29 MB, sha256-checked) into livetag's cache when not there yet.
+    fetch_wheel("musicnn==0.1.0", conv.WHEEL_NAME, conv.WHEEL_SHA256, None)
     ref.musicnn_package()
     import musicnn.configuration as config
     assert config.MTT_LABELS == (ROOT / "models/musicnn-mtt/labels.txt").read_text().splitlines()
