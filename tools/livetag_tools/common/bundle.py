@@ -45,6 +45,9 @@ SECTIONS: dict[str, frozenset[str]] = {
     "state": frozenset({"input", "output", "shape", "init"}),
     "constants": frozenset({"name", "dtype", "shape", "values"}),
     "ontology": frozenset({"name", "ids"}),
+    # Post-processing of framewise outputs into events: `median_frames` is one odd length for
+    # every class or a list with one per label (the DESED baseline's per-class filters).
+    "events": frozenset({"median_frames"}),
     "live": frozenset({"window_secs", "hop_secs"}),
     "reference": frozenset({"audio", "expected", "tolerance"}),
 }

@@ -73,6 +73,7 @@ def framewise_bundle() -> tuple[str, BundleToml, list[str], list[str] | None]:
                           "activation": "sigmoid"})
     doc.array("outputs", {"name": "frames", "kind": "framewise", "values": "logits",
                           "activation": "sigmoid", "frame_rate_hz": 20.0})
+    doc.table("events", {"median_frames": [3, 5]}, comment="One median length per class.")
     return "tiny-sed", doc, ["low", "high"], None
 
 
