@@ -260,6 +260,9 @@ class Arch:
     extra_comment: Callable[[Path], str] | None = None
     frontend_patch: Callable[[dict, object], dict] | None = None
     labels: list[str] = field(default_factory=list)
+    # Reads a checkpoint file that is not a torch state dict (dcase2021_t1a: Keras .h5) into
+    # the module to export; None: load_checkpoint's torch containers.
+    checkpoint_loader: Callable[[Path], nn.Module] | None = None
     # The defining module's __name__: bundle.toml and LICENSE name it as their origin.
     module: str = ""
 
@@ -507,7 +510,10 @@ class RegistryEntry:
 def load_checkpoint(arch: Arch, path) -> nn.Module:
     """Official checkpoint containers: Kong's md_*_iters.tar ({'state_dict': ...}), the T1
     baseline's model_state_dict.pt (plain) or its Lightning .ckpt ('state_dict' with a
-    'model.' prefix, other modules' buffers dropped), or a plain state dict."""
+    'model.' prefix, other modules' buffers dropped), or a plain state dict; an arch with a
+    checkpoint_loader reads its own format."""
+    if arch.checkpoint_loader is not None:
+        return arch.checkpoint_loader(Path(path)).eval()
     obj = torch.load(str(path), map_location="cpu", weights_only=True)
     sd = obj
     if isinstance(obj, dict):
