@@ -18,6 +18,7 @@ MODULES = [
     "dcase.dcase2018_t2_baseline",
     "dcase.dorfer_fcn",
     "dcase.dcase2024_t1_baseline",
+    "dcase.desed_crnn",
 ]
 
 
