@@ -595,7 +595,8 @@ def fake_norm_stats(arch: Arch, seed: int):
     the training features, so random weights see normalised input like a trained model."""
     if arch.frontend_patch is None:
         return None
-    raw = calibration_batch(arch, seed + 7, batch=16)  # [batch, time, 64], identity normalize
+    raw = calibration_batch(arch, seed + 7, batch=16)  # identity normalize
+    raw = np.moveaxis(raw, arch.layout.index("feature"), -1)  # bands last, for any layout
     flat = raw.reshape(-1, raw.shape[-1]).astype(np.float64)
     return flat.mean(axis=0), flat.std(axis=0)
 
