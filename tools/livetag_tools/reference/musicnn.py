@@ -52,6 +52,7 @@ import numpy as np  # noqa: E402
 from livetag_tools.common import clips  # noqa: E402
 from livetag_tools.common.cache import livetag_cache, repo_root  # noqa: E402
 from livetag_tools.common.fetch import fetch_wheel  # noqa: E402
+from livetag_tools.common.wav import write_pcm16_wav  # noqa: E402
 from livetag_tools.convert import musicnn as conv  # noqa: E402
 
 ROOT = repo_root()
@@ -139,11 +140,6 @@ def versions() -> dict:
             "librosa": librosa.__version__, "numpy": np.__version__}
 
 
-def write_wav(path: Path, y: np.ndarray) -> None:
-    import soundfile as sf
-    sf.write(str(path), np.clip(y, -1, 1).astype(np.float32), SR, subtype="PCM_16", format="WAV")
-
-
 def generate(out: Path, labels: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     vers = versions()
@@ -154,7 +150,7 @@ def generate(out: Path, labels: list[str]) -> None:
             continue
         # Every musicnn checkpoint is tagged on the same 16 kHz clips, kept once in FIXTURES.
         wav = FIXTURES / f"{name}.wav"
-        write_wav(wav, y)
+        write_pcm16_wav(wav, y, SR)
         probs = tf_tag(wav)
         rep = conv.musicnn_features(conv.load_audio(wav))
         spans = conv.patches(rep)
@@ -195,7 +191,7 @@ def whistle_search(labels: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "w.wav"
         for params in grid:
-            write_wav(wav, clips.whistle(3.0, SR, **params))
+            write_pcm16_wav(wav, clips.whistle(3.0, SR, **params), SR)
             p = tf_tag(wav).mean(axis=0)
             order = list(np.argsort(-p, kind="stable"))
             rank = order.index(flute) + 1

@@ -41,7 +41,6 @@ max |dprob| per clip, target <= 1e-3.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -50,6 +49,8 @@ import numpy as np
 
 from livetag_tools.common import clips
 from livetag_tools.common.cache import repo_root
+from livetag_tools.common.fetch import sha256_file
+from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import silero as conv
 
 ROOT = repo_root()
@@ -108,7 +109,7 @@ def wrapper_model():
         pkg = Path(silero_vad.__file__).parent
         for rel, want in (("utils_vad.py", conv.UTILS_SHA256),
                           ("data/silero_vad.onnx", conv.ONNX_SHA256)):
-            got = hashlib.sha256((pkg / rel).read_bytes()).hexdigest()
+            got = sha256_file(pkg / rel)
             if got != want:
                 sys.exit(f"installed silero_vad/{rel} has sha256 {got}, the wheel's is {want}")
         _model = silero_vad.load_silero_vad(onnx=True)
@@ -139,11 +140,6 @@ def versions() -> dict:
     return {"silero-vad": version("silero-vad"), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
-
-
-def write_wav(path: Path, y: np.ndarray) -> None:
-    import soundfile as sf
-    sf.write(str(path), np.clip(y, -1, 1).astype(np.float32), SR, subtype="PCM_16", format="WAV")
 
 
 def fixture(name: str, wav: str, audio_read: str, audio: np.ndarray, probs: list[float],
@@ -180,7 +176,7 @@ def generate(out: Path, bundle: Path) -> bool:
             print(f"{name}: skipped (espeak-ng not installed)")
             continue
         wav = out / f"{name}.wav"
-        write_wav(wav, y)
+        write_pcm16_wav(wav, y, SR)
         audio = conv.load_fixture_audio(wav)
         probs, segments = wrapper_probs(audio)
         doc = fixture(name, wav.name,

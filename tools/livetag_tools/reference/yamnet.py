@@ -28,13 +28,14 @@ tighter, and for float vs re-quantised activations.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from livetag_tools.common import clips
+from livetag_tools.common.jsonio import dump_windows_json
+from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert import yamnet as conv
 
@@ -48,11 +49,6 @@ def synth(name: str) -> np.ndarray | None:
         return np.zeros(SAMPLES, np.float32)
     y = clips.synth(name, SAMPLES / SR, SR)
     return None if y is None else np.asarray(y, np.float32)[:SAMPLES]
-
-
-def write_wav(path: Path, y: np.ndarray) -> None:
-    import soundfile as sf
-    sf.write(str(path), np.clip(y, -1, 1).astype(np.float32), SR, subtype="PCM_16", format="WAV")
 
 
 def versions() -> dict:
@@ -76,18 +72,6 @@ def window_doc(labels, mids, start: int, probs: np.ndarray) -> dict:
     }
 
 
-def dump_json(doc: dict) -> str:
-    """Indented JSON with each window's `probabilities` on one line."""
-    rows = []
-    for w in doc["windows"]:
-        rows.append(json.dumps(w["probabilities"], separators=(",", ":")))
-        w["probabilities"] = f"@@probabilities{len(rows) - 1}@@"
-    text = json.dumps(doc, indent=1) + "\n"
-    for i, row in enumerate(rows):
-        text = text.replace(f'"@@probabilities{i}@@"', row)
-    return text
-
-
 def generate(out: Path, tflite: bytes, labels, mids) -> None:
     out.mkdir(parents=True, exist_ok=True)
     interp = conv.tflite_interpreter(tflite)
@@ -98,7 +82,7 @@ def generate(out: Path, tflite: bytes, labels, mids) -> None:
             print(f"{name}: skipped (espeak-ng not installed)")
             continue
         wav = out / f"{name}.wav"
-        write_wav(wav, y)
+        write_pcm16_wav(wav, y, SR)
         audio = conv.load_pcm16(wav)
         starts = conv.window_starts(len(audio), conv.HOP)
         batch = conv.window_batch(audio, starts)
@@ -114,7 +98,7 @@ def generate(out: Path, tflite: bytes, labels, mids) -> None:
             "versions": vers,
             "windows": windows,
         }
-        (out / f"{name}.expected.json").write_text(dump_json(doc))
+        (out / f"{name}.expected.json").write_text(dump_windows_json(doc))
         print(f"{name}: " + "; ".join(
             ", ".join(f"{t['label']} {t['probability']:.3f}" for t in w["top10"][:3])
             for w in windows))
