@@ -1,0 +1,120 @@
+"""DCASE 2021 Task 1A exporter (livetag_tools.export.dcase.dcase2021_t1a): Keras .h5 files
+written by Keras itself (tests/fixtures/dcase2021_t1a, livetag_tools.reference.
+dcase2021_t1a_keras) exported without TensorFlow, ONNX Runtime against Keras' outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livetag_tools.export.dcase import dcase2021_t1a_spec as spec
+
+FIX = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "dcase2021_t1a"
+TOL = 1e-4
+
+
+def expected() -> dict:
+    return json.loads((FIX / "expected.json").read_text())
+
+
+def norm_stats():
+    z = np.load(FIX / "norm_stats.npz")
+    return z["mean"], z["std"]
+
+
+@pytest.mark.parametrize("name", sorted(json.loads((FIX / "expected.json").read_text())["files"]))
+def test_onnx_matches_keras(name, tmp_path):
+    """The bundle's model.onnx on the Keras inputs = Keras' own outputs (<= 1e-4)."""
+    import onnxruntime as ort
+
+    from livetag_tools.export.registry import registry
+
+    want = expected()["files"][name]
+    arch = registry()[want["variant"]].arch
+    model = arch.checkpoint_loader(FIX / name)
+    arch.export(model, tmp_path, weights=f"fixture {name}", norm_stats=norm_stats())
+    x = np.load(FIX / "inputs.npy")
+    sess = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(["probabilities"], {"logmel": x})[0]
+    ref = np.asarray(want["outputs"])
+    diff = float(np.max(np.abs(got - ref)))
+    assert diff <= TOL, f"{name}: max |onnxruntime - keras| = {diff:.2e}"
+    # Random but calibrated: the clips are told apart and no softmax is saturated, so the
+    # comparison above can fail.
+    assert ref.max() < 0.99 and np.ptp(ref, axis=0).max() > 0.01
+    bundle = (tmp_path / "bundle.toml").read_text()
+    assert 'window = "hamming"' in bundle and "win_length = 1764" in bundle
+    assert "hop_samples = 882" in bundle and "sample_rate_hz = 44100" in bundle
+
+
+def test_fixture_inputs_are_the_bundle_frontend():
+    """inputs.npy are the bundle front-end's features of the seeded clips, so the Keras
+    outputs are what livetag's front-end feeds the model."""
+    from livetag_tools.export.dcase.dcase2021_t1a import ARCH
+    from livetag_tools.export.dcase.frontend import livetag_features
+
+    fe = ARCH.bundle_frontend(norm_stats())
+    x = np.load(FIX / "inputs.npy")
+    for row, seed in zip(x, expected()["input_seeds"]):
+        f = livetag_features(spec.clip_audio(seed), spec.SAMPLE_RATE_HZ, fe)
+        assert np.max(np.abs(f[: spec.WINDOW_FRAMES].T - row[..., 0])) < 1e-5
+
+
+def test_structure_and_parameter_counts():
+    from livetag_tools.export.keras_h5 import read_h5
+
+    counts = {}
+    for name, want in expected()["files"].items():
+        m = read_h5(FIX / name)
+        assert m.summary() == spec.structure(want["variant"])
+        assert m.parameter_count()["total"] == want["parameters"]
+        counts[want["variant"]] = m.parameter_count()
+    # The seed's "~46k parameters" baseline: Keras' count, and without BN moving statistics.
+    assert counts["dcase2021_t1a"] == {"total": 46246, "trainable": 46118}
+
+
+def test_wrong_arch_names_the_matching_one():
+    from livetag_tools.export.dcase.dcase2021_t1a import load_h5
+    from livetag_tools.export.keras_h5 import KerasH5Error
+
+    with pytest.raises(KerasH5Error, match="it is --arch dcase2021_t1a_4layer"):
+        load_h5("dcase2021_t1a", FIX / "dcase2021_t1a_4layer.keras3.h5")
+
+
+def test_unsupported_layer_and_weights_only_file(tmp_path):
+    import h5py
+
+    from livetag_tools.export.keras_h5 import KerasH5Error, read_h5, to_torch
+
+    path = tmp_path / "lstm.h5"
+    shutil.copy(FIX / "dcase2021_t1a.tf_keras.h5", path)
+    with h5py.File(path, "r+") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        layer = next(c for c in cfg["config"]["layers"] if c["class_name"] == "MaxPooling2D")
+        layer["class_name"] = "AveragePooling2D"
+        f.attrs["model_config"] = json.dumps(cfg)
+    with pytest.raises(KerasH5Error, match="AveragePooling2D is not supported"):
+        to_torch(read_h5(path))
+    bare = tmp_path / "weights.h5"
+    with h5py.File(bare, "w") as f:
+        f.create_group("conv2d")
+    with pytest.raises(KerasH5Error, match="no model_config"):
+        read_h5(bare)
+
+
+def test_checkpoint_command(tmp_path):
+    """The one command a user runs: .h5 (+ the fold's scaler) -> bundle, parity checked."""
+    from livetag_tools.export.dcase.__main__ import main
+
+    out = tmp_path / "bundle"
+    np.savez(tmp_path / "norm.npz", mean=norm_stats()[0], std=norm_stats()[1])
+    rc = main(["--arch", "dcase2021_t1a", "--checkpoint", str(FIX / "dcase2021_t1a.tf_keras.h5"),
+               "--norm-stats", str(tmp_path / "norm.npz"), "--out", str(out)])
+    assert rc == 0
+    bundle = (out / "bundle.toml").read_text()
+    assert "dcase2021_t1a.tf_keras.h5" in bundle
+    assert f"{norm_stats()[0][0]:.6}"[:6] in bundle  # the scaler went into normalize
