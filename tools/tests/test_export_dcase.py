@@ -31,7 +31,8 @@ WITH_KEY_FIXTURE = [name for name, a in ARCHS.items() if a.key_fixture]
 
 
 def test_registry_has_every_dcase_arch():
-    assert sorted(ARCHS) == ["dcase2018_t2_baseline", "dcase2024_t1_baseline", "dorfer_fcn"]
+    assert sorted(ARCHS) == ["dcase2018_t2_baseline", "dcase2021_t1a", "dcase2021_t1a_4layer",
+                             "dcase2021_t1a_5layer", "dcase2024_t1_baseline", "dorfer_fcn"]
     assert WITH_KEY_FIXTURE == ["dcase2018_t2_baseline", "dcase2024_t1_baseline"]
 
 

@@ -36,7 +36,8 @@ def test_registry_names_are_unique_and_in_module_order():
     assert len(archs) == len(registry.MODULES)
     assert list(archs) == ["Cnn6", "Cnn10", "Cnn14", "Cnn14_16k", "Cnn14_DecisionLevelMax",
                            "MobileNetV1", "dcase2018_t2_baseline", "dorfer_fcn",
-                           "dcase2024_t1_baseline"]
+                           "dcase2024_t1_baseline", "desed_crnn_baseline", "dcase2021_t1a",
+                           "dcase2021_t1a_4layer", "dcase2021_t1a_5layer"]
 
 
 def test_every_entry_has_the_registry_interface():
