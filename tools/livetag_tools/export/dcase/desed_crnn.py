@@ -220,8 +220,8 @@ class CRNN(nn.Module):
         activation: str = "glu",
         dropout: float = 0.5,
         rnn_type: str = "BGRU",
-        n_RNN_cell: int = 128,  # noqa: N803 (the original's keyword)
-        n_layers_RNN: int = 2,  # noqa: N803
+        n_RNN_cell: int = 128,
+        n_layers_RNN: int = 2,
         dropout_recurrent: float = 0.0,
         **cnn_kwargs,
     ):
