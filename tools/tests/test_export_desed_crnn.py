@@ -172,3 +172,18 @@ def test_synthetic_lightning_checkpoint_export_and_parity(tmp_path):
     toml = tomllib.loads((out / "bundle.toml").read_text())
     assert toml["model"]["licence"] == "CC-BY-4.0"
     assert "sed_student (loaded with strict=True)" in (out / "LICENSE").read_text()
+
+
+def test_pickled_extras_need_trust(tmp_path):
+    """A .ckpt holding objects weights_only refuses (Lightning's extras) stops with a
+    pointer to --trust-checkpoint, and loads with it."""
+    import argparse
+
+    obj = d.synthetic_checkpoint(9)
+    obj["hparams"] = argparse.Namespace(lr=0.001)
+    path = tmp_path / "with_extras.ckpt"
+    torch.save(obj, path)
+    with pytest.raises(SystemExit, match="--trust-checkpoint"):
+        d.load_checkpoint(path)
+    model = d.load_checkpoint(path, trust=True)
+    assert torch.equal(model.state_dict()["dense.bias"], obj["sed_student"]["dense.bias"])
