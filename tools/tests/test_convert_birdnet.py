@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from livetag_tools.common.cache import livetag_cache, repo_root
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
 from livetag_tools.convert import birdnet as conv
 
@@ -105,7 +106,7 @@ def test_installed_model_matches_the_tflite_fixtures():
     bundle = installed_bundle()
     labels = (bundle / "labels.txt").read_text(encoding="utf-8").splitlines()
     assert len(labels) == conv.N_CLASSES
-    session = conv.make_session(str(bundle / "model.onnx"))
+    session = make_session(str(bundle / "model.onnx"))
     rows = conv.compare_fixtures(session, labels, conv.FIXTURES)
     assert len(rows) == 8  # 6 clips, whistle and speech 6 s
     assert conv.print_parity(rows, 2e-3), rows

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from livetag_tools.common.cache import repo_root
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
 from livetag_tools.convert import ced as conv
 from livetag_tools.data import LABELS
@@ -23,7 +24,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "ced-tiny"
 
 @pytest.fixture(scope="module")
 def session():
-    return conv.make_session((BUNDLE / "model.onnx").read_bytes())
+    return make_session((BUNDLE / "model.onnx").read_bytes())
 
 
 def test_bundle_toml_is_the_committed_one_byte_for_byte():

@@ -11,6 +11,7 @@ import pytest
 
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import fetch_wheel
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.convert import musicnn as conv
 from livetag_tools.reference import musicnn as ref
 
@@ -69,7 +70,7 @@ def _random_checkpoint(seed: int = 0) -> dict[str, np.ndarray]:
 def test_onnx_graph_matches_the_numpy_forward_pass_at_any_length():
     ck = _random_checkpoint()
     model = conv.build_onnx(ck, "MTT_musicnn", 50)
-    session = conv.make_session(model.SerializeToString())
+    session = make_session(model.SerializeToString())
     rng = np.random.default_rng(1)
     for t in (1, 94, 187):
         mel = rng.uniform(0, 4, (2, t, conv.N_MELS)).astype(np.float32)
@@ -91,7 +92,7 @@ def test_committed_expected_json_is_the_model_on_the_reference_whistle(model):
     bundle = ROOT / "models" / BUNDLES[model][0]
     rep = conv.musicnn_features(conv.load_audio(bundle / "reference" / "input.wav"))
     assert rep.shape == (conv.N_FRAMES, conv.N_MELS)
-    probs, _ = conv.run_onnx(conv.make_session((bundle / "model.onnx").read_bytes()), rep[None])
+    probs, _ = conv.run_onnx(make_session((bundle / "model.onnx").read_bytes()), rep[None])
     expected = json.loads((bundle / "reference" / "expected.json").read_text())
     np.testing.assert_allclose(probs, np.array(expected["scores"]), atol=conv.TOLERANCE)
 
@@ -109,7 +110,7 @@ def test_onnx_matches_tensorflow_fixtures(model):
     bundle, fixtures = BUNDLES[model]
     onnx_path = ROOT / "models" / bundle / "model.onnx"
     labels = (onnx_path.parent / "labels.txt").read_text().splitlines()
-    session = conv.make_session(onnx_path.read_bytes())
+    session = make_session(onnx_path.read_bytes())
     rows = conv.compare_with_tf_fixtures(session, labels, ROOT / "tests" / "fixtures" / fixtures)
     assert len(rows) == 6, rows
     for row in rows:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from livetag_tools.common.cache import repo_root
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
 from livetag_tools.convert import silero as conv
 from livetag_tools.reference import silero as ref
@@ -54,7 +55,7 @@ def test_self_test_grid_matches_silero_only_on_the_1024_sample_reference():
 def test_committed_expected_json_is_the_wrappers_chunking_of_input_wav():
     audio = conv.load_fixture_audio(BUNDLE / "reference" / "input.wav")
     assert len(audio) == conv.REFERENCE_SAMPLES
-    session = conv.make_session((BUNDLE / "model.onnx").read_bytes())
+    session = make_session((BUNDLE / "model.onnx").read_bytes())
     probs = conv.run_windows(session, conv.wrapper_inputs(audio))
     expected = json.loads((BUNDLE / "reference" / "expected.json").read_text())
     assert expected["output"] == "output"
@@ -72,7 +73,7 @@ def test_reference_audio_is_the_committed_wav_byte_for_byte():
 
 def test_bundle_matches_silero_wrapper_fixtures():
     """What `python -m livetag_tools.reference.silero --compare-only` checks."""
-    session = conv.make_session((BUNDLE / "model.onnx").read_bytes())
+    session = make_session((BUNDLE / "model.onnx").read_bytes())
     rows, bundle_ref = conv.compare_fixtures(session, conv.FIXTURES)
     assert len(rows) == 6 and bundle_ref is not None
     for row in rows:

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert import yamnet
 
@@ -123,7 +124,7 @@ def test_onnx_matches_the_numpy_run_at_any_batch(graph):
     model, emitter = yamnet.convert(graph)
     assert emitter.folded_dft == 1
     assert {n.op_type for n in model.graph.node}.isdisjoint({"DFT", "QuantizeLinear"})
-    session = t2o.make_session(model.SerializeToString())
+    session = make_session(model.SerializeToString())
     for n in (1, 3):
         batch = windows(n)
         got = yamnet.run_onnx(session, batch).astype(np.float64)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from livetag_tools.common.cache import repo_root
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
-from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert import yamnet as conv
 
 BUNDLE = repo_root() / "models" / "yamnet"
@@ -47,7 +47,7 @@ def test_reference_audio_is_the_committed_wav_byte_for_byte():
 
 @pytest.fixture(scope="module")
 def session():
-    return t2o.make_session(str(BUNDLE / "model.onnx"))
+    return make_session(str(BUNDLE / "model.onnx"))
 
 
 def test_expected_json_is_the_committed_model_on_the_reference_audio(session):

@@ -88,11 +88,11 @@ from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import livetag_cache, repo_root
 from livetag_tools.common.clips import synth
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 from livetag_tools.convert import tflite as t2o
-from livetag_tools.convert.tflite import (  # noqa: F401 (make_session: reference.birdnet's)
+from livetag_tools.convert.tflite import (
     TfliteModel,
-    make_session,
     parse_tflite,
     run_numpy,
     top_k,

@@ -46,6 +46,7 @@ from livetag_tools.common import clips
 from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import archive_member, fetch_crate, sha256_bytes
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
 
 # (crate, version, sha256 of the .crate)
@@ -110,14 +111,6 @@ def livetag_windows(audio: np.ndarray, window: int = WINDOW, hop: int = HOP,
     if not ends or ends[-1] < len(audio):
         ends.append(len(audio))
     return [(max(0, e - window), audio[max(0, e - window):e]) for e in ends]
-
-
-def make_session(model: bytes):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def scores(session, windows: list[np.ndarray]) -> np.ndarray:

@@ -69,6 +69,7 @@ from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.clips import synth_whistle
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav
 
 WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
@@ -525,14 +526,6 @@ def run_onnx(session, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     probs, logits = session.run(["probabilities", "logits"],
                                 {"melspectrogram": np.ascontiguousarray(mel, dtype=np.float32)})
     return probs, logits
-
-
-def make_session(model_bytes: bytes):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
 
 
 def compare_with_tf_fixtures(session, labels: list[str], fixtures: Path) -> list[dict]:

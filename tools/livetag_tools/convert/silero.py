@@ -73,6 +73,7 @@ from livetag_tools.common import clips
 from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 
 VERSION = "6.2.3"
@@ -118,15 +119,6 @@ def read_member(wheel: zipfile.ZipFile, name: str, sha256: str | None) -> bytes:
 # --------------------------------------------------------------------------------------
 # Running the model: silero's chunking, and livetag's windowing
 # --------------------------------------------------------------------------------------
-
-def make_session(model):
-    """One-thread CPU session, as OnnxWrapper(force_onnx_cpu=True) makes it."""
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-
 
 def wrapper_inputs(audio: np.ndarray) -> list[np.ndarray]:
     """The [context + chunk] inputs OnnxWrapper builds when get_speech_timestamps feeds it

@@ -1202,14 +1202,6 @@ def build_onnx(model: TfliteModel, vals1: dict, vals2: dict, *, input_name: str,
     return onnx_model, em
 
 
-def make_session(model: bytes | str, threads: int = 1):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-
-
 def top_k(probs: np.ndarray, k: int) -> list[int]:
     """Indices of the k largest values, best first; ties in index order (stable)."""
     return [int(i) for i in np.argsort(-np.asarray(probs), kind="stable")[:k]]

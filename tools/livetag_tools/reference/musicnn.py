@@ -52,6 +52,7 @@ import numpy as np  # noqa: E402
 from livetag_tools.common import clips  # noqa: E402
 from livetag_tools.common.cache import livetag_cache, repo_root  # noqa: E402
 from livetag_tools.common.fetch import fetch_wheel  # noqa: E402
+from livetag_tools.common.onnx_session import make_session  # noqa: E402
 from livetag_tools.common.wav import write_pcm16_wav  # noqa: E402
 from livetag_tools.convert import musicnn as conv  # noqa: E402
 
@@ -201,7 +202,7 @@ def whistle_search(labels: list[str]) -> None:
 
 
 def compare(onnx_path: Path, fixtures: Path, labels: list[str]) -> bool:
-    session = conv.make_session(onnx_path.read_bytes())
+    session = make_session(onnx_path.read_bytes())
     print(f"\nONNX {onnx_path} (librosa features) vs musicnn TensorFlow fixtures:")
     return conv.print_tf_table(conv.compare_with_tf_fixtures(session, labels, fixtures))
 

@@ -50,6 +50,7 @@ import numpy as np
 from livetag_tools.common import clips
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import sha256_file
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import silero as conv
 
@@ -210,7 +211,7 @@ def generate(out: Path, bundle: Path) -> bool:
 
 
 def compare(onnx_path: Path, fixtures: Path) -> bool:
-    session = conv.make_session(str(onnx_path))
+    session = make_session(str(onnx_path))
     rows, bundle_ref = conv.compare_fixtures(session, fixtures)
     if not rows:
         print(f"no fixtures in {fixtures}")

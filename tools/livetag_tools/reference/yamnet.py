@@ -35,6 +35,7 @@ import numpy as np
 
 from livetag_tools.common import clips
 from livetag_tools.common.jsonio import dump_windows_json
+from livetag_tools.common.onnx_session import make_session
 from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert import yamnet as conv
@@ -119,7 +120,7 @@ def main() -> int:
         tflite = wheel.tflite()
         labels = conv.tflite_labels(tflite)
         generate(Path(args.fixtures), tflite, labels, conv.audioset_mids(labels))
-    session = t2o.make_session(str(bundle / "model.onnx"))
+    session = make_session(str(bundle / "model.onnx"))
     print(f"\n{bundle}/model.onnx vs the TFLite interpreter's outputs in {args.fixtures}:")
     rows = conv.compare_fixtures(session, labels, Path(args.fixtures))
     return 0 if conv.print_parity(rows) else 1
