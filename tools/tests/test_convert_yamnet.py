@@ -26,7 +26,7 @@ def committed(name: str) -> str:
 
 
 def test_bundle_toml_is_the_committed_one_byte_for_byte():
-    assert conv.bundle_toml() == committed("bundle.toml")
+    assert conv.bundle_doc().render() == committed("bundle.toml")
 
 
 def test_notice_is_the_committed_one_byte_for_byte():

@@ -2,8 +2,8 @@
 original (state_dict keys against the hand-written lists in livetag_tools/data/keys, the
 published parameter and MAC counts, tight minimum lengths, strict loading of checkpoints in
 the official containers) and that the NumPy front-end is livetag's and, where the original
-system's differs, by how much. These were `export_dcase.py --selftest`; the tolerances are
-the same."""
+system's differs, by how much. The tolerances are those of the exporters' former built-in
+self-test."""
 
 from __future__ import annotations
 

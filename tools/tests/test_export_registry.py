@@ -64,11 +64,13 @@ def test_list_prints_every_architecture():
     assert run.stdout.split() == list(registry.registry())
 
 
-@pytest.mark.parametrize("args", [["--arch", "NoSuchNet", "--random-weights", "--out", "x"],
-                                  ["--arch", "Cnn6", "--out", "x"]])
-def test_bad_arguments_fail(args):
-    run = run_cli(*args)
+@pytest.mark.parametrize("args", [["--arch", "NoSuchNet", "--random-weights"],
+                                  ["--arch", "Cnn6"]])
+def test_bad_arguments_fail(args, tmp_path):
+    out = tmp_path / "x"
+    run = run_cli(*args, "--out", str(out))
     assert run.returncode == 2, run.stdout + run.stderr
+    assert not out.exists()
 
 
 def test_dcase_runner_help_runs():

@@ -302,10 +302,6 @@ def bundle_doc() -> BundleToml:
     return doc
 
 
-def bundle_toml() -> str:
-    return bundle_doc().render()
-
-
 def notice(wheel: Wheel) -> str:
     readme = wheel.read(MODELS_README).decode("utf-8")
     readme = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", readme).strip()  # link text only

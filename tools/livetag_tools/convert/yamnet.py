@@ -349,10 +349,6 @@ def bundle_doc() -> BundleToml:
     return doc
 
 
-def bundle_toml() -> str:
-    return bundle_doc().render()
-
-
 def notice(wheel_sha: str) -> str:
     return f"""\
 YAMNet -- livetag bundle
