@@ -118,3 +118,19 @@ def test_checkpoint_command(tmp_path):
     bundle = (out / "bundle.toml").read_text()
     assert "dcase2021_t1a.tf_keras.h5" in bundle
     assert f"{norm_stats()[0][0]:.6}"[:6] in bundle  # the scaler went into normalize
+
+
+def test_tflite_float16_model_is_not_convertible_yet():
+    """task1a_tflite.py's float16 model: livetag's TFLite reader stops at SOFTMAX (builtin
+    operator 25), and behind it at FLOAT16 tensors (type 1), the two things it lacks (see
+    dcase2021_t1a's docstring). When this fails, the converter has learned them: replace
+    this test by a parity check against expected.json's "tflite" outputs."""
+    from livetag_tools.convert.tflite import parse_tflite
+
+    tfl = expected()["tflite"]
+    assert tfl["ops"] == ["CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE",
+                          "SOFTMAX"]
+    with pytest.raises(NotImplementedError, match="builtin operator 25"):
+        parse_tflite((FIX / tfl["file"]).read_bytes())
+    # The float16 rounding alone moves the outputs this far from Keras' float32 ones.
+    assert 1e-5 < tfl["max_abs_diff_to_keras"] < 1e-2

@@ -21,6 +21,9 @@ What it writes:
 * ``norm_stats.npz``: mean[40], std[40] (n - 1, as dcase_util's Normalizer) of the features
   of eight calibration clips (seeds 200..207): what ``--norm-stats`` takes.
 * ``expected.json``: per file, Keras' output for ``inputs.npy`` (softmax probabilities).
+* ``dcase2021_t1a.fp16.tflite``: the base network through task1a_tflite.py's float16
+  post-training quantisation, with its op list and the TFLite interpreter's outputs in
+  expected.json ("tflite").
 
 Random weights: Keras' default initialisers under ``keras.utils.set_random_seed``, then
 every BatchNormalization's moving mean and variance set, in order, to the statistics of its
@@ -78,6 +81,37 @@ def calibrate(keras, model, x: np.ndarray, rng: np.random.Generator) -> None:
         gamma = rng.uniform(0.75, 1.25, n)
         beta = 0.1 * rng.standard_normal(n)
         layer.set_weights([a.astype(np.float32) for a in (gamma, beta, mean, var)])
+
+
+def write_tflite(tf, model, inputs: np.ndarray, expected: dict, keras_out: np.ndarray) -> None:
+    """task1a_tflite.py's conversion (post-training float16 quantisation) of the base
+    network, and the TFLite interpreter's outputs, one clip at a time as the baseline runs
+    it."""
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+    buf = conv.convert()
+    name = "dcase2021_t1a.fp16.tflite"
+    (OUT / name).write_bytes(buf)
+    interp = tf.lite.Interpreter(model_content=buf)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    rows = []
+    for x in inputs:
+        interp.set_tensor(inp["index"], x[None])
+        interp.invoke()
+        rows.append(interp.get_tensor(out["index"])[0].astype(np.float64))
+    y = np.stack(rows)
+    ops = sorted({d["op_name"] for d in interp._get_ops_details()} - {"DELEGATE"})
+    expected["tflite"] = {
+        "file": name,
+        "conversion": "TFLiteConverter.from_keras_model(tf_keras model), optimizations "
+        "[DEFAULT], target_spec.supported_types [float16] (task1a_tflite.py)",
+        "ops": ops,
+        "outputs": y.tolist(),
+        "max_abs_diff_to_keras": float(np.max(np.abs(y - keras_out))),
+    }
+    print(f"{name}: ops {ops}, max |tflite - keras| = {np.max(np.abs(y - keras_out)):.2e}")
 
 
 def main() -> int:
@@ -138,6 +172,7 @@ def main() -> int:
                 "outputs": y2.tolist(),
             }
             print(f"{lname}: max |tf_keras - keras 3| = {np.max(np.abs(y2 - y)):.2e}")
+            write_tflite(tf, legacy, inputs, expected, y2)
     (OUT / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     print(f"wrote {OUT}")
     return 0

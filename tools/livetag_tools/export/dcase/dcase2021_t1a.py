@@ -12,7 +12,19 @@ TensorFlow; livetag_tools.export.keras_h5) and rebuilt in PyTorch for the ONNX e
 The file's layers must be the ``--arch`` variant's (the error names the variant that
 matches). ``--norm-stats``: an .npz with ``mean[40]`` and ``std[40]``, the fold's
 ``dcase_util.data.Normalizer`` (its ``mean`` and ``std`` properties); without it the
-bundle's ``normalize`` step is the identity, which a trained model was never fed.
+bundle's ``normalize`` step is the identity, which a trained model was never fed. In the
+baseline's own environment: ``n = dcase_util.data.Normalizer().load(filename=
+"norm_fold_1.cpickle"); numpy.savez("norm_fold_1.npz", mean=n.mean.ravel(),
+std=n.std.ravel())``.
+
+The TFLite model (task1a_tflite.py: ``TFLiteConverter.from_keras_model``, Optimize.DEFAULT,
+``supported_types = [tf.float16]``) holds the same network with float16 weights: CONV_2D
+(BatchNorm folded, ReLU fused), MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX, and a
+DEQUANTIZE float16 -> float32 per weight tensor. livetag_tools.convert.tflite does not take
+it yet: its reader has no SOFTMAX (builtin operator 25) and no FLOAT16 tensor type (type 1),
+the two things this file adds to what it converts for YAMNet and BirdNET. Export the .h5
+instead: it is the float32 original of the same weights (float16 rounding moved Keras'
+outputs by up to 5.4e-4 on the parity clips).
 
 Input ``[batch, 40 mel, time, 1]`` (Keras' channels_last, as the baseline feeds it); the
 Dense layer fixes the pooled time, so lengths from 500 frames up to
