@@ -134,3 +134,39 @@ def test_tflite_float16_model_is_not_convertible_yet():
         parse_tflite((FIX / tfl["file"]).read_bytes())
     # The float16 rounding alone moves the outputs this far from Keras' float32 ones.
     assert 1e-5 < tfl["max_abs_diff_to_keras"] < 1e-2
+
+
+def dcase_util_mel(y: np.ndarray) -> np.ndarray:
+    """dcase_util 0.2.x MelExtractor.extract with task1a.yaml's parameters, re-typed from its
+    source (no dcase_util here): scipy's asymmetric Hamming, librosa.stft of y + eps with
+    center=True and the 2021 default pad_mode 'reflect', magnitude, librosa's Slaney mel,
+    ln(mel + eps). [40 bands, frames]."""
+    import librosa
+    import scipy.signal
+
+    eps = np.spacing(1)
+    window = scipy.signal.windows.hamming(int(44100 * 0.04), sym=False)
+    spec_ = np.abs(librosa.stft(y.astype(np.float64) + eps, n_fft=2048, win_length=1764,
+                                hop_length=int(44100 * 0.02), center=True, window=window,
+                                pad_mode="reflect"))
+    mel_basis = librosa.filters.mel(sr=44100, n_fft=2048, n_mels=40, fmin=0, fmax=22050,
+                                    htk=False)
+    return np.log(np.dot(mel_basis, spec_) + eps)
+
+
+def test_bundle_frontend_is_the_baselines():
+    """The bundle's [frontend] (identity scaler) against the baseline's feature code, on
+    the parity clips and on a quiet one (where ln(x + eps) and padding matter most)."""
+    from livetag_tools.export.dcase.dcase2021_t1a import ARCH
+    from livetag_tools.export.dcase.frontend import livetag_features
+
+    fe = ARCH.bundle_frontend()
+    worst = 0.0
+    for y in [spec.clip_audio(s) for s in expected()["input_seeds"][:2]] + [
+        1e-4 * spec.clip_audio(7)
+    ]:
+        want = dcase_util_mel(y)
+        got = livetag_features(y, spec.SAMPLE_RATE_HZ, fe).T
+        assert got.shape == want.shape == (40, 501)  # 10 s: 1 + 441000 // 882 frames
+        worst = max(worst, float(np.max(np.abs(got - want))))
+    assert worst < 1e-4, worst
