@@ -170,3 +170,17 @@ def test_bundle_frontend_is_the_baselines():
         assert got.shape == want.shape == (40, 501)  # 10 s: 1 + 441000 // 882 frames
         worst = max(worst, float(np.max(np.abs(got - want))))
     assert worst < 1e-4, worst
+
+
+def test_common_runner_takes_the_h5(tmp_path):
+    """`python -m livetag_tools.export --checkpoint model.h5` goes through the entry's own
+    loader (strictly into the variant's module); a file of another variant does not fit."""
+    from livetag_tools.export.__main__ import main
+
+    h5 = str(FIX / "dcase2021_t1a_4layer.keras3.h5")
+    assert main(["--arch", "dcase2021_t1a_4layer", "--checkpoint", h5,
+                 "--out", str(tmp_path / "ok")]) == 0
+    assert (tmp_path / "ok" / "model.onnx").is_file()
+    with pytest.raises(SystemExit, match="it is --arch dcase2021_t1a_4layer"):
+        main(["--arch", "dcase2021_t1a_5layer", "--checkpoint", h5,
+              "--out", str(tmp_path / "bad")])

@@ -39,7 +39,8 @@ def export_one(entry, out_dir: Path, checkpoint: str | None, seed: int, referenc
     model = entry.build()
     if checkpoint:
         try:
-            sha = common.load_checkpoint(model, checkpoint)
+            loader = getattr(entry, "load_checkpoint", None) or common.load_checkpoint
+            sha = loader(model, checkpoint)
         except (ValueError, RuntimeError) as e:  # wrong keys or shapes: no bundle
             raise SystemExit(f"{entry.name}: {checkpoint} does not fit:\n{e}")
         prov = common.Provenance("checkpoint", checkpoint=str(checkpoint), sha256=sha)

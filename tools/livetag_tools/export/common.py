@@ -30,6 +30,11 @@ any object with:
     prepare_random(model) -> None  optional: called instead of loading a checkpoint, after
                                    build(), e.g. to give BatchNorm layers running statistics
                                    (the PANNs entries calibrate them on synthetic audio).
+    load_checkpoint(model, path) -> str
+                                   optional: loads a checkpoint that is not a torch state
+                                   dict (a Keras .h5) into build()'s model, strictly, and
+                                   returns the file's sha256; raises ValueError when it does
+                                   not fit. Default: load_checkpoint below.
 
 The runner seeds torch (torch.manual_seed) before build(), loads the checkpoint if one is
 given (load_checkpoint), puts the model in eval mode, tags it with set_provenance, then calls

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from livetag_tools.common.bundle import BundleToml, Note, write_bundle_files
+from livetag_tools.common.fetch import sha256_file
 from livetag_tools.common.wav import float32_wav
 from livetag_tools.data import KEYS, LABELS
 from livetag_tools.export import common
@@ -486,6 +487,16 @@ class RegistryEntry:
 
     def build(self) -> nn.Module:
         return self.arch.build()
+
+    def load_checkpoint(self, model: nn.Module, path) -> str:
+        """Only for archs with a checkpoint_loader (the Keras .h5 of dcase2021_t1a): the
+        module it reads, copied strictly into build()'s model (same structure, same keys);
+        torch checkpoints go through common.load_checkpoint."""
+        if self.arch.checkpoint_loader is None:
+            return common.load_checkpoint(model, path)
+        loaded = self.arch.checkpoint_loader(Path(path))
+        model.load_state_dict(loaded.state_dict(), strict=True)
+        return sha256_file(path)
 
     def prepare_random(self, model: nn.Module, seed: int = 0) -> None:
         self.norm_stats = fake_norm_stats(self.arch, seed)
