@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 
+import numpy as np
 import pytest
 
 from livetag_tools.common import bundle_examples
@@ -42,10 +43,21 @@ def test_layout_of_comments_tables_and_notes():
 @pytest.mark.parametrize("value, text", [
     (True, "true"), (3, "3"), (2.0, "2.0"), (1e-05, "1e-05"), (0.0001, "0.0001"),
     (1e20, "1e+20"), ("a \"q\" é", "\"a \\\"q\\\" é\""), ([1, 2.5, "x"], "[1, 2.5, \"x\"]"),
+    ("tab\tline\nDEL\x7f", "\"tab\\tline\\nDEL\\u007f\""), (np.float32(0.25), "0.25"),
+    (np.int64(-3), "-3"), (2**63 - 1, "9223372036854775807"),
 ])
 def test_values_read_back_as_written(value, text):
     assert toml_value(value) == text
     assert tomllib.loads(f"k = {text}")["k"] == value
+
+
+@pytest.mark.parametrize("value, problem", [
+    (float("nan"), "not a finite number"), (float("inf"), "not a finite number"),
+    (2**63, "does not fit a 64-bit integer"), (np.zeros(2), "cannot write"), (None, "cannot write"),
+])
+def test_values_livetag_cannot_read_are_refused(value, problem):
+    with pytest.raises(BundleError, match=problem):
+        toml_value(value)
 
 
 def test_unknown_key_is_refused_with_the_keys_livetag_reads():
@@ -107,3 +119,14 @@ def test_examples_write_complete_bundles(tmp_path):
         "COPYING", "bundle.toml", "classes.txt", "graph.onnx", "ids.txt", "reference"]
     spec = tomllib.loads((features / "bundle.toml").read_text())
     assert [s["op"] for s in spec["frontend"]["steps"]] == ["mel", "db"]
+
+
+def test_front_end_steps_are_checked_by_op():
+    doc = minimal()
+    doc.table("frontend", {"n_fft": 512, "hop_samples": 256, "window": "hann", "center": True,
+                           "power": 2.0})
+    doc.array("frontend.steps", {"op": "db", "ref": 1.0, "amin": 1e-10, "top_db": 80.0})
+    with pytest.raises(BundleError, match=r"no step op 'dB'; ops: a_weighting_db, affine"):
+        doc.array("frontend.steps", {"op": "dB"})
+    with pytest.raises(BundleError, match=r"does not read `eps`; it reads add, mul, op"):
+        doc.array("frontend.steps", {"op": "log10", "mul": 1.0, "add": 1.0, "eps": 1e-6})

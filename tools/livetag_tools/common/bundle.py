@@ -24,14 +24,15 @@ table, and `Note(...)` between two keys.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence, Union
 
 # Each table and its keys, as src/bundle/spec.rs and src/dsp/frontend.rs read them.
-# `frontend.steps` entries are checked by op in livetag itself (each op has its own keys);
-# here only `op` is required.
+# tests/bundle_writer.rs compares these with the keys livetag's own types serialise to, so a
+# key added on either side alone fails a test.
 SECTIONS: dict[str, frozenset[str]] = {
     "model": frozenset({"name", "description", "file", "labels", "licence", "licence_file",
                         "trained_parameters"}),
@@ -50,6 +51,19 @@ SECTIONS: dict[str, frozenset[str]] = {
     "events": frozenset({"median_frames"}),
     "live": frozenset({"window_secs", "hop_secs"}),
     "reference": frozenset({"audio", "expected", "tolerance"}),
+}
+# The keys of each `[[frontend.steps]]` op besides `op` itself (src/dsp/frontend.rs, StepSpec).
+STEP_KEYS: dict[str, frozenset[str]] = {
+    "mel": frozenset({"n_bands", "fmin_hz", "fmax_hz", "scale", "norm"}),
+    "log_filterbank": frozenset({"bands_per_octave", "fmin_hz", "fmax_hz", "fref_hz",
+                                 "norm_filters", "unique_filters"}),
+    "a_weighting_db": frozenset({"ref", "amin", "top_db"}),
+    "db": frozenset({"ref", "amin", "top_db"}),
+    "log": frozenset({"eps"}),
+    "log10": frozenset({"mul", "add"}),
+    "float16": frozenset(),
+    "affine": frozenset({"scale", "offset"}),
+    "normalize": frozenset({"mean", "std"}),
 }
 # Tables written as `[[name]]`, any number of times.
 ARRAY_SECTIONS = frozenset({"outputs", "state", "constants", "frontend.steps"})
@@ -78,15 +92,25 @@ def comment_lines(text: str) -> str:
 
 
 def toml_value(value: Value) -> str:
+    """One value as livetag's TOML reader takes it. NumPy scalars are written as the Python
+    numbers they hold; what livetag could not read (NaN, infinity, integers beyond i64) is
+    refused here rather than written."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()  # a NumPy scalar
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise BundleError(f"{value} does not fit a 64-bit integer")
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BundleError(f"{value} is not a finite number")
         text = repr(value)
-        return text if any(c in text for c in ".en") else text + ".0"
+        return text if any(c in text for c in ".e") else text + ".0"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        # JSON escapes every control character TOML refuses raw except DEL.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise BundleError(f"cannot write {value!r} ({type(value).__name__}) to bundle.toml")
@@ -132,8 +156,15 @@ class BundleToml:
     def _section(self, header: str, name: str, entries: Entries,
                  comment: str | None) -> dict[str, Value]:
         items = list(entries.items()) if isinstance(entries, Mapping) else list(entries)
-        allowed = SECTIONS.get(name)
-        if allowed is None and name != "frontend.steps":
+        if name == "frontend.steps":
+            op = dict(i for i in items if not isinstance(i, Note)).get("op")
+            if op not in STEP_KEYS:
+                raise BundleError(f"{header}: livetag has no step op {op!r}; "
+                                  f"ops: {', '.join(sorted(STEP_KEYS))}")
+            allowed = STEP_KEYS[op] | {"op"}
+        elif name in SECTIONS:
+            allowed = SECTIONS[name]
+        else:
             raise BundleError(f"[{name}]: livetag reads no such table; "
                               f"tables: {', '.join(sorted(SECTIONS))}")
         lines = ["\n", comment_lines(comment) if comment else "", header, "\n"]
@@ -145,7 +176,7 @@ class BundleToml:
             key, value = item
             if value is None:
                 continue
-            if allowed is not None and key not in allowed:
+            if key not in allowed:
                 raise BundleError(f"{header}: livetag does not read `{key}`; "
                                   f"it reads {', '.join(sorted(allowed))}")
             if key in values:
@@ -165,7 +196,10 @@ class BundleToml:
             if name not in self._values:
                 raise BundleError(f"bundle.toml needs [{name}]" if name != "outputs"
                                   else "bundle.toml needs at least one [[outputs]]")
-        parsed = tomllib.loads(text)
+        try:
+            parsed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise BundleError(f"bundle.toml would not parse: {error}") from error
         if parsed != _plain(self._values):
             raise BundleError("bundle.toml does not read back as written (a value the TOML "
                               "writer cannot express?)")
@@ -211,3 +245,17 @@ def write_bundle_files(out_dir: Path, doc: BundleToml, labels: Sequence[str],
     (out_dir / "LICENSE").write_text(licence_text, encoding="utf-8")
     if notice is not None:
         (out_dir / "NOTICE").write_text(notice, encoding="utf-8")
+
+
+def known_keys() -> dict[str, dict[str, list[str]]]:
+    """What this writer knows, for tests/bundle_writer.rs to compare with livetag's types."""
+    return {"tables": {name: sorted(keys) for name, keys in SECTIONS.items()},
+            "steps": {op: sorted(keys) for op, keys in STEP_KEYS.items()}}
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--keys"]:
+        sys.exit("usage: python -m livetag_tools.common.bundle --keys   (prints the known keys)")
+    print(json.dumps(known_keys(), indent=1))
