@@ -218,7 +218,11 @@ fn the_python_writer_knows_exactly_the_keys_livetag_reads() {
         .args(["-m", "livetag_tools.common.bundle", "--keys"])
         .output()
         .expect("python3 is needed to ask the bundle writer for its keys");
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let python: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     let keys = |value: &serde_json::Value| -> BTreeMap<String, BTreeSet<String>> {
         value
@@ -227,7 +231,10 @@ fn the_python_writer_knows_exactly_the_keys_livetag_reads() {
             .iter()
             .map(|(name, keys)| {
                 let keys = keys.as_array().unwrap().iter();
-                (name.clone(), keys.map(|k| k.as_str().unwrap().to_string()).collect())
+                (
+                    name.clone(),
+                    keys.map(|k| k.as_str().unwrap().to_string()).collect(),
+                )
             })
             .collect()
     };
