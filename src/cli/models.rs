@@ -203,26 +203,34 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
     );
     let venv_python = prepare_venv(python, &work.join("venv"), &tools.join(&model.lock))?;
 
-    println!("[2/3] converting {} into {}", model.source, out.display());
+    // The converter writes into a staging folder; only a bundle that loads replaces what was
+    // installed, so a conversion that fails its own checks (or half way) leaves the old one.
+    let staging = work.join("out");
+    remove_if_present(&staging)?;
+    println!("[2/3] converting {} ({})", model.source, staging.display());
     // The embedded package is found on PYTHONPATH alone: not through the working folder
     // (PYTHONSAFEPATH leaves that out) nor shadowed by the user's own PYTHONPATH.
     run_step(
         Command::new(&venv_python)
             .args(["-m", &model.module, "--out"])
-            .arg(&out)
+            .arg(&staging)
             .current_dir(&tools)
             .env("PYTHONPATH", &tools)
             .env("LIVETAG_CACHE_DIR", &cache),
         "the converter",
     )?;
 
-    println!("[3/3] checking the bundle");
-    let bundle = Bundle::load(&out).with_context(|| {
+    println!(
+        "[3/3] checking the bundle and installing it in {}",
+        out.display()
+    );
+    let bundle = Bundle::load(&staging).with_context(|| {
         format!(
-            "the converter wrote a bundle livetag cannot load ({})",
-            out.display()
+            "the converter wrote a bundle livetag cannot load ({}); nothing was installed",
+            staging.display()
         )
     })?;
+    install(&staging, &out)?;
     println!(
         "\nInstalled {} ({} classes) in {}.\nTry: livetag listen --model {}",
         bundle.name(),
@@ -231,6 +239,37 @@ fn fetch(name: &str, python: &str, force: bool) -> anyhow::Result<ExitCode> {
         bundle.name()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn remove_if_present(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Moves a checked bundle into place. The old one is moved aside first and removed only once
+/// the new one is there, so an interrupted install never leaves no bundle at all.
+fn install(staging: &Path, out: &Path) -> anyhow::Result<()> {
+    let old = out.with_extension("old");
+    remove_if_present(&old)?;
+    if out.exists() {
+        std::fs::rename(out, &old)
+            .with_context(|| format!("cannot move {} aside", out.display()))?;
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if let Err(error) = std::fs::rename(staging, out) {
+        // Put the old bundle back: a failed install must not uninstall.
+        let _ = std::fs::rename(&old, out);
+        return Err(error)
+            .with_context(|| format!("cannot move {} to {}", staging.display(), out.display()));
+    }
+    remove_if_present(&old)
 }
 
 /// The embedded files under `tools`, by their paths below tools/ in the checkout. The folder
@@ -253,29 +292,31 @@ fn write_tools(tools: &Path, files: &[embedded::File]) -> anyhow::Result<()> {
 }
 
 /// A private venv with the converter's lock installed. pip runs only when the venv is new or
-/// the lock differs from the one last installed (kept beside it), so a second fetch starts
-/// converting at once.
+/// was made from another lock or interpreter (recorded beside it); then the venv is made
+/// afresh, so nothing a former lock installed stays behind.
 fn prepare_venv(python: &str, venv: &Path, lock: &Path) -> anyhow::Result<PathBuf> {
     let venv_python = venv.join("bin").join("python");
     let installed = venv.join("livetag-lock.txt");
-    let wanted = std::fs::read(lock).with_context(|| format!("cannot read {}", lock.display()))?;
-    if !venv_python.is_file() {
-        run_step(
-            Command::new(python).args(["-m", "venv"]).arg(venv),
-            &format!("{python} -m venv (is python3 with its venv module installed?)"),
-        )?;
-    } else if std::fs::read(&installed).is_ok_and(|last| last == wanted) {
+    let mut wanted =
+        std::fs::read(lock).with_context(|| format!("cannot read {}", lock.display()))?;
+    wanted.extend_from_slice(format!("\n# made with: {python}\n").as_bytes());
+    if venv_python.is_file() && std::fs::read(&installed).is_ok_and(|last| last == wanted) {
         println!("      (reused: its packages match {})", lock.display());
         return Ok(venv_python);
     }
-    // Removed first: a pip run that fails half way must not leave a venv that looks current.
-    let _ = std::fs::remove_file(&installed);
+    run_step(
+        Command::new(python)
+            .args(["-m", "venv", "--clear"])
+            .arg(venv),
+        &format!("{python} -m venv (is python3 with its venv module installed?)"),
+    )?;
     run_step(
         Command::new(&venv_python)
             .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
             .arg(lock),
         "pip install of the converter's lock",
     )?;
+    // Written last: a pip run that fails half way leaves a venv that is made again next time.
     std::fs::write(&installed, &wanted)
         .with_context(|| format!("cannot write {}", installed.display()))?;
     Ok(venv_python)
@@ -288,4 +329,38 @@ fn run_step(command: &mut Command, what: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot run {what}"))?;
     anyhow::ensure!(status.success(), "{what} failed ({status})");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_replaces_the_old_bundle_only_with_a_complete_new_one() {
+        let cache = tempfile::tempdir().unwrap();
+        let out = cache.path().join("models").join("m");
+        let staging = cache.path().join("fetch").join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("stale.txt"), "from the old converter").unwrap();
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join("bundle.toml"), "new").unwrap();
+
+        install(&staging, &out).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("bundle.toml")).unwrap(),
+            "new"
+        );
+        assert!(
+            !out.join("stale.txt").exists(),
+            "nothing of the old bundle is left"
+        );
+        assert!(!staging.exists() && !out.with_extension("old").exists());
+
+        // A staging folder that is not there (the converter failed) leaves the bundle alone.
+        assert!(install(&staging, &out).is_err());
+        assert_eq!(
+            std::fs::read_to_string(out.join("bundle.toml")).unwrap(),
+            "new"
+        );
+    }
 }
