@@ -19,7 +19,9 @@ MODULES = [
     "dcase.dorfer_fcn",
     "dcase.dcase2024_t1_baseline",
     "dcase.desed_crnn",
-    "dcase.dcase2021_t1a", "dcase.dcase2021_t1a_4layer", "dcase.dcase2021_t1a_5layer",
+    "dcase.dcase2021_t1a",
+    "dcase.dcase2021_t1a_4layer",
+    "dcase.dcase2021_t1a_5layer",
 ]
 
 

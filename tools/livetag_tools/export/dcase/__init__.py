@@ -1,4 +1,6 @@
-"""PyTorch re-implementations of three DCASE seed systems, exported as livetag bundles.
+"""The DCASE seed systems as livetag bundles: PyTorch re-implementations (2018 Task 2, Dorfer,
+2024 Task 1, the 2021 Task 4 DESED CRNN) and Keras .h5 checkpoints read without TensorFlow
+(2021 Task 1A).
 
     python -m livetag_tools.export --arch dorfer_fcn --random-weights --out DIR [--reference]
     python -m livetag_tools.export.dcase --arch dcase2024_t1_baseline \\
@@ -7,10 +9,11 @@
         --norm-stats scaler.npz --out DIR
     python -m livetag_tools.export.dcase --arch NAME --write-synthetic-checkpoint X.pth
 
-One module per architecture (`dcase2018_t2_baseline`, `dorfer_fcn`, `dcase2024_t1_baseline`:
+One module per architecture (`dcase2018_t2_baseline`, `dorfer_fcn`, `dcase2024_t1_baseline`,
+`desed_crnn`, `dcase2021_t1a` and its 4- and 5-layer variants:
 the network with the official state_dict names, its front-end and its gaps, its `ARCH`, and
-`ENTRY` for the exporter's registry); `base` holds the `Arch` description and what the
-three share; `frontend` is a NumPy copy of livetag's front-end. The checks that the
+`ENTRY` for the exporter's registry); `base` holds the `Arch` description and what they
+share; `frontend` is a NumPy copy of livetag's front-end. The checks that the
 rebuilt networks and front-ends are the originals' (state_dict keys against the
 hand-written lists in livetag_tools/data/keys/dcase_keys, strict loading of synthetic
 checkpoints, parameter and MAC counts, tight minimum lengths, the front-end gaps) are
