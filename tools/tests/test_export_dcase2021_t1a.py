@@ -120,20 +120,27 @@ def test_checkpoint_command(tmp_path):
     assert f"{norm_stats()[0][0]:.6}"[:6] in bundle  # the scaler went into normalize
 
 
-def test_tflite_float16_model_is_not_convertible_yet():
-    """task1a_tflite.py's float16 model: livetag's TFLite reader stops at SOFTMAX (builtin
-    operator 25), and behind it at FLOAT16 tensors (type 1), the two things it lacks (see
-    dcase2021_t1a's docstring). When this fails, the converter has learned them: replace
-    this test by a parity check against expected.json's "tflite" outputs."""
-    from livetag_tools.convert.tflite import parse_tflite
+def test_tflite_float16_model_converts_and_matches_the_interpreter():
+    """task1a_tflite.py's float16 model (SOFTMAX, float16 weights behind DEQUANTIZE) through
+    livetag's TFLite converter: the ONNX graph against the TFLite interpreter's outputs."""
+    from livetag_tools.common.onnx_session import make_session
+    from livetag_tools.convert import tflite as t2o
 
-    tfl = expected()["tflite"]
-    assert tfl["ops"] == ["CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE",
-                          "SOFTMAX"]
-    with pytest.raises(NotImplementedError, match="builtin operator 25"):
-        parse_tflite((FIX / tfl["file"]).read_bytes())
+    tfl_fixture = expected()["tflite"]
+    assert tfl_fixture["ops"] == ["CONV_2D", "DEQUANTIZE", "FULLY_CONNECTED", "MAX_POOL_2D",
+                                  "RESHAPE", "SOFTMAX"]
+    tfl = t2o.dequantize(t2o.parse_tflite((FIX / tfl_fixture["file"]).read_bytes()))
+    inputs = np.load(FIX / "inputs.npy")
+    onnx_model, _ = t2o.build_onnx(tfl, t2o.run_numpy(tfl, inputs[:1]),
+                                   t2o.run_numpy(tfl, inputs[:2]), input_name="x",
+                                   output_name="y", graph_name="t1a", producer_name="test",
+                                   doc_string="")
+    got = make_session(onnx_model.SerializeToString()).run(
+        None, {"x": inputs.astype(np.float32)})[0]
+    want = np.asarray(tfl_fixture["outputs"])
+    assert np.abs(got - want).max() <= 1e-5
     # The float16 rounding alone moves the outputs this far from Keras' float32 ones.
-    assert 1e-5 < tfl["max_abs_diff_to_keras"] < 1e-2
+    assert 1e-5 < tfl_fixture["max_abs_diff_to_keras"] < 1e-2
 
 
 def dcase_util_mel(y: np.ndarray) -> np.ndarray:

@@ -119,10 +119,10 @@ BUILTIN_OPS = {
     34: "PAD", 36: "GATHER", 39: "TRANSPOSE", 40: "MEAN", 41: "SUB", 42: "DIV", 43: "SQUEEZE",
     45: "STRIDED_SLICE", 53: "CAST", 55: "MAXIMUM", 70: "EXPAND_DIMS", 77: "SHAPE", 78: "POW",
     81: "REDUCE_PROD", 82: "REDUCE_MAX", 83: "PACK", 89: "REDUCE_MIN", 90: "FLOOR_DIV",
-    96: "RANGE", 102: "SPLIT_V", 105: "REVERSE_V2", 131: "RFFT2D",
+    96: "RANGE", 102: "SPLIT_V", 105: "REVERSE_V2", 131: "RFFT2D", 25: "SOFTMAX",
 }
-TENSOR_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 8: np.complex64,
-                9: np.int8}
+TENSOR_TYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64,
+                6: np.bool_, 8: np.complex64, 9: np.int8}
 # Activations stored as integers: Q/DQ pairs when requantising.
 QUANTIZED_TYPES = (np.int8, np.uint8)
 PADDING = {0: "SAME", 1: "VALID"}
@@ -147,6 +147,7 @@ OPTIONS = {
                            ("ellipsis_mask", "i", 0), ("new_axis_mask", "i", 0),
                            ("shrink_axis_mask", "i", 0), ("offset", "?", False)]),
     "PACK": (59, [("values_count", "i", 0), ("axis", "i", 0)]),
+    "SOFTMAX": (9, [("beta", "f", 0.0)]),
 }
 
 
@@ -270,6 +271,12 @@ def dequantize(model: TfliteModel) -> TfliteModel:
     `quant` is kept for the Q/DQ pairs of `requantize`). A float model is returned as is."""
     tensors = []
     for t in model.tensors:
+        if t.dtype == np.float16:
+            # float16-quantised weights (TFLiteConverter's supported_types=[float16]): each
+            # value is exact in float32, and the DEQUANTIZE after it becomes an identity.
+            data = None if t.data is None else t.data.astype(np.float32)
+            tensors.append(replace(t, dtype=np.float32, data=data))
+            continue
         if t.quant is None or t.dtype not in (np.int8, np.uint8, np.int16, np.int32):
             tensors.append(t)
             continue
@@ -468,6 +475,9 @@ def np_op(op: Op, a: list, out_dtypes: list):
         return [np_activation(x / a[1], o["act"])]
     if k == "LOGISTIC":
         return [1 / (1 + np.exp(-x))]
+    if k == "SOFTMAX":
+        e = np.exp(o["beta"] * (x - x.max(axis=-1, keepdims=True)))
+        return [e / e.sum(axis=-1, keepdims=True)]
     if k == "LOG":
         return [np.log(x)]
     if k == "COMPLEX_ABS":
@@ -857,6 +867,20 @@ class Emitter:
         x = op.inputs[0]
         self.materialise(x)
         y = self.node("Sigmoid", [self.names[x]], self.vname(op.outputs[0]))
+        self.set_out(op.outputs[0], y, self.layout[x])
+
+    def op_softmax(self, op):
+        """Over TFLite's last axis (channels: axis 1 when the value is held as NCHW)."""
+        x = op.inputs[0]
+        self.materialise(x)
+        y = self.names[x]
+        if op.opts["beta"] != 1.0:
+            beta = float(op.opts["beta"])
+            y = self.node("Mul", [y, self.const(("beta", beta), np.array(beta, np.float32))],
+                          self.vname(op.outputs[0]) + "/beta")
+        rank = len(self.shape(x))
+        axis = AXIS_TO_NCHW[3] if self.layout[x] == "nchw" and rank == 4 else -1
+        y = self.node("Softmax", [y], self.vname(op.outputs[0]), axis=axis)
         self.set_out(op.outputs[0], y, self.layout[x])
 
     def _reduce(self, op, onnx_type):

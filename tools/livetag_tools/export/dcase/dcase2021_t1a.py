@@ -20,11 +20,10 @@ std=n.std.ravel())``.
 The TFLite model (task1a_tflite.py: ``TFLiteConverter.from_keras_model``, Optimize.DEFAULT,
 ``supported_types = [tf.float16]``) holds the same network with float16 weights: CONV_2D
 (BatchNorm folded, ReLU fused), MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX, and a
-DEQUANTIZE float16 -> float32 per weight tensor. livetag_tools.convert.tflite does not take
-it yet: its reader has no SOFTMAX (builtin operator 25) and no FLOAT16 tensor type (type 1),
-the two things this file adds to what it converts for YAMNet and BirdNET. Export the .h5
-instead: it is the float32 original of the same weights (float16 rounding moved Keras'
-outputs by up to 5.4e-4 on the parity clips).
+DEQUANTIZE float16 -> float32 per weight tensor. livetag_tools.convert.tflite converts that
+graph (tools/tests/test_export_dcase2021_t1a.py: within 1e-5 of the TFLite interpreter), but
+no command makes a bundle from the .tflite: export the .h5, the float32 original of the same
+weights (float16 rounding moved Keras' outputs by up to 5.4e-4 on the parity clips).
 
 Input ``[batch, 40 mel, time, 1]`` (Keras' channels_last, as the baseline feeds it); the
 Dense layer fixes the pooled time, so lengths from 500 frames up to
