@@ -414,6 +414,67 @@ fn live_section_errors() {
     assert_eq!(loaded.live_hop_secs(Some(0.5)), 8.0 / 8000.0);
 }
 
+/// `[events] median_frames`: odd lengths livetag runs, one per label when a list, and only
+/// for a model with a framewise output; each refusal names bundle.toml and the field.
+#[test]
+fn events_section_errors() {
+    let (_tmp, bundle) = copy_bundle("tiny-sed");
+    let spec = bundle.join("bundle.toml");
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let with_events =
+        |events: &str| std::fs::write(&spec, format!("{original}\n[events]\n{events}\n")).unwrap();
+
+    with_events("median_frames = 4");
+    let message = refused(&bundle, "events.median_frames");
+    assert!(message.contains("4 is even"), "{message}");
+    with_events("median_frames = 0");
+    let message = refused(&bundle, "events.median_frames");
+    assert!(message.contains("0 is not a length"), "{message}");
+    with_events("median_frames = -3");
+    let message = refused(&bundle, "events.median_frames");
+    assert!(message.contains("-3 is not a length"), "{message}");
+    with_events("median_frames = 1003");
+    let message = refused(&bundle, "events.median_frames");
+    assert!(
+        message.contains("1003 frames is longer than livetag's longest median filter, 1001"),
+        "{message}"
+    );
+    // tiny-sed has two labels.
+    with_events("median_frames = [3, 5, 7]");
+    let message = refused(&bundle, "events.median_frames");
+    assert!(
+        message.contains("lists 3 lengths but labels.txt has 2 labels"),
+        "{message}"
+    );
+    with_events("median_frames = [3, 6]");
+    let message = refused(&bundle, "events.median_frames[1]");
+    assert!(message.contains("6 is even"), "{message}");
+    with_events("median_frames = 2.5");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(
+        message.contains("median_frames")
+            && message.contains("an odd whole number of frames, or a list of them"),
+        "{message}"
+    );
+    with_events("median_frames = [3, 5]\nmedian = 3");
+    let (_, message) = error_of(&bundle, "bundle.toml");
+    assert!(message.contains("median"), "{message}");
+
+    with_events("median_frames = [3, 5]");
+    let loaded = Bundle::load(&bundle).unwrap();
+    let settings = loaded.event_settings(Default::default());
+    assert_eq!(settings.for_class(0).median_frames, 3);
+    assert_eq!(settings.for_class(1).median_frames, 5);
+
+    // A model with clip outputs only has nothing to filter.
+    let (_tmp, clip_only) = copy_bundle("tiny-tone");
+    let spec = clip_only.join("bundle.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}\n[events]\nmedian_frames = 5\n")).unwrap();
+    let message = refused(&clip_only, "events");
+    assert!(message.contains("remove [events]"), "{message}");
+}
+
 #[test]
 fn max_samples_shorter_than_the_window() {
     let (_tmp, bundle) = copy_bundle("tiny-state");

@@ -153,6 +153,13 @@ fn dorfer_v1_perceptual_mel_matches_librosa_after_the_peak() {
     check_parity("dorfer_v1");
 }
 
+/// The DCASE 2018 Task 2 baseline's log-mel (symmetric Hamming, scipy's magnitude
+/// spectrogram, ln(x + 1e-8)), as its exporter declares it.
+#[test]
+fn kong_dcase2018_logmel_matches_the_baselines_scipy_formula() {
+    check_parity("kong_dcase2018_logmel");
+}
+
 #[test]
 fn dorfer_v2_log_filterbank_matches_madmom() {
     check_parity("dorfer_v2");

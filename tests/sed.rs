@@ -240,6 +240,41 @@ fn tag_events_options_change_the_decisions() {
     );
 }
 
+/// A bundle's `[events] median_frames` list is `tag --events`' default, class by class; an
+/// explicit `--median-frames` overrides it for every class.
+#[test]
+fn tag_events_uses_the_bundles_per_class_median_lengths() {
+    let (_tmp, bundle) = common::copy_bundle("tiny-sed");
+    let spec = bundle.join("bundle.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    // Labels low, high: 9 frames (0.45 s) on high wipe out its 3-frame (0.15 s) burst.
+    std::fs::write(&spec, format!("{text}\n[events]\nmedian_frames = [5, 9]\n")).unwrap();
+    let events = |model: &Path, options: &[&str]| {
+        let (ok, stdout, stderr) = run(livetag()
+            .args(["tag", "--events"])
+            .args(options)
+            .arg("--model")
+            .arg(model)
+            .arg(sed_wav()));
+        assert!(ok, "{stderr}");
+        (stdout, stderr)
+    };
+    let (from_bundle, stderr) = events(&bundle, &[]);
+    assert!(!stderr.contains("rejected high 2.600"), "{stderr}");
+    let (by_hand, _) = events(&tiny_sed(), &["--class", "high:median=9"]);
+    assert_eq!(from_bundle, by_hand);
+    assert!(from_bundle.contains(",high,"), "{from_bundle}");
+
+    // --median-frames 5 puts every class back on the default 5 frames.
+    let (overridden, stderr) = events(&bundle, &["--median-frames", "5"]);
+    let (plain, _) = events(&tiny_sed(), &[]);
+    assert_eq!(overridden, plain);
+    assert!(
+        stderr.contains("rejected high 2.600-2.750 s (peak 0.990): too short"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn events_need_a_framewise_output_and_valid_options() {
     let tone = repo().join("tests/models/tiny-tone");

@@ -129,7 +129,7 @@ fn spectrogram_and_timeline() {
         .build_ui_state(
             |ui, (view, settings): &mut (LiveView, ViewSettings)| {
                 view.spectrogram_ui(ui, settings, 260.0);
-                view.timeline_ui(ui, settings, 140.0);
+                let _ = view.timeline_ui(ui, settings, 140.0);
             },
             (view, settings),
         );
@@ -322,7 +322,7 @@ fn live_events_on_the_timeline_and_in_the_log() {
     );
     // Found as the engine finds them, then shown.
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    let mut finder = LiveEventFinder::new(labels.clone(), 100.0).unwrap();
+    let mut finder = LiveEventFinder::new(labels.clone(), 100.0, &Default::default()).unwrap();
     view.enable_event_log(finder.delay_secs());
     let classes = LABELS.len();
     for window in 0..11 {
@@ -383,7 +383,7 @@ fn live_events_on_the_timeline_and_in_the_log() {
         .with_size(egui::vec2(800.0, 200.0))
         .build_ui_state(
             |ui, (view, settings): &mut (LiveView, ViewSettings)| {
-                view.timeline_ui(ui, settings, 190.0);
+                let _ = view.timeline_ui(ui, settings, 190.0);
             },
             (view, settings),
         );

@@ -17,11 +17,12 @@ use std::path::{Component, Path, PathBuf};
 pub use crate::dsp::input::{AudioInput, InputKind};
 use crate::dsp::Frontend;
 use crate::ontology::{Hierarchy, JoinError, Ontology};
+use crate::sed::{ClassSettings, EventSettings};
 use onnx::{Dim, ElementType, OnnxError, OnnxInfo, TensorInfo};
 pub use problem::{LabelsProblem, SpecProblem};
 pub use spec::{
-    Activation, Axis, BundleSpec, ConstantSpec, ConstantType, InputSpec, LiveSpec, OntologySpec,
-    OutputKind, OutputSpec, OutputValues, StateSpec,
+    Activation, Axis, BundleSpec, ConstantSpec, ConstantType, EventsSpec, InputSpec, LiveSpec,
+    MedianFrames, OntologySpec, OutputKind, OutputSpec, OutputValues, StateSpec,
 };
 
 /// Seconds between live predictions when neither the user nor the bundle says.
@@ -250,6 +251,9 @@ impl Bundle {
         if let Some(live) = &spec.live {
             checker.live(live, &input, stateful)?;
         }
+        if let Some(events) = &spec.events {
+            checker.events(&spec, events, labels.len())?;
+        }
         if let (Some(reference), Some((audio, expected))) = (&spec.reference, reference_paths) {
             require_file(&audio, "reference audio", None)?;
             require_file(&expected, "reference scores", Some(MAX_TEXT_BYTES))?;
@@ -313,6 +317,37 @@ impl Bundle {
             .iter()
             .find(|o| o.kind == OutputKind::Clip)
             .unwrap_or(&self.spec.outputs[0])
+    }
+
+    /// The event settings for this model: `base` for every class, with the median filter
+    /// lengths of the bundle's `[events]` table in place of `base`'s where it has them.
+    /// Checked at load, so every length is valid.
+    pub fn event_settings(&self, base: ClassSettings) -> EventSettings {
+        let median = self
+            .spec
+            .events
+            .as_ref()
+            .and_then(|e| e.median_frames.as_ref());
+        match median {
+            None => EventSettings::new(base),
+            Some(MedianFrames::All(frames)) => EventSettings::new(ClassSettings {
+                median_frames: *frames as usize,
+                ..base
+            }),
+            Some(MedianFrames::PerClass(lengths)) => {
+                let mut settings = EventSettings::new(base);
+                for (index, &frames) in lengths.iter().enumerate() {
+                    settings.set_class(
+                        index,
+                        ClassSettings {
+                            median_frames: frames as usize,
+                            ..base
+                        },
+                    );
+                }
+                settings
+            }
+        }
     }
 
     /// The first `framewise` output (`[batch, time, classes]`), which sound event
@@ -938,6 +973,52 @@ impl Checker<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `[events]`: odd median lengths livetag can run, one per label when a list, and a
+    /// framewise output for them to filter.
+    fn events(
+        &self,
+        spec: &BundleSpec,
+        events: &EventsSpec,
+        label_count: usize,
+    ) -> Result<(), BundleError> {
+        self.require(
+            spec.outputs.iter().any(|o| o.kind == OutputKind::Framewise),
+            "events",
+            SpecProblem::EventsWithoutFramewise,
+        )?;
+        let check = |field: String, frames: i64| {
+            let problem = if frames < 1 {
+                SpecProblem::MedianNotPositive { frames }
+            } else if frames % 2 == 0 {
+                SpecProblem::EvenMedian { frames }
+            } else if frames > crate::sed::MAX_MEDIAN_FRAMES as i64 {
+                SpecProblem::MedianTooLong { frames }
+            } else {
+                return Ok(());
+            };
+            Err(self.invalid(field, problem))
+        };
+        match &events.median_frames {
+            None => Ok(()),
+            Some(MedianFrames::All(frames)) => check("events.median_frames".into(), *frames),
+            Some(MedianFrames::PerClass(lengths)) => {
+                self.require(
+                    lengths.len() == label_count,
+                    "events.median_frames",
+                    SpecProblem::MedianCount {
+                        lengths: lengths.len(),
+                        labels_file: spec.model.labels.clone(),
+                        labels: label_count,
+                    },
+                )?;
+                for (index, &frames) in lengths.iter().enumerate() {
+                    check(format!("events.median_frames[{index}]"), frames)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     fn outputs(

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::dsp::FrontendError;
 use crate::ontology::JoinError;
+use crate::sed::MAX_MEDIAN_FRAMES;
 
 /// Why a field of `bundle.toml` is refused ([`BundleError::Invalid`]).
 ///
@@ -149,6 +150,22 @@ pub enum SpecProblem {
         min_secs: f64,
         max_secs: f64,
     },
+
+    // ---- [events]
+    #[error("{frames} is even; the median filter is centred on its frame, so it needs an odd number of frames (1 = off)")]
+    EvenMedian { frames: i64 },
+    #[error("{frames} is not a length; the median filter needs an odd number of frames, at least 1 (1 = off)")]
+    MedianNotPositive { frames: i64 },
+    #[error("{frames} frames is longer than livetag's longest median filter, {MAX_MEDIAN_FRAMES} frames (10 s at 100 Hz)")]
+    MedianTooLong { frames: i64 },
+    #[error("lists {lengths} lengths but {labels_file} has {labels} labels; give one length per label, in label order, or one number for every class")]
+    MedianCount {
+        lengths: usize,
+        labels_file: String,
+        labels: usize,
+    },
+    #[error("median filters apply to framewise outputs, and the model has none; remove [events]")]
+    EventsWithoutFramewise,
 
     // ---- [[outputs]]
     #[error("list at least one [[outputs]] table")]

@@ -18,7 +18,56 @@ pub struct BundleSpec {
     pub constants: Vec<ConstantSpec>,
     pub ontology: Option<OntologySpec>,
     pub live: Option<LiveSpec>,
+    pub events: Option<EventsSpec>,
     pub reference: Option<ReferenceSpec>,
+}
+
+/// How framewise outputs become events, where the model's authors tuned it (the DESED
+/// baseline filters each class with its own median length).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    /// Median filter length in frames, for every class or per class.
+    pub median_frames: Option<MedianFrames>,
+}
+
+/// `median_frames = 7` (every class) or `median_frames = [5, 7, ...]` (one per label, in
+/// label order). Read as signed integers so that a negative length reaches
+/// `Bundle::load`'s check, which names the field, instead of a type error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MedianFrames {
+    All(i64),
+    PerClass(Vec<i64>),
+}
+
+impl<'de> Deserialize<'de> for MedianFrames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MedianFrames;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an odd whole number of frames, or a list of them with one per label")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(MedianFrames::All(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(MedianFrames::All(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut lengths = Vec::new();
+                while let Some(length) = seq.next_element::<i64>()? {
+                    lengths.push(length);
+                }
+                Ok(MedianFrames::PerClass(lengths))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// Which ontology the labels belong to: its name, and one ontology id per label.

@@ -15,7 +15,8 @@ pub struct EventArgs {
     /// above it, 0 to 1 [default: 0.3].
     #[arg(long, value_name = "P", value_parser = super::limits::threshold)]
     pub off: Option<f32>,
-    /// Median filter length in frames, odd, at most 1001; 1 turns it off [default: 5].
+    /// Median filter length in frames for every class, odd, at most 1001; 1 turns it off
+    /// [default: the bundle's `[events] median_frames`, else 5].
     #[arg(long, value_name = "FRAMES", value_parser = super::limits::median_frames)]
     pub median_frames: Option<usize>,
     /// Events shorter than this are rejected, 0 to 3600 [default: 0.2].
@@ -52,7 +53,12 @@ impl EventArgs {
             min_gap_secs: self.min_gap.unwrap_or(defaults.min_gap_secs),
         };
         default.validate("--on/--off/--median-frames/--min-duration/--min-gap")?;
-        let mut settings = EventSettings::new(default);
+        // The bundle's median lengths (one, or one per class) unless --median-frames says.
+        let mut settings = if self.median_frames.is_some() {
+            EventSettings::new(default)
+        } else {
+            bundle.event_settings(default)
+        };
         for class in &self.classes {
             let index = bundle
                 .labels

@@ -21,6 +21,9 @@ pub enum WindowKind {
     HannSymmetric,
     /// Periodic Hamming.
     Hamming,
+    /// Symmetric Hamming (`np.hamming`, `scipy.signal.windows.hamming(sym=True)`), as the
+    /// DCASE 2018 Task 2 baseline hands to `scipy.signal.spectrogram`.
+    HammingSymmetric,
     /// No taper.
     Rect,
 }
@@ -30,7 +33,9 @@ impl WindowKind {
         let two_pi = 2.0 * std::f64::consts::PI;
         // Periodic windows divide by N, symmetric ones by N - 1.
         let denom = match self {
-            WindowKind::HannSymmetric => len.saturating_sub(1).max(1) as f64,
+            WindowKind::HannSymmetric | WindowKind::HammingSymmetric => {
+                len.saturating_sub(1).max(1) as f64
+            }
             _ => len as f64,
         };
         (0..len)
@@ -38,7 +43,7 @@ impl WindowKind {
                 let phase = two_pi * i as f64 / denom;
                 let value = match self {
                     WindowKind::Hann | WindowKind::HannSymmetric => 0.5 - 0.5 * phase.cos(),
-                    WindowKind::Hamming => 0.54 - 0.46 * phase.cos(),
+                    WindowKind::Hamming | WindowKind::HammingSymmetric => 0.54 - 0.46 * phase.cos(),
                     WindowKind::Rect => 1.0,
                 };
                 value as f32
@@ -375,7 +380,30 @@ impl HalfFft {
 
 #[cfg(test)]
 mod tests {
-    use super::HalfFft;
+    use super::{HalfFft, WindowKind};
+
+    #[test]
+    fn hamming_windows_are_numpys_and_scipys() {
+        // np.hamming(5) and scipy.signal.get_window("hamming", 4) (periodic: the first 4 of
+        // a symmetric 5-point window).
+        let close = |got: Vec<f32>, want: &[f32]| {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-7, "{got:?} vs {want:?}");
+            }
+        };
+        close(
+            WindowKind::HammingSymmetric.coefficients(5),
+            &[0.08, 0.54, 1.0, 0.54, 0.08],
+        );
+        close(
+            WindowKind::Hamming.coefficients(4),
+            &[0.08, 0.54, 1.0, 0.54],
+        );
+        // The DCASE 2018 baseline's np.hamming(2048) is symmetric: its last value is 0.08.
+        let long = WindowKind::HammingSymmetric.coefficients(2048);
+        assert!((long[2047] - 0.08).abs() < 1e-7 && long[0] == long[2047]);
+    }
 
     /// |DFT|^2 in f64, straight from the definition.
     fn naive_power(frame: &[f32], window: &[f32], bins: usize) -> Vec<f64> {

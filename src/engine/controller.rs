@@ -18,6 +18,7 @@ use crate::bundle::Bundle;
 use crate::capture::{LiveSource, SourceKind, SourceRequest};
 use crate::inference::profile::ModelCard;
 use crate::pipeline::{LiveMessage, LiveSession, PipelineConfig, Role, Track};
+use crate::sed::ClassSettings;
 
 /// How often the engine looks at the source's health and the retry timer.
 const TICK: Duration = Duration::from_millis(50);
@@ -717,7 +718,8 @@ impl Engine {
             .framewise_output()
             .and_then(|o| o.frame_rate_hz);
         let events = frame_rate_hz.and_then(|rate| {
-            match LiveEventFinder::new(tagger.bundle.labels.clone(), rate) {
+            let settings = tagger.bundle.event_settings(ClassSettings::default());
+            match LiveEventFinder::new(tagger.bundle.labels.clone(), rate, &settings) {
                 Ok(finder) => Some(finder),
                 Err(error) => {
                     self.send(Update::Problem(format!(

@@ -15,10 +15,15 @@ pub struct LiveEventFinder {
 }
 
 impl LiveEventFinder {
-    /// `frame_rate_hz` frames a second, the default event settings.
-    pub fn new(labels: Vec<String>, frame_rate_hz: f64) -> Result<Self, crate::sed::SedError> {
+    /// `frame_rate_hz` frames a second, post-processed with `settings` (the bundle's:
+    /// [`crate::bundle::Bundle::event_settings`]).
+    pub fn new(
+        labels: Vec<String>,
+        frame_rate_hz: f64,
+        settings: &EventSettings,
+    ) -> Result<Self, crate::sed::SedError> {
         let n_classes = labels.len();
-        let detector = EventDetector::new(labels, frame_rate_hz, &EventSettings::default())?;
+        let detector = EventDetector::new(labels, frame_rate_hz, settings)?;
         Ok(Self {
             stitcher: FrameStitcher::new(frame_rate_hz, f64::INFINITY),
             detector,

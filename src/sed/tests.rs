@@ -491,3 +491,70 @@ fn accepted_events_are_ordered_by_onset() {
     assert_eq!(events[0].label, "a");
     assert_eq!(events[1].label, "b");
 }
+
+/// `tests/models/tiny-sed` (labels `low`, `high`) copied with `events` as its `[events]`
+/// table.
+fn tiny_sed_with_events(events: &str) -> (tempfile::TempDir, crate::bundle::Bundle) {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models/tiny-sed");
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+    }
+    let spec = tmp.path().join("bundle.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("{text}\n[events]\n{events}\n")).unwrap();
+    let bundle = crate::bundle::Bundle::load(tmp.path()).unwrap();
+    (tmp, bundle)
+}
+
+#[test]
+fn per_class_median_lengths_from_the_bundle_filter_each_class_with_its_own() {
+    let (_tmp, bundle) = tiny_sed_with_events("median_frames = [3, 5]");
+    let settings = bundle.event_settings(ClassSettings::default());
+    let mut det = EventDetector::new(bundle.labels.clone(), 20.0, &settings).unwrap();
+    assert_eq!(det.settings(0).median_frames, 3);
+    assert_eq!(det.settings(1).median_frames, 5);
+    // The delay is the longest filter's half: 2 frames of 50 ms.
+    assert_eq!(det.delay_frames(), 2);
+    assert!((det.delay_secs() - 0.1).abs() < 1e-12);
+
+    let low = [0.1f32, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.0];
+    let high = [0.9f32, 0.1, 0.6, 0.2, 0.7, 0.3, 0.8, 0.5];
+    for (k, (&a, &b)) in low.iter().zip(&high).enumerate() {
+        det.push(k as f64 / 20.0, &[a, b]);
+    }
+    let _ = det.finish();
+    // scipy.ndimage.median_filter(track, size, mode="reflect") with size 3 and 5:
+    let want_low = [0.1f32, 0.2, 0.8, 0.3, 0.7, 0.4, 0.4, 0.0];
+    let want_high = [0.6f32, 0.6, 0.6, 0.3, 0.6, 0.5, 0.5, 0.5];
+    let got_low: Vec<f32> = det.trace.iter().map(|r| r[0]).collect();
+    let got_high: Vec<f32> = det.trace.iter().map(|r| r[1]).collect();
+    assert_eq!(got_low, want_low);
+    assert_eq!(got_high, want_high);
+}
+
+#[test]
+fn one_median_length_from_the_bundle_applies_to_every_class() {
+    let (_tmp, bundle) = tiny_sed_with_events("median_frames = 7");
+    let base = ClassSettings {
+        on: 0.6,
+        ..ClassSettings::default()
+    };
+    let settings = bundle.event_settings(base);
+    for class in 0..2 {
+        assert_eq!(
+            *settings.for_class(class),
+            ClassSettings {
+                median_frames: 7,
+                ..base
+            }
+        );
+    }
+    // Without [events], the caller's settings stand.
+    let plain = crate::bundle::Bundle::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/models/tiny-sed"),
+    )
+    .unwrap();
+    assert_eq!(plain.event_settings(base), EventSettings::new(base));
+}

@@ -47,6 +47,8 @@ struct ScreenLayout {
     spectrogram: [f32; 4],
     speech: Option<[f32; 4]>,
     bars: Vec<(String, [f32; 4])>,
+    /// Labels of the sound event spans the timeline drew, left to right as listed.
+    event_spans: Vec<String>,
 }
 
 fn corners(rect: egui::Rect) -> [f32; 4] {
@@ -480,7 +482,7 @@ impl LivetagApp {
             let rect = view.spectrogram_ui(ui, settings, spectrogram_height);
             layout.spectrogram = corners(rect);
             layout.speech = view.speech_lane_ui(ui, settings, lane_height).map(corners);
-            view.timeline_ui(ui, settings, timeline_height);
+            layout.event_spans = view.timeline_ui(ui, settings, timeline_height);
         });
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             drop_overlay_ui(&ctx);

@@ -648,8 +648,15 @@ impl LiveView {
     }
 
     /// Scores of the current top classes over the visible time, aligned with the
-    /// spectrogram: x is seconds before its newest column.
-    pub fn timeline_ui(&self, ui: &mut egui::Ui, settings: &ViewSettings, height: f32) {
+    /// spectrogram: x is seconds before its newest column. Returns the labels of the event
+    /// spans it drew (for screenshot checks).
+    pub fn timeline_ui(
+        &self,
+        ui: &mut egui::Ui,
+        settings: &ViewSettings,
+        height: f32,
+    ) -> Vec<String> {
+        let mut spans = Vec::new();
         let now_secs = self.now_secs();
         let span_secs = settings.visible_secs as f64;
         let classes: Vec<usize> = self
@@ -684,6 +691,9 @@ impl LiveView {
                         };
                         let colour = LINE_COLOURS[rank % LINE_COLOURS.len()];
                         let (x0, x1) = (event.onset_secs - now_secs, event.offset_secs - now_secs);
+                        if x1 >= -span_secs {
+                            spans.push(event.label.clone()); // not yet scrolled out of view
+                        }
                         let span: PlotPoints =
                             vec![[x0, 0.0], [x1, 0.0], [x1, 1.0], [x0, 1.0]].into();
                         plot.polygon(
@@ -716,6 +726,7 @@ impl LiveView {
                     );
                 }
             });
+        spans
     }
 }
 

@@ -8,13 +8,14 @@ use livetag::dsp::FrontendSpec;
 
 /// The reference front-ends, one per fixture folder (`streaming_db_top_db` is a variant of
 /// the first, kept for the `top_db` test only).
-pub const CASES: [&str; 6] = [
+pub const CASES: [&str; 7] = [
     "librosa_mel_slaney_db",
     "librosa_mel_htk_log",
     "panns_logmel",
     "musicnn",
     "dorfer_v1",
     "dorfer_v2",
+    "kong_dcase2018_logmel",
 ];
 
 #[derive(serde::Deserialize)]

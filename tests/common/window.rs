@@ -50,6 +50,9 @@ pub struct Layout {
     pub pixels_per_point: f32,
     pub spectrogram: [f32; 4],
     pub bars: Vec<(String, [f32; 4])>,
+    /// Labels of the sound event spans drawn on the timeline.
+    #[serde(default)]
+    pub event_spans: Vec<String>,
 }
 
 impl Layout {

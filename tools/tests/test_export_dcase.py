@@ -52,13 +52,21 @@ def test_numpy_frontend_matches_livetag_fixture(name):
 
 
 def test_kong_frontend_frame_count_is_the_official_one():
-    gap = checks.kong_window_gap()
+    gap = checks.kong_frontend_gap()
     assert gap["frames"] == gap["official_frames"]  # no centring
 
 
 def test_kong_scaling_folds_into_log_and_affine():
     # With the official symmetric window, the bundle's steps are the official log-mel.
-    assert checks.kong_window_gap()["scaling_fold_max_abs"] < 1e-4
+    assert checks.kong_frontend_gap()["scaling_fold_max_abs"] < 1e-4
+
+
+def test_kong_frontend_is_the_baselines_log_mel():
+    # The bundle's front-end (hamming_symmetric) as livetag computes it against features.py's
+    # LogMelExtractor (scipy.signal.spectrogram, np.hamming, librosa mel, ln(x + 1e-8)). With
+    # the periodic "hamming" it had, this was 4.9e-3.
+    gap = checks.kong_frontend_gap()
+    assert gap["livetag_max_abs"] <= 1e-4, gap
 
 
 def test_t1_frontend_matches_torch_stft_and_torchaudio_mel():
@@ -134,3 +142,76 @@ def test_synthetic_checkpoint_loads_strictly_and_computes_the_same(
     ref.load_state_dict(synthetic_state_dict(arch, 321), strict=True)
     with torch.no_grad():
         assert torch.equal(loaded(x), ref.eval()(x))
+
+
+# --- --norm-stats (the Kong baseline's training scaler) -----------------------------------
+
+
+def _dcase_main_error(capsys, argv) -> str:
+    """Runs the DCASE runner and returns what it printed to stderr when it refused."""
+    from livetag_tools.export.dcase.__main__ import main as dcase_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        dcase_main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_norm_stats_file_problems_are_named(tmp_path, capsys):
+    import numpy as np
+
+    base = ["--arch", "dcase2018_t2_baseline", "--out", str(tmp_path / "out")]
+    missing = tmp_path / "nowhere.npz"
+    err = _dcase_main_error(capsys, [*base, "--norm-stats", str(missing)])
+    assert f"--norm-stats {missing}: no such file" in err, err
+    assert "np.savez(PATH, mean=mean, std=std)" in err, err
+
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip file")
+    err = _dcase_main_error(capsys, [*base, "--norm-stats", str(garbage)])
+    assert f"--norm-stats {garbage}: not an .npz file" in err, err
+
+    no_std = tmp_path / "no_std.npz"
+    np.savez(no_std, mean=np.zeros(64))
+    err = _dcase_main_error(capsys, [*base, "--norm-stats", str(no_std)])
+    assert f"--norm-stats {no_std}: has no 'std' array (it holds ['mean'])" in err, err
+
+    short = tmp_path / "short.npz"
+    np.savez(short, mean=np.zeros(40), std=np.ones(40))
+    err = _dcase_main_error(capsys, [*base, "--norm-stats", str(short)])
+    assert "`mean` has 40 values, but dcase2018_t2_baseline has 64 mel bands" in err, err
+
+    zero = tmp_path / "zero.npz"
+    std = np.ones(64)
+    std[5] = 0.0
+    np.savez(zero, mean=np.zeros(64), std=std)
+    err = _dcase_main_error(capsys, [*base, "--norm-stats", str(zero)])
+    assert "`std` of band 5 is 0.0; every band's std must be above 0" in err, err
+
+    # Fine stats are read back as given.
+    from livetag_tools.export.dcase.__main__ import read_norm_stats
+
+    good = tmp_path / "good.npz"
+    np.savez(good, mean=np.arange(64.0), std=np.full(64, 2.0))
+    mean, std = read_norm_stats(good, ARCHS["dcase2018_t2_baseline"])
+    assert mean[63] == 63.0 and std[0] == 2.0
+
+
+def test_a_trained_kong_checkpoint_needs_its_norm_stats(tmp_path, capsys):
+    ckpt = tmp_path / "md_10000_iters.tar"
+    ckpt.write_bytes(b"")  # refused before it is read
+    err = _dcase_main_error(
+        capsys,
+        ["--arch", "dcase2018_t2_baseline", "--checkpoint", str(ckpt), "--out", str(tmp_path)],
+    )
+    assert "--norm-stats is missing" in err and "training" in err, err
+
+
+def test_norm_stats_are_refused_where_there_is_no_scaler(tmp_path, capsys):
+    stats = tmp_path / "s.npz"
+    stats.write_bytes(b"")
+    err = _dcase_main_error(
+        capsys,
+        ["--arch", "dcase2024_t1_baseline", "--norm-stats", str(stats), "--out", str(tmp_path)],
+    )
+    assert "dcase2024_t1_baseline has no normalisation step" in err, err

@@ -57,6 +57,7 @@ import argparse
 import collections
 import collections.abc
 import json
+import math
 import shutil
 import sys
 import tomllib
@@ -351,6 +352,30 @@ def case_dorfer_v2(y, sr, mm):
     return out, info
 
 
+def case_kong_dcase2018(y, sr):
+    # DCASE 2018 Task 2 baseline, qiuqiangkong/dcase2018_task2 features.py LogMelExtractor
+    # (config: 32 kHz, window_size 2048, overlap 1024, mel_bins 64) as it computes it:
+    # scipy.signal.spectrogram(audio, window=np.hamming(2048), nperseg=2048, noverlap=1024,
+    # detrend=False, return_onesided=True, mode='magnitude'); .T @ librosa.filters.mel(sr,
+    # n_fft=2048, n_mels=64, fmin=0, fmax=sr // 2).T; np.log(x + 1e-8); float32.
+    _, _, x = scipy.signal.spectrogram(y.astype(np.float64), window=np.hamming(2048),
+                                       nperseg=2048, noverlap=1024, detrend=False,
+                                       return_onesided=True, mode="magnitude")
+    mel_w = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=64, fmin=0.0, fmax=sr // 2).T
+    return np.log(x.T @ mel_w + 1e-8).astype(np.float32), {"intermediate_dtype": str(x.dtype)}
+
+
+def kong_frontend() -> dict:
+    """The baseline's log-mel in livetag's steps: scipy's density scaling divides |X| by
+    sqrt(sum w^2), folded into log's eps and an affine offset (ln(a / c + e) =
+    ln(a + e c) - ln c)."""
+    window_sq = float(np.sum(np.hamming(2048) ** 2))
+    return {**stft_table(2048, 1024, window="hamming_symmetric", center=False, power=1.0),
+            "steps": [mel_step(64, 0, 16000),
+                      {"op": "log", "eps": 1e-8 * math.sqrt(window_sq)},
+                      {"op": "affine", "scale": 1.0, "offset": -0.5 * math.log(window_sq)}]}
+
+
 def build_cases(mm):
     mm_ref = (f"madmom {mm['version']} (FramedSignalProcessor/SpectrogramProcessor/"
               "LogarithmicFilteredSpectrogramProcessor+LogFilterbank, compat shims)" if mm else
@@ -474,6 +499,21 @@ def build_cases(mm):
                      "Cross-check: unpatched madmom 0.16.1 on Python 3.9 / NumPy 1.23.5 / SciPy "
                      "1.10.1 gave "
                      "max abs diff 1.2e-7 from these values (FFT rounding).",
+        },
+        {
+            "name": "kong_dcase2018_logmel", "sr": 32000,
+            "frontend": kong_frontend(),
+            "compute": case_kong_dcase2018,
+            "reference": "scipy.signal.spectrogram(y, window=np.hamming(2048), nperseg=2048, "
+                         "noverlap=1024, detrend=False, return_onesided=True, "
+                         "mode='magnitude').T @ librosa.filters.mel(sr=32000, n_fft=2048, "
+                         "n_mels=64, fmin=0, fmax=16000).T -> np.log(x + 1e-8) (the DCASE 2018 "
+                         "Task 2 baseline's features.py LogMelExtractor)",
+            "notes": "Symmetric Hamming (np.hamming), no centring: frame t starts at sample "
+                     "t*1024, only frames inside the signal. scipy's density scaling "
+                     "|X| / sqrt(sum w^2) is folded into the log's eps and an affine offset. "
+                     "The baseline's per-file peak normalisation (audio / max|audio|) is not "
+                     "part of the front-end.",
         },
         {
             "name": "streaming_db_top_db", "sr": 22050,

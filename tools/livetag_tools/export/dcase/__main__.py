@@ -32,6 +32,58 @@ from livetag_tools.export.dcase.base import (
 from livetag_tools.export.registry import registry
 
 
+class NormStatsError(Exception):
+    """--norm-stats is missing, unreadable or malformed; the message names the file and the
+    fix."""
+
+
+NORM_STATS_HOWTO = (
+    "an .npz with arrays `mean` and `std`, one value per mel band, the per-band mean and "
+    "standard deviation of the training log-mel features (the baseline's calculate_scalar); "
+    "write it with np.savez(PATH, mean=mean, std=std)"
+)
+
+
+def read_norm_stats(path: str | Path, arch: Arch) -> tuple[np.ndarray, np.ndarray]:
+    """``arch``'s training scaler from ``path``, checked: an .npz holding ``mean`` and ``std``
+    of ``arch.n_features`` finite values each, every std above 0."""
+    path = Path(path)
+    bands = arch.n_features
+    what = f"--norm-stats {path}"
+    if not path.is_file():
+        raise NormStatsError(f"{what}: no such file; it must be {NORM_STATS_HOWTO}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k], dtype=np.float64) for k in z.files}
+    except Exception as e:  # noqa: BLE001 (np.load raises many types for a non-npz file)
+        raise NormStatsError(
+            f"{what}: not an .npz file numpy can read ({type(e).__name__}: {e}); it must be "
+            f"{NORM_STATS_HOWTO}"
+        ) from e
+    missing = [k for k in ("mean", "std") if k not in arrays]
+    if missing:
+        raise NormStatsError(
+            f"{what}: has no {' or '.join(repr(k) for k in missing)} array (it holds "
+            f"{sorted(arrays) or 'no arrays'}); it must be {NORM_STATS_HOWTO}"
+        )
+    mean, std = arrays["mean"].reshape(-1), arrays["std"].reshape(-1)
+    for name, a in (("mean", mean), ("std", std)):
+        if a.shape != (bands,):
+            raise NormStatsError(
+                f"{what}: `{name}` has {a.size} values, but {arch.name} has {bands} mel bands; "
+                f"it must be {NORM_STATS_HOWTO}"
+            )
+        if not np.all(np.isfinite(a)):
+            raise NormStatsError(f"{what}: `{name}` holds NaN or infinite values")
+    if np.any(std <= 0):
+        band = int(np.argmax(std <= 0))
+        raise NormStatsError(
+            f"{what}: `std` of band {band} is {std[band]}; every band's std must be above 0 "
+            f"(features are divided by it)"
+        )
+    return mean, std
+
+
 def dcase_archs() -> dict[str, Arch]:
     return {name: e.arch for name, e in registry().items() if isinstance(e, RegistryEntry)}
 
@@ -58,7 +110,9 @@ def main(argv=None) -> int:
         "--licence", help="licence of the weights (default: livetag's for random weights)"
     )
     ap.add_argument(
-        "--norm-stats", help="dcase2018_t2_baseline: .npz with mean[64], std[64] (training scaler)"
+        "--norm-stats",
+        help="dcase2018_t2_baseline: .npz with mean[64], std[64], the training scaler "
+        "(required with --checkpoint)",
     )
     ap.add_argument(
         "--write-synthetic-checkpoint",
@@ -81,6 +135,23 @@ def main(argv=None) -> int:
         ap.error("--out is required")
     out = Path(args.out)
 
+    # The scaler is checked before any model is built, so a bad file fails at once.
+    takes_stats = arch.frontend_patch is not None
+    if args.norm_stats and not takes_stats:
+        ap.error(f"--norm-stats: {arch.name} has no normalisation step; leave the option out")
+    if takes_stats and args.checkpoint and not args.norm_stats:
+        ap.error(
+            f"--norm-stats is missing: a trained {arch.name} expects features normalised by "
+            f"the scaler of its training data, which its checkpoint does not hold. Give "
+            f"--norm-stats PATH, {NORM_STATS_HOWTO}"
+        )
+    given_stats = None
+    if args.norm_stats:
+        try:
+            given_stats = read_norm_stats(args.norm_stats, arch)
+        except NormStatsError as e:
+            ap.error(str(e))
+
     if args.checkpoint:
         model = load_checkpoint(arch, args.checkpoint)
         weights = f"checkpoint {Path(args.checkpoint).name} (loaded with strict=True)"
@@ -100,9 +171,8 @@ def main(argv=None) -> int:
             )
     if args.checkpoint:
         norm_stats = None
-    if args.norm_stats:
-        z = np.load(args.norm_stats)
-        norm_stats = (z["mean"], z["std"])
+    if given_stats is not None:
+        norm_stats = given_stats
 
     arch.export(model, out, weights=weights, licence=licence, norm_stats=norm_stats)
     rows = check_parity(arch, model, out / "model.onnx")

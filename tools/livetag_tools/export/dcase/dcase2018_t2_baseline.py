@@ -9,12 +9,14 @@ values; the original bakes the trace-time length into the ONNX graph). Trained o
 patches (hop 64); official inference: hop 16, mean of patch outputs. Minimum 16 frames (four
 2x2 pools).
 
-Front-end gap: scipy.signal.spectrogram(mode='magnitude') with ``np.hamming(2048)``
-(SYMMETRIC), no centring, hop 1024, density scaling |X| / sqrt(sum w^2); librosa Slaney mel
-64, 0-16 kHz; ln(x + 1e-8); then per-band mean/std of the training features. livetag:
-``hamming`` is periodic (the gap; measured by tools/tests/test_export_dcase.py), the scaling is
-folded exactly into ``log`` (eps = 1e-8 * sqrt(sum w^2)) + ``affine`` (offset
--0.5 ln(sum w^2)); the scaler is ``normalize`` (identity unless ``--norm-stats``: the
+Front-end (features.py ``LogMelExtractor``): scipy.signal.spectrogram(mode='magnitude') with
+``np.hamming(2048)`` (symmetric: livetag's ``hamming_symmetric``), no centring, hop 1024,
+density scaling |X| / sqrt(sum w^2); librosa Slaney mel 64, 0-16 kHz; ln(x + 1e-8); then
+per-band mean/std of the training features. livetag folds the scaling exactly into ``log``
+(eps = 1e-8 * sqrt(sum w^2)) + ``affine`` (offset -0.5 ln(sum w^2)); tools/tests/
+test_export_dcase.py holds the result to the baseline's formula within 1e-4, and
+tests/frontend_parity.rs (fixture ``kong_dcase2018_logmel``) the Rust front-end. The scaler
+is ``normalize`` (identity unless ``--norm-stats``: the
 official code recomputes it from the training features, a checkpoint does not hold it). Not
 reproducible: per-file peak normalisation of the waveform (audio / max|audio|, non-causal)
 and the repetition of clips shorter than 128 frames.
@@ -91,7 +93,7 @@ class Vggish(nn.Module):
         return F.log_softmax(self.fc_final(x), dim=-1)
 
 
-KONG_WINDOW = "hamming"
+KONG_WINDOW = "hamming_symmetric"  # np.hamming
 KONG_N_FFT = 2048
 KONG_HAMMING_SQ = float(np.sum(np.hamming(KONG_N_FFT) ** 2))  # scipy density scaling, fs = 1
 
@@ -167,7 +169,7 @@ ARCH = Arch(
         "mel 64, 0-16 kHz; ln(x + 1e-8). The 1/sqrt(sum w^2) scale is folded exactly into log\n"
         "(eps = 1e-8 sqrt(sum w^2)) and affine (offset -ln(sum w^2)/2), sum w^2 of "
         "np.hamming(2048).\n"
-        "GAP: np.hamming is symmetric, livetag's hamming periodic. Not done: the per-file peak\n"
+        "np.hamming is symmetric: hamming_symmetric. Not done: the per-file peak\n"
         "normalisation of the waveform. normalize = the training scaler (calculate_scalar);\n"
         "identity unless exported with --norm-stats."
     ),

@@ -13,7 +13,8 @@ def _window(kind: str, n: int) -> np.ndarray:
     k = np.arange(n, dtype=np.float64)
     if kind == "rect":
         return np.ones(n)
-    denom = max(n - 1, 1) if kind in ("hann_symmetric", "hamming_symmetric") else n
+    # Periodic windows divide by N, symmetric ones (np.hanning, np.hamming) by N - 1.
+    denom = max(n - 1, 1) if kind.endswith("_symmetric") else n
     phase = 2.0 * np.pi * k / denom
     if kind in ("hann", "hann_symmetric"):
         return 0.5 - 0.5 * np.cos(phase)
