@@ -158,6 +158,9 @@ fn the_python_writer_knows_exactly_the_keys_livetag_reads() {
             window_secs: Some(1.0),
             hop_secs: Some(1.0),
         }),
+        events: Some(EventsSpec {
+            median_frames: Some(MedianFrames::All(1)),
+        }),
         reference: Some(ReferenceSpec {
             audio: "a.wav".into(),
             expected: "e.json".into(),
