@@ -325,8 +325,9 @@ pub fn intersection_f1(
         .map(|k| {
             let tp = c.true_positives[k];
             let missed = c.reference[k] - tp;
-            let f1 = (tp > 0)
-                .then(|| 2.0 * tp as f64 / (2.0 * tp as f64 + (c.false_positives[k] + missed) as f64));
+            let f1 = (tp > 0).then(|| {
+                2.0 * tp as f64 / (2.0 * tp as f64 + (c.false_positives[k] + missed) as f64)
+            });
             ClassF1 {
                 label_index: c.classes[k],
                 reference: c.reference[k],
@@ -512,9 +513,9 @@ pub fn staircase_area(points: &[(f64, f64)], max_x: f64) -> f64 {
 
 /// DESED's threshold sweep: `n` thresholds `1/(2n), 3/(2n), ..., 1 - 1/(2n)` (50 in the
 /// DCASE 2021 baseline: 0.01, 0.03, ..., 0.99).
-pub fn dcase_thresholds(n: usize) -> Vec<f32> {
+pub fn dcase_thresholds(n: usize) -> Vec<f64> {
     (0..n)
-        .map(|k| ((2 * k + 1) as f64 / (2 * n) as f64) as f32)
+        .map(|k| (2 * k + 1) as f64 / (2 * n) as f64)
         .collect()
 }
 
@@ -531,7 +532,9 @@ pub struct FileScores {
 
 /// Events at one threshold: per class, each run of consecutive frames with a score
 /// strictly above `threshold`, from the start of its first frame to the end of its last.
-pub fn threshold_events(scores: &FileScores, threshold: f32) -> Vec<ReferenceEvent> {
+/// Scores are compared as 64-bit numbers (0.05f32 is above 0.05), as sed_scores_eval's
+/// `scores_to_event_list` compares them.
+pub fn threshold_events(scores: &FileScores, threshold: f64) -> Vec<ReferenceEvent> {
     let frame_secs = 1.0 / scores.frame_rate_hz;
     let n = scores.classes.max(1);
     let mut events = Vec::new();
@@ -539,7 +542,7 @@ pub fn threshold_events(scores: &FileScores, threshold: f32) -> Vec<ReferenceEve
         let mut open: Option<usize> = None;
         let frames = scores.times_secs.len();
         for i in 0..=frames {
-            let on = i < frames && scores.rows[i * n + class] > threshold;
+            let on = i < frames && f64::from(scores.rows[i * n + class]) > threshold;
             match (on, open) {
                 (true, None) => open = Some(i),
                 (false, Some(start)) => {

@@ -177,12 +177,19 @@ fn threshold_events_are_runs_strictly_above_the_threshold() {
     assert!(close(events[0].onset_secs, 0.1) && close(events[0].offset_secs, 0.3));
     assert!(close(events[1].onset_secs, 0.4) && close(events[1].offset_secs, 0.5));
     assert!(events.iter().all(|e| e.label_index == 0));
+    // 0.05f32 is 0.0500000007: above the threshold 0.05.
+    let one = FileScores {
+        frame_rate_hz: 10.0,
+        classes: 1,
+        times_secs: vec![0.0],
+        rows: vec![0.05],
+    };
+    assert_eq!(threshold_events(&one, 0.05).len(), 1);
 }
 
 #[test]
 fn dcase_thresholds_are_the_desed_sweep() {
     let t = dcase_thresholds(50);
     assert_eq!(t.len(), 50);
-    assert!((t[0] - 0.01).abs() < 1e-7 && (t[49] - 0.99).abs() < 1e-7);
-    assert!((t[1] - 0.03).abs() < 1e-7);
+    assert!(close(t[0], 0.01) && close(t[1], 0.03) && close(t[49], 0.99));
 }

@@ -18,7 +18,8 @@ sed_scores_eval's score table) and a ground truth list with the durations. Per c
 - at threshold 0.5: psds_eval's `compute_macro_f_score` (DTC = GTC = 0.7), whose classes
   without a true positive are NaN and left out, and sed_scores_eval's
   `intersection_based.fscore` macro average (they count 0); sed_eval's event-based F1
-  (collars 0.2 s / 20 %), micro and its NaN-skipping class-wise average.
+  (collars 0.2 s / 20 %), micro and its NaN-skipping class-wise average, as released and
+  with livetag's 1 us of slack on the collars (see _slack_class).
 """
 
 import argparse
@@ -134,22 +135,57 @@ def reference_numbers(truth, scores, durations):
         "psds_eval_defined_only": None if np.isnan(macro) else float(macro),
         "sed_scores_eval_zero_filled": float(f["macro_average"]),
     }
-    metrics = sed_eval.sound_event.EventBasedMetrics(
-        event_label_list=CLASSES, t_collar=0.2, percentage_of_length=0.2,
-        evaluate_onset=True, evaluate_offset=True, event_matching_type="optimal")
-    for name in scores:
-        ref = [dict(filename=n, onset=a, offset=b, event_label=lab)
-               for n, a, b, lab in truth if n == name]
-        est = [dict(filename=n, onset=a, offset=b, event_label=lab)
-               for n, a, b, lab in at_half.itertuples(index=False) if n == name]
-        metrics.evaluate(reference_event_list=ref, estimated_event_list=est)
-    overall = metrics.results_overall_metrics()["f_measure"]["f_measure"]
-    macro = metrics.results_class_wise_average_metrics()["f_measure"]["f_measure"]
-    out["event_f1_at_0.5"] = {
-        "sed_eval_micro": float(overall),
-        "sed_eval_macro_nan_skipped": None if np.isnan(macro) else float(macro),
-    }
+    out["event_f1_at_0.5"] = {}
+    for suffix, kind in (("", sed_eval.sound_event.EventBasedMetrics),
+                         ("_with_1us_slack", _slack_class())):
+        metrics = kind(
+            event_label_list=CLASSES, t_collar=0.2, percentage_of_length=0.2,
+            evaluate_onset=True, evaluate_offset=True, event_matching_type="optimal")
+        for name in scores:
+            ref = [dict(filename=n, onset=a, offset=b, event_label=lab)
+                   for n, a, b, lab in truth if n == name]
+            est = [dict(filename=n, onset=a, offset=b, event_label=lab)
+                   for n, a, b, lab in at_half.itertuples(index=False) if n == name]
+            metrics.evaluate(reference_event_list=ref, estimated_event_list=est)
+        overall = metrics.results_overall_metrics()["f_measure"]["f_measure"]
+        macro = metrics.results_class_wise_average_metrics()["f_measure"]["f_measure"]
+        out["event_f1_at_0.5"]["sed_eval_micro" + suffix] = float(overall)
+        out["event_f1_at_0.5"]["sed_eval_macro_nan_skipped" + suffix] = (
+            None if np.isnan(macro) else float(macro))
     return out
+
+
+def _slack_class():
+    """sed_eval's EventBasedMetrics with livetag's 1 us of slack on both collars.
+
+    sed_eval compares |t_ref - t_est| <= collar exactly, so an event exactly one collar
+    away (two 100 ms frames) is in or out depending on how the subtraction rounds
+    (1.2 - 1.0 <= 0.2 but 1.5 - 1.3 > 0.2); livetag allows 1 us (src/eval.rs). Both
+    figures are written: plain sed_eval, and sed_eval with the same slack, which livetag
+    must match.
+    """
+    import math
+
+    import sed_eval
+
+    slack = 1e-6
+
+    class EventBasedMetricsWithSlack(sed_eval.sound_event.EventBasedMetrics):
+        @staticmethod
+        def validate_onset(reference_event, estimated_event, t_collar=0.200):
+            return math.fabs(reference_event["onset"] - estimated_event["onset"]) <= (
+                t_collar + slack)
+
+        @staticmethod
+        def validate_offset(reference_event, estimated_event, t_collar=0.200,
+                            percentage_of_length=0.5):
+            length = reference_event["offset"] - reference_event["onset"]
+            collar = max(t_collar, percentage_of_length * length)
+            return math.fabs(reference_event["offset"] - estimated_event["offset"]) <= (
+                collar + slack)
+
+    return EventBasedMetricsWithSlack
+
 
 
 def write_case(name, truth, scores, durations):
