@@ -297,3 +297,76 @@ fn the_fixtures_exercise_both_conventions() {
     .unwrap();
     assert!((left_out - zero).abs() > 0.05, "{left_out} vs {zero}");
 }
+
+/// `livetag eval` on an event list, end to end: tiny-sed detects low 0.50-2.00 and high
+/// 3.00-3.80 in every copy of sed.wav (and a high candidate at 2.60-2.75 that the
+/// detector rejects as too short).
+/// - a.wav: low 0.5-2.0 and high 3.0-3.8, both found exactly;
+/// - b.wav: low 0.5-2.3, found (DTC 1.0, GTC 1.5 / 1.8 = 0.83); its high detection is a
+///   false positive.
+///
+/// Intersection F1: low 2 TP, 0 FP: 1; high 1 TP, 1 FP: 2/3; macro 0.8333 both ways.
+/// Event F1: low 1, high 2/3 (1 matched of 2 detected), micro 6/7.
+/// PSDS: every threshold's high events on b.wav are false positives in 2 × 4 s of
+/// audio, far above 100 per hour, and the 2.60-2.75 s run adds more: both PSDS are 0.
+#[test]
+fn eval_cli_reports_every_metric() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a.wav", "b.wav"] {
+        std::fs::copy(
+            repo.join("tests/fixtures/tiny/sed.wav"),
+            tmp.path().join(name),
+        )
+        .unwrap();
+    }
+    let list = tmp.path().join("ref.csv");
+    std::fs::write(
+        &list,
+        "file,onset,offset,event_label\na.wav,0.5,2.0,low\na.wav,3.0,3.8,high\nb.wav,0.5,2.3,low\n",
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_livetag"));
+        cmd.arg("eval");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .arg("--model")
+            .arg(repo.join("tests/models/tiny-sed"))
+            .arg(&list)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let report: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(report["micro"]["f1"], 0.8571);
+    assert_eq!(report["macro_f1"], 0.8333);
+    assert_eq!(report["macro_f1_sed_eval"], 0.8333);
+    let f = &report["intersection_f1"];
+    assert_eq!(
+        f["macro_f1_without_classes_lacking_a_true_positive"],
+        0.8333
+    );
+    assert_eq!(f["macro_f1_counting_them_0"], 0.8333);
+    assert_eq!(f["classes"][1]["label"], "high");
+    assert_eq!(f["classes"][1]["true_positives"], 1);
+    assert_eq!(f["classes"][1]["false_positives"], 1);
+    assert_eq!(report["psds1"]["value"], 0.0);
+    assert_eq!(report["psds2"]["alpha_ct"], 0.5);
+    assert_eq!(report["psds2"]["value"], 0.0);
+    let text = run(false);
+    for line in [
+        "intersection-based F1 (DTC 0.7, GTC 0.7), same events: macro 0.8333",
+        "PSDS over 50 thresholds from 0.0100 to 0.9900",
+        "PSDS1     0.0000  (DTC 0.7, GTC 0.7, CTTC 0.3, alpha_ct 0, alpha_st 1, max eFPR 100/h)",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}
