@@ -1,13 +1,18 @@
 //! Intersection-based evaluation (Bilen et al., "A Framework for the Robust Evaluation of
 //! Sound Event Detection", ICASSP 2020): the intersection-based F1 and the Polyphonic
-//! Sound Detection Score (PSDS), as `psds_eval` 0.5.3 computes them and as
-//! `sed_scores_eval` 0.0.4 computes them from the same detections. The two agree on every
-//! definition below; where they differ on an edge case, the choice is named.
+//! Sound Detection Score (PSDS), as `psds_eval` 0.5.3 computes them from detections at a
+//! set of thresholds, and as `sed_scores_eval` 0.0.4 computes them from scores (every
+//! distinct score a threshold). Given the same operating points the two agree (psds_eval
+//! fed sed_scores_eval's thresholds gave its PSDS to the last digit), and so does this
+//! module: tests/eval_metrics.rs. Where they differ on an edge case, the choice is named.
 //!
 //! **Classes** are those with at least one ground-truth event of positive length
 //! (psds_eval takes its classes from the ground truth). Detections of other classes are
-//! not counted anywhere, as in psds_eval. Events of zero length (offset = onset) are
-//! dropped, from the ground truth and the detections alike.
+//! not counted anywhere, as in psds_eval (sed_scores_eval would add such a class with a
+//! TPR of 0 and count it among the "other classes" of the cross-trigger mean). Events of
+//! zero length (offset = onset) are dropped, from the ground truth and the detections
+//! alike. psds_eval refuses overlapping events of one class in a list; they are taken as
+//! they are here.
 //!
 //! **Per file and class** (a detection `d`, the ground-truth events `g` of its class):
 //! - intersection `|d ∩ g|` in seconds; the **DTC** holds when the detection's summed
