@@ -140,9 +140,7 @@ fn next_below(v: f32) -> f32 {
 }
 
 fn number(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
-    path.iter()
-        .fold(Some(v), |v, k| v.and_then(|v| v.get(k)))?
-        .as_f64()
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
 }
 
 /// (metric, case, livetag, reference name, reference value)
@@ -267,7 +265,8 @@ fn metrics_agree_with_psds_eval_sed_scores_eval_and_sed_eval() {
             let theirs = theirs.unwrap_or_else(|| panic!("{case}: no {who} number for {metric}"));
             let delta = (ours - theirs).abs();
             println!("| {metric} | {case} | {ours:.6} | {who} | {theirs:.6} | {delta:.1e} |");
-            if !(delta <= TOLERANCE) {
+            // A NaN (a metric livetag left undefined) fails too.
+            if delta.is_nan() || delta > TOLERANCE {
                 failures.push(format!(
                     "{metric} on {case}: livetag {ours} vs {who} {theirs}"
                 ));

@@ -145,7 +145,7 @@ fn errors_name_what_is_missing() {
     let dets = vec![vec![ev(0, 0.0, 1.0)]];
     let no_events = one_file(vec![], 10.0);
     assert_eq!(
-        psds(&no_events, &[dets.clone()], &PSDS1).unwrap_err(),
+        psds(&no_events, std::slice::from_ref(&dets), &PSDS1).unwrap_err(),
         PsdsError::NoClasses
     );
     let no_duration = one_file(vec![ev(0, 0.0, 1.0)], 0.0);
