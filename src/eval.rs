@@ -29,7 +29,16 @@
 //! F1 = 2PR / (P + R), each 0 when undefined. Micro: counts summed over all files and
 //! classes. Macro: the mean of the class-wise F1 over every class that occurs in the
 //! reference list or in the detections (the DCASE baseline's class list), a class with
-//! nothing matched counting 0.
+//! nothing matched counting 0. sed_eval's own figure is given beside it: sed_eval makes a
+//! class's precision NaN when it has no detections and its recall NaN when it has no
+//! reference events, so its F is NaN, and `nanmean` leaves that class out of the average
+//! ([`EventMetrics::macro_f1_sed_eval`]; 1.0 against 0.5 on a list where one of two
+//! classes is never detected and the other perfectly).
+//!
+//! **Intersection-based metrics** (the F1 with DTC = GTC = 0.7 and PSDS scenarios 1 and 2
+//! of DCASE 2021 task 4): [`psds`].
+
+pub mod psds;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -599,7 +608,11 @@ pub struct EventMetrics {
     pub micro: EventCounts,
     /// Every class in the reference or the detections, by label index.
     pub per_class: BTreeMap<usize, EventCounts>,
+    /// Every class counts; a class without a match counts 0.
     pub macro_f1: f64,
+    /// sed_eval's `class_wise_average`: classes without detections or without reference
+    /// events (F = NaN there) left out; `None` when that leaves none.
+    pub macro_f1_sed_eval: Option<f64>,
 }
 
 /// Event-based metrics over files given as (reference events, detected events).
@@ -644,11 +657,19 @@ pub fn event_metrics<'a>(
     } else {
         per_class.values().map(EventCounts::f1).sum::<f64>() / per_class.len() as f64
     };
+    let defined: Vec<f64> = per_class
+        .values()
+        .filter(|c| c.detected > 0 && c.reference > 0)
+        .map(EventCounts::f1)
+        .collect();
+    let macro_f1_sed_eval =
+        (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
     EventMetrics {
         collars,
         micro,
         per_class,
         macro_f1,
+        macro_f1_sed_eval,
     }
 }
 

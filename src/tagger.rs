@@ -336,7 +336,32 @@ pub fn detect_events_file(
     settings: TagSettings,
     detector: &mut EventDetector,
     on_progress: impl FnMut(FileProgress),
+    on_window: impl FnMut(WindowScores),
+) -> Result<(Vec<Decision>, FileTagged), TagFileError> {
+    detect_events_file_with_frames(
+        runner,
+        input,
+        path,
+        settings,
+        detector,
+        on_progress,
+        on_window,
+        |_| {},
+    )
+}
+
+/// [`detect_events_file`], also handing each framewise row, as the detector gets it, to
+/// `on_frame` (`eval` sweeps thresholds over them for PSDS).
+#[allow(clippy::too_many_arguments)]
+pub fn detect_events_file_with_frames(
+    runner: &mut ModelRunner,
+    input: &AudioInput,
+    path: &std::path::Path,
+    settings: TagSettings,
+    detector: &mut EventDetector,
+    on_progress: impl FnMut(FileProgress),
     mut on_window: impl FnMut(WindowScores),
+    mut on_frame_row: impl FnMut(FrameRow<'_>),
 ) -> Result<(Vec<Decision>, FileTagged), TagFileError> {
     detector.reset();
     let Some(frame_rate_hz) = runner.frame_rate_hz() else {
@@ -344,8 +369,10 @@ pub fn detect_events_file(
         return Ok((Vec::new(), FileTagged { samples: 0 }));
     };
     let mut decisions = Vec::new();
-    let mut on_frame =
-        |frame: FrameRow<'_>| decisions.extend(detector.push(frame.time_secs, frame.scores));
+    let mut on_frame = |frame: FrameRow<'_>| {
+        decisions.extend(detector.push(frame.time_secs, frame.scores));
+        on_frame_row(frame);
+    };
     let result = (|| {
         let mut reader = crate::audio::MonoReader::open(path, input.sample_rate_hz)?;
         let sink = FrameSink::new(frame_rate_hz, &mut on_frame);

@@ -257,3 +257,19 @@ fn list_errors_name_the_line_and_the_problem() {
     assert!(err("").contains("empty"));
     assert!(err("file,label\n").contains("names no files"));
 }
+
+#[test]
+fn sed_eval_leaves_out_classes_without_detections() {
+    // dog found perfectly, cat never detected: livetag's macro (1 + 0) / 2 = 0.5; sed_eval's
+    // cat has precision NaN, so F NaN, and its class-wise average is dog's 1.0.
+    let refs = vec![refe(0, 0.0, 1.0), refe(1, 2.0, 3.0)];
+    let dets = vec![det(0, 0.0, 1.0)];
+    let m = event_metrics([(refs.as_slice(), dets.as_slice())], Collars::default());
+    assert!(close(m.macro_f1, 0.5));
+    assert_eq!(m.macro_f1_sed_eval, Some(1.0));
+    // Nothing detected at all: sed_eval's average is undefined.
+    let none: Vec<Event> = vec![];
+    let m = event_metrics([(refs.as_slice(), none.as_slice())], Collars::default());
+    assert_eq!(m.macro_f1_sed_eval, None);
+    assert!(close(m.macro_f1, 0.0));
+}
