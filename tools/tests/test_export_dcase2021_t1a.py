@@ -179,15 +179,21 @@ def test_bundle_frontend_is_the_baselines():
     assert worst < 1e-4, worst
 
 
-def test_common_runner_takes_the_h5(tmp_path):
-    """`python -m livetag_tools.export --checkpoint model.h5` goes through the entry's own
-    loader (strictly into the variant's module); a file of another variant does not fit."""
-    from livetag_tools.export.__main__ import main
+def test_h5_of_another_variant_does_not_fit_and_the_common_runner_asks_for_the_scaler(tmp_path):
+    """A .h5 loads strictly into its own variant only; the common runner, which takes no
+    scaler, refuses a trained Task 1A model and names the command that does."""
+    from livetag_tools.export.__main__ import main as common_main
+    from livetag_tools.export.dcase.__main__ import main
 
     h5 = str(FIX / "dcase2021_t1a_4layer.keras3.h5")
-    assert main(["--arch", "dcase2021_t1a_4layer", "--checkpoint", h5,
-                 "--out", str(tmp_path / "ok")]) == 0
+    np.savez(tmp_path / "norm.npz", mean=norm_stats()[0], std=norm_stats()[1])
+    assert main(["--arch", "dcase2021_t1a_4layer", "--checkpoint", h5, "--norm-stats",
+                 str(tmp_path / "norm.npz"), "--out", str(tmp_path / "ok")]) == 0
     assert (tmp_path / "ok" / "model.onnx").is_file()
     with pytest.raises(SystemExit, match="it is --arch dcase2021_t1a_4layer"):
-        main(["--arch", "dcase2021_t1a_5layer", "--checkpoint", h5,
-              "--out", str(tmp_path / "bad")])
+        main(["--arch", "dcase2021_t1a_5layer", "--checkpoint", h5, "--norm-stats",
+              str(tmp_path / "norm.npz"), "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit):
+        common_main(["--arch", "dcase2021_t1a_4layer", "--checkpoint", h5,
+                     "--out", str(tmp_path / "common")])
+    assert not (tmp_path / "common").exists()

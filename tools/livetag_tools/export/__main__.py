@@ -131,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [archs[args.arch]]
     else:
         parser.error(f"unknown --arch {args.arch}; known: {', '.join(archs)}, all")
+    # A trained model whose front-end ends in its training data's scaler needs that scaler,
+    # which this runner does not take: exporting an identity would feed it wrong features.
+    needs_scaler = getattr(getattr(chosen[0], "arch", None), "frontend_patch", None)
+    if args.checkpoint and needs_scaler is not None:
+        parser.error(f"a trained {args.arch} needs its training scaler: run `python -m "
+                     f"livetag_tools.export.dcase --arch {args.arch} --checkpoint "
+                     f"{args.checkpoint} --norm-stats PATH --out {args.out}`")
 
     started = time.perf_counter()
     results, failed = [], []

@@ -10,6 +10,7 @@ synthetic checkpoints with the official key names and containers.
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -153,7 +154,11 @@ def main(argv=None) -> int:
             ap.error(str(e))
 
     if args.checkpoint:
-        model = load_checkpoint(arch, args.checkpoint)
+        try:
+            model = load_checkpoint(arch, args.checkpoint)
+        except (ValueError, RuntimeError, OSError, pickle.UnpicklingError) as e:
+            # Wrong keys, shapes or layers, or not a checkpoint at all: no bundle.
+            raise SystemExit(f"{arch.name}: {args.checkpoint} does not fit:\n{e}") from e
         weights = f"checkpoint {Path(args.checkpoint).name} (loaded with strict=True)"
         licence = args.licence or "UNKNOWN"
     else:
