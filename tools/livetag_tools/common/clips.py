@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from livetag_tools.common.wav import write_pcm16_wav
+
 # Whistle: see `python -m livetag_tools.reference.musicnn --whistle-search` for how it was chosen.
 WHISTLE = dict(f0=1500.0, vibrato_hz=5.5, vibrato_cents=40.0, breath_db=-30.0,
                second_harmonic_db=-30.0, attack_s=0.08)
@@ -148,3 +150,16 @@ GENERATORS = {
 
 def synth(name: str, seconds: float, sr: int) -> np.ndarray | None:
     return GENERATORS[name](seconds, sr)
+
+
+def write_clip_wavs(folder: Path, audio_by_name, sr: int):
+    """Writes each `(name, audio)` as `folder/<name>.wav` (16-bit, as the original frameworks
+    read their inputs) and yields `(name, path)`. A clip this machine cannot make (audio None:
+    speech without espeak-ng) is skipped, and said."""
+    for name, audio in audio_by_name:
+        if audio is None:
+            print(f"{name}: skipped (espeak-ng not installed)")
+            continue
+        path = Path(folder) / f"{name}.wav"
+        write_pcm16_wav(path, audio, sr)
+        yield name, path

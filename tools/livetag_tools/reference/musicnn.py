@@ -144,14 +144,9 @@ def versions() -> dict:
 def generate(out: Path, labels: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     vers = versions()
-    for name, seconds in CLIPS.items():
-        y = clips.synth(name, seconds, SR)
-        if y is None:
-            print(f"{name}: skipped (espeak-ng not installed)")
-            continue
-        # Every musicnn checkpoint is tagged on the same 16 kHz clips, kept once in FIXTURES.
-        wav = FIXTURES / f"{name}.wav"
-        write_pcm16_wav(wav, y, SR)
+    synthesised = ((name, clips.synth(name, seconds, SR)) for name, seconds in CLIPS.items())
+    # Every musicnn checkpoint is tagged on the same 16 kHz clips, kept once in FIXTURES.
+    for name, wav in clips.write_clip_wavs(FIXTURES, synthesised, SR):
         probs = tf_tag(wav)
         rep = conv.musicnn_features(conv.load_audio(wav))
         spans = conv.patches(rep)

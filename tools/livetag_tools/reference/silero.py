@@ -51,7 +51,6 @@ from livetag_tools.common import clips
 from livetag_tools.common.cache import repo_root
 from livetag_tools.common.fetch import sha256_file
 from livetag_tools.common.onnx_session import make_session
-from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import silero as conv
 
 ROOT = repo_root()
@@ -171,13 +170,8 @@ def fixture(name: str, wav: str, audio_read: str, audio: np.ndarray, probs: list
 def generate(out: Path, bundle: Path) -> bool:
     out.mkdir(parents=True, exist_ok=True)
     vers = versions()
-    for name, seconds in CLIPS.items():
-        y = clips.synth(name, seconds, SR)
-        if y is None:
-            print(f"{name}: skipped (espeak-ng not installed)")
-            continue
-        wav = out / f"{name}.wav"
-        write_pcm16_wav(wav, y, SR)
+    synthesised = ((name, clips.synth(name, seconds, SR)) for name, seconds in CLIPS.items())
+    for name, wav in clips.write_clip_wavs(out, synthesised, SR):
         audio = conv.load_fixture_audio(wav)
         probs, segments = wrapper_probs(audio)
         doc = fixture(name, wav.name,

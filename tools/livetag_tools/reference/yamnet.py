@@ -36,7 +36,6 @@ import numpy as np
 from livetag_tools.common import clips
 from livetag_tools.common.jsonio import dump_windows_json
 from livetag_tools.common.onnx_session import make_session
-from livetag_tools.common.wav import write_pcm16_wav
 from livetag_tools.convert import tflite as t2o
 from livetag_tools.convert import yamnet as conv
 
@@ -77,13 +76,7 @@ def generate(out: Path, tflite: bytes, labels, mids) -> None:
     out.mkdir(parents=True, exist_ok=True)
     interp = conv.tflite_interpreter(tflite)
     vers = versions()
-    for name in CLIPS:
-        y = synth(name)
-        if y is None:
-            print(f"{name}: skipped (espeak-ng not installed)")
-            continue
-        wav = out / f"{name}.wav"
-        write_pcm16_wav(wav, y, SR)
+    for name, wav in clips.write_clip_wavs(out, ((name, synth(name)) for name in CLIPS), SR):
         audio = conv.load_pcm16(wav)
         starts = conv.window_starts(len(audio), conv.HOP)
         batch = conv.window_batch(audio, starts)
