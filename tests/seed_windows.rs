@@ -81,7 +81,7 @@ fn check_window(bundle_dir: &Path, artifacts: &Path) -> Result<String, String> {
     let _ = std::fs::remove_file(png.with_extension("json"));
     let run_secs = run_secs(&bundle);
     let config_home = tempfile::tempdir().unwrap();
-    let output = common::livetag()
+    let output = common::window::livetag_on(DISPLAY, config_home.path())
         .args(["listen", "--model"])
         .arg(bundle_dir)
         .args(["--provider", "cpu", "--file"])
@@ -93,10 +93,6 @@ fn check_window(bundle_dir: &Path, artifacts: &Path) -> Result<String, String> {
             "--screenshot",
         ])
         .arg(&png)
-        .env("DISPLAY", DISPLAY)
-        // Fresh settings, so a developer's saved choices cannot change the picture.
-        .env("XDG_DATA_HOME", config_home.path())
-        .env("XDG_CONFIG_HOME", config_home.path())
         .output()
         .expect("run livetag");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -406,7 +406,7 @@ fn the_window_reconnects_to_a_killed_sound_server_and_draws_what_it_hears_after(
     let config_home = tempfile::tempdir().unwrap();
 
     let server = PulseServer::start();
-    let mut listen = common::livetag();
+    let mut listen = common::window::livetag_on(":96", config_home.path());
     server.configure(&mut listen);
     let launched = Instant::now();
     let mut listen = KillOnDrop(
@@ -417,10 +417,6 @@ fn the_window_reconnects_to_a_killed_sound_server_and_draws_what_it_hears_after(
             .arg(common::repo().join(MODEL))
             .args(["--duration", "20s", "--screenshot"])
             .arg(&png)
-            .env("DISPLAY", ":96")
-            // Fresh settings, so a developer's saved choices cannot change the picture.
-            .env("XDG_DATA_HOME", config_home.path())
-            .env("XDG_CONFIG_HOME", config_home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

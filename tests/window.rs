@@ -24,15 +24,11 @@ fn demo_mode_window_draws_the_spectrogram_and_hears_speech_on_the_default_model(
     let png = artifacts.join("live-window.png");
     let _ = std::fs::remove_file(&png);
     let config_home = tempfile::tempdir().unwrap();
-    let output = common::livetag()
+    let output = common::window::livetag_on(DISPLAY, config_home.path())
         .args(["listen", "--file"])
         .arg(common::repo().join("tests/fixtures/ced-tiny/speech-12.7s.wav"))
         .args(["--mute", "--duration", "5s", "--screenshot"])
         .arg(&png)
-        .env("DISPLAY", DISPLAY)
-        // Fresh settings, so a developer's saved choices cannot change the picture.
-        .env("XDG_DATA_HOME", config_home.path())
-        .env("XDG_CONFIG_HOME", config_home.path())
         .output()
         .expect("run livetag");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -7,6 +7,17 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// `livetag` on `display` with fresh settings in `settings_home`, so a developer's saved
+/// choices cannot change the picture.
+pub fn livetag_on(display: &str, settings_home: &std::path::Path) -> Command {
+    let mut command = super::livetag();
+    command
+        .env("DISPLAY", display)
+        .env("XDG_DATA_HOME", settings_home)
+        .env("XDG_CONFIG_HOME", settings_home);
+    command
+}
+
 /// Asks for the tests to fail, rather than skip, when Xvfb cannot start.
 pub const REQUIRED_ENV: &str = "LIVETAG_WINDOW_TEST";
 
